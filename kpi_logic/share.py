@@ -1,0 +1,229 @@
+"""View state to and from URL query parameters, and share links.
+
+A link carries only ids, a KPI name, target overrides, a date range and categories; every part
+is checked on the way in and a bad part is dropped with a message, never raised. Values are
+decoded with ``json.loads`` only (never pickle or eval), each at most
+:data:`MAX_VALUE_CHARS` characters.
+
+>>> state = ViewState(kpi="Sales", targets={"Sales": 700000.0})
+>>> to_query_params(state)
+{'kpi': 'Sales', 't': '{"Sales":700000.0}'}
+>>> from_query_params(to_query_params(state)) == (state, [])
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from kpi_logic.store import MAX_NAME_CHARS, is_valid_id
+
+DEFAULT_PAGE = "dashboard"
+MAX_VALUE_CHARS = 2_000
+_LABELS = {
+    "ds": "dataset",
+    "ks": "KPI set",
+    "kpi": "KPI",
+    "t": "targets",
+    "from": "start date",
+    "to": "end date",
+    "cat": "categories",
+    "v": "saved view",
+}
+
+
+@dataclass
+class ViewState:
+    """What a shared link reopens; ``page`` is the URL path, the rest are query parameters."""
+
+    page: str = DEFAULT_PAGE
+    dataset: str | None = None
+    kpi_set: str | None = None
+    kpi: str | None = None
+    targets: dict[str, float] = field(default_factory=dict)
+    start: date | None = None
+    end: date | None = None
+    categories: tuple[str, ...] = ()
+    view: str | None = None
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def to_query_params(state: ViewState) -> dict[str, str]:
+    """The query parameters for ``state``; empty parts are left out."""
+    params = {
+        "ds": state.dataset,
+        "ks": state.kpi_set,
+        "kpi": state.kpi,
+        "t": _json(dict(sorted(state.targets.items()))) if state.targets else None,
+        "from": state.start.isoformat() if state.start else None,
+        "to": state.end.isoformat() if state.end else None,
+        "cat": _json(list(state.categories)) if state.categories else None,
+        "v": state.view,
+    }
+    return {key: value for key, value in params.items() if value}
+
+
+def share_url(base_url: str, state: ViewState) -> str:
+    """A link to ``state`` on the app at ``base_url``: the page as path, the rest as query."""
+    url = base_url.rstrip("/") + "/"
+    if state.page != DEFAULT_PAGE:
+        url += quote(state.page, safe="")
+    query = urlencode(to_query_params(state))
+    return f"{url}?{query}" if query else url
+
+
+def from_query_params(params: Mapping[str, str | list[str]]) -> tuple[ViewState, list[str]]:
+    """Read a :class:`ViewState` from query parameters; return it and the problems found.
+
+    Unknown keys are ignored (other widgets keep their own state in the URL). A bad part is
+    left out of the state and described in the problems, so a damaged link still opens.
+    """
+    problems: list[str] = []
+
+    def read(key: str, parse: Callable[[str, list[str]], Any]) -> Any:
+        raw = _single(params, key, problems)
+        return None if raw is None else parse(raw, problems)
+
+    state = ViewState(
+        dataset=read("ds", _id("ds")),
+        kpi_set=read("ks", _id("ks")),
+        kpi=read("kpi", _name),
+        targets=read("t", _targets) or {},
+        start=read("from", _date("from")),
+        end=read("to", _date("to")),
+        categories=read("cat", _categories) or (),
+        view=read("v", _id("v")),
+    )
+    if state.start and state.end and state.start > state.end:
+        problems.append("The link's start date is after its end date; the dates were ignored.")
+        state.start = state.end = None
+    return state, problems
+
+
+def _single(params: Mapping[str, Any], key: str, problems: list[str]) -> str | None:
+    """The one text value of ``key``, or None (with a problem if it was unusable)."""
+    raw = params.get(key)
+    label = _LABELS[key]
+    if isinstance(raw, list | tuple):
+        if len(raw) != 1:
+            problems.append(f"The link gives the {label} {len(raw)} times; it was ignored.")
+            return None
+        raw = raw[0]
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        problems.append(f"The link's {label} is not text; it was ignored.")
+        return None
+    if len(raw) > MAX_VALUE_CHARS:
+        problems.append(
+            f"The link's {label} is too long ({len(raw):,} characters); it was ignored."
+        )
+        return None
+    return raw
+
+
+def _id(key: str) -> Callable[[str, list[str]], str | None]:
+    def parse(raw: str, problems: list[str]) -> str | None:
+        if is_valid_id(raw):
+            return raw
+        problems.append(f"The link's {_LABELS[key]} id is not valid; it was ignored.")
+        return None
+
+    return parse
+
+
+def _date(key: str) -> Callable[[str, list[str]], date | None]:
+    def parse(raw: str, problems: list[str]) -> date | None:
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            problems.append(
+                f"The link's {_LABELS[key]} {_show(raw)} is not a date; it was ignored."
+            )
+            return None
+
+    return parse
+
+
+def _valid_name(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and bool(value.strip())
+        and len(value) <= MAX_NAME_CHARS
+        and value.isprintable()
+    )
+
+
+def _name(raw: str, problems: list[str]) -> str | None:
+    if _valid_name(raw):
+        return raw
+    problems.append(f"The link's KPI name {_show(raw)} is not valid; it was ignored.")
+    return None
+
+
+def _decode(raw: str, key: str, problems: list[str]) -> Any:
+    """JSON-decode ``raw``; NaN and Infinity literals are refused."""
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(constant)
+
+    try:
+        return json.loads(raw, parse_constant=refuse)
+    except (ValueError, RecursionError):
+        problems.append(f"The link's {_LABELS[key]} could not be read; they were ignored.")
+        return None
+
+
+def _targets(raw: str, problems: list[str]) -> dict[str, float]:
+    decoded = _decode(raw, "t", problems)
+    if decoded is None:
+        return {}
+    if not isinstance(decoded, dict):
+        problems.append("The link's targets could not be read; they were ignored.")
+        return {}
+    targets = {}
+    for name, value in decoded.items():
+        if not _valid_name(name):
+            problems.append(f"The link has a target for an invalid KPI name {_show(name)}.")
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(f"The link's target for {_show(name)} is not a number; it was ignored.")
+        elif not math.isfinite(number := _float(value)):
+            problems.append(f"The link's target for {_show(name)} is not a finite number.")
+        else:
+            targets[name] = number
+    return targets
+
+
+def _float(value: int | float) -> float:
+    """``value`` as a float; integers too large for a float become infinity."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def _categories(raw: str, problems: list[str]) -> tuple[str, ...]:
+    decoded = _decode(raw, "cat", problems)
+    if decoded is None:
+        return ()
+    if not isinstance(decoded, list):
+        problems.append("The link's categories could not be read; they were ignored.")
+        return ()
+    good = tuple(c for c in decoded if isinstance(c, str) and len(c) <= MAX_NAME_CHARS)
+    if len(good) != len(decoded):
+        problems.append("Some categories in the link are not valid; they were ignored.")
+    return good
+
+
+def _show(text: str) -> str:
+    """``text`` quoted and shortened for a message."""
+    return repr(text if len(text) <= 40 else text[:40] + "…")
