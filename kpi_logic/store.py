@@ -168,14 +168,13 @@ def _check_id(value: object, what: str) -> None:
         raise StoreError(f"This link to a {what} is broken: the id is not valid.")
 
 
-def _check_text(value: object, what: str, limit: int, *, required: bool = True) -> str:
+def _check_text(value: object, what: str, limit: int, *, required: bool = True) -> None:
     if not isinstance(value, str):
         raise StoreError(f"The {what} must be text.")
     if required and not value.strip():
         raise StoreError(f"The {what} cannot be empty.")
     if len(value) > limit:
         raise StoreError(f"The {what} is too long ({len(value):,} characters, at most {limit:,}).")
-    return value
 
 
 def _now() -> datetime:
@@ -236,7 +235,11 @@ class Store:
                 f"The saved data in {self.path} cannot be opened: it is in use by another "
                 "program or damaged."
             ) from err
-        self._create_schema()
+        try:
+            self._create_schema()
+        except BaseException:
+            self._con.close()
+            raise
 
     def _create_schema(self) -> None:
         cur = self.cursor()

@@ -72,6 +72,7 @@ def test_schema_is_created_once_and_kept(tmp_path: Path) -> None:
         cur.execute("UPDATE schema_version SET version = ?", [SCHEMA_VERSION + 1])
     with pytest.raises(StoreError, match="newer version"):
         Store(path)
+    duckdb.connect(str(path)).close()  # the refused store let go of the file
 
 
 def test_store_refuses_files_outside_allowed_dirs(store: Store, tmp_path: Path) -> None:
