@@ -1,6 +1,6 @@
 """View state to and from URL query parameters, and share links.
 
-A link carries only ids, a KPI name, target overrides, a date range and categories; every part
+A link carries only ids, a KPI name, target overrides, a date range and category filters; every part
 is checked on the way in and a bad part is dropped with a message, never raised. Values are
 decoded with ``json.loads`` only (never pickle or eval), each at most
 :data:`MAX_VALUE_CHARS` characters.
@@ -33,7 +33,7 @@ _LABELS = {
     "t": "targets",
     "from": "start date",
     "to": "end date",
-    "cat": "categories",
+    "f": "category filters",
     "v": "saved view",
 }
 
@@ -49,7 +49,7 @@ class ViewState:
     targets: dict[str, float] = field(default_factory=dict)
     start: date | None = None
     end: date | None = None
-    categories: tuple[str, ...] = ()
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
     view: str | None = None
 
 
@@ -66,7 +66,8 @@ def to_query_params(state: ViewState) -> dict[str, str]:
         "t": _json(dict(sorted(state.targets.items()))) if state.targets else None,
         "from": state.start.isoformat() if state.start else None,
         "to": state.end.isoformat() if state.end else None,
-        "cat": _json(list(state.categories)) if state.categories else None,
+        "f": _json({k: list(v) for k, v in sorted(state.filters.items())}) if state.filters
+        else None,
         "v": state.view,
     }
     return {key: value for key, value in params.items() if value}
@@ -100,7 +101,7 @@ def from_query_params(params: Mapping[str, str | list[str]]) -> tuple[ViewState,
         targets=read("t", _targets) or {},
         start=read("from", _date("from")),
         end=read("to", _date("to")),
-        categories=read("cat", _categories) or (),
+        filters=read("f", _filters) or {},
         view=read("v", _id("v")),
     )
     if state.start and state.end and state.start > state.end:
@@ -211,17 +212,24 @@ def _float(value: int | float) -> float:
         return math.inf
 
 
-def _categories(raw: str, problems: list[str]) -> tuple[str, ...]:
-    decoded = _decode(raw, "cat", problems)
+def _filters(raw: str, problems: list[str]) -> dict[str, tuple[str, ...]]:
+    decoded = _decode(raw, "f", problems)
     if decoded is None:
-        return ()
-    if not isinstance(decoded, list):
-        problems.append("The link's categories could not be read; they were ignored.")
-        return ()
-    good = tuple(c for c in decoded if isinstance(c, str) and len(c) <= MAX_NAME_CHARS)
-    if len(good) != len(decoded):
-        problems.append("Some categories in the link are not valid; they were ignored.")
-    return good
+        return {}
+    if not isinstance(decoded, dict):
+        problems.append("The link's category filters could not be read; they were ignored.")
+        return {}
+    filters = {}
+    for column, values in decoded.items():
+        good = (
+            tuple(v for v in values if isinstance(v, str) and len(v) <= MAX_NAME_CHARS)
+            if isinstance(values, list) else ()
+        )
+        if not _valid_name(column) or not isinstance(values, list) or len(good) != len(values):
+            problems.append("Some category filters in the link are not valid; they were ignored.")
+        if _valid_name(column) and good:
+            filters[column] = good
+    return filters
 
 
 def _show(text: str) -> str:

@@ -24,7 +24,7 @@ FULL = ViewState(
     targets={"Sales": 700000.0, "Profit; ratio": 0.12, "Café 北京": -3.5, 'q"uote': 1e300},
     start=date(2017, 1, 1),
     end=date(2017, 12, 31),
-    categories=("West", "Ost, Süd", "a;b", ""),
+    filters={"Region": ("West", "Ost, Süd", "a;b", ""), "Product; Line": ("A",)},
     view=new_id(),
 )
 
@@ -37,7 +37,7 @@ def test_empty_state_has_no_params() -> None:
 
 def test_query_params_round_trip() -> None:
     params = to_query_params(FULL)
-    assert set(params) == {"ds", "ks", "kpi", "t", "from", "to", "cat", "v"}
+    assert set(params) == {"ds", "ks", "kpi", "t", "from", "to", "f", "v"}
     state, problems = from_query_params(params)
     assert problems == []
     assert state == ViewState(**{**FULL.__dict__, "page": "dashboard"})
@@ -49,7 +49,7 @@ def test_share_url_round_trip_through_a_parsed_url() -> None:
     assert parts.path == "/review"
     state, problems = from_query_params(parse_qs(parts.query))
     assert problems == []
-    assert state.targets == FULL.targets and state.categories == FULL.categories
+    assert state.targets == FULL.targets and state.filters == FULL.filters
     assert state.kpi == FULL.kpi and state.view == FULL.view
 
 
@@ -82,9 +82,10 @@ HOSTILE = [
     ({"t": "[" * 1999}, "targets could not be read"),
     ({"t": "__import__('os').system('id')"}, "targets could not be read"),
     ({"t": "gASVAAAAAAAAAAB9lC4="}, "targets could not be read"),  # a base64 pickle
-    ({"cat": '"West"'}, "categories could not be read"),
-    ({"cat": "[1, null]"}, "categories in the link are not valid"),
-    ({"cat": "{" * 1500}, "categories could not be read"),
+    ({"f": '"West"'}, "category filters could not be read"),
+    ({"f": '{"Region": [1, null]}'}, "category filters in the link are not valid"),
+    ({"f": '{"Region": "West"}'}, "category filters in the link are not valid"),
+    ({"f": "{" * 1500}, "category filters could not be read"),
     ({"from": "2020-13-01"}, "start date '2020-13-01' is not a date"),
     ({"to": "yesterday"}, "end date 'yesterday' is not a date"),
     ({"from": "2021-01-01", "to": "2020-01-01"}, "start date is after its end date"),
@@ -118,7 +119,7 @@ def test_bad_parts_are_dropped_and_good_parts_kept() -> None:
             "t": '{"Sales": 5, "Margin": 1e309, "Bad": "x", "北京": 2.5}',
             "from": "2017-01-01",
             "to": "not a date",
-            "cat": '["West", 3, "Ost"]',
+            "f": '{"Region": ["West", 3, "Ost"]}',
             "unknown": "ignored",
             "embed": "true",
         }
@@ -128,7 +129,7 @@ def test_bad_parts_are_dropped_and_good_parts_kept() -> None:
         kpi="Sales 📈",
         targets={"Sales": 5.0, "北京": 2.5},
         start=date(2017, 1, 1),
-        categories=("West", "Ost"),
+        filters={"Region": ("West", "Ost")},
     )
     assert len(problems) == 5
     assert "Margin" in problems[1] and "Bad" in problems[2]
