@@ -1,0 +1,885 @@
+"""Files to DuckDB tables: CSV/TSV/TXT, Parquet and Excel, with clean names and real types.
+
+Every file becomes a *source* (a ``read_csv``/``read_parquet`` call or a registered Arrow
+table) whose text columns are typed from a sample; then ONE ``CREATE TABLE ... AS SELECT``
+converts the whole file in a single scan, into a temporary name that replaces ``table``
+only when everything worked. Cells that don't convert become NULL and are listed as rejects.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import math
+import os
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kpi_logic.errors import IngestError
+from kpi_logic.ingest_types import (
+    LOGICAL_TYPES,
+    SQL_TYPES,
+    Params,
+    conversion_sql,
+    detect_type,
+    is_missing,
+    missing_sql,
+)
+from kpi_logic.sql import quote_ident
+
+SUPPORTED_EXTENSIONS = ("csv", "tsv", "txt", "parquet", "xlsx", "xls")
+MAX_FILE_BYTES = 2 * 1024**3  # any file, checked before anything is read
+MAX_EXCEL_BYTES = 200 * 1024**2  # workbooks are read whole into memory
+MAX_UNZIPPED_BYTES = 1024**3  # xlsx: declared uncompressed size of all parts
+MAX_ZIP_RATIO = 200  # xlsx: compression ratio of one large part (zip bombs are far above)
+MAX_COLUMNS = 2_000
+SAMPLE_ROWS = 20_000  # rows read to decide the type of text columns
+SAMPLE_VALUES = 2_000  # distinct values per column looked at
+MAX_REJECTS_LISTED = 1_000
+_HEAD_BYTES = 1024**2  # start of a text file read for encoding, delimiter and header
+_DELIMITERS = (",", ";", "\t", "|")
+_MAGIC = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a zip archive (perhaps an .xlsx workbook)",
+    b"\xd0\xcf\x11\xe0": "an old Office file (perhaps an .xls workbook)",
+    b"\x1f\x8b": "a gzip archive",
+    b"PAR1": "a Parquet file",
+}
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_DUCKDB_LOGICAL = {
+    "BOOLEAN": "boolean",
+    "TINYINT": "integer",
+    "SMALLINT": "integer",
+    "INTEGER": "integer",
+    "BIGINT": "integer",
+    "UTINYINT": "integer",
+    "USMALLINT": "integer",
+    "UINTEGER": "integer",
+    "UBIGINT": "integer",
+    "HUGEINT": "integer",
+    "FLOAT": "number",
+    "DOUBLE": "number",
+    "DATE": "date",
+    "TIMESTAMP": "datetime",
+    "TIMESTAMP_S": "datetime",
+    "TIMESTAMP_MS": "datetime",
+    "TIMESTAMP_NS": "datetime",
+    "TIMESTAMP WITH TIME ZONE": "datetime",
+    "VARCHAR": "text",
+}
+
+Progress = Callable[[float, str], None]
+_HELPER = f"__kpi_{uuid.uuid4().hex[:6]}"  # prefix of helper columns: can't meet a user's
+_REJECTS = _HELPER + "_rejects"
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """One loaded column: clean ``name``, header as written, logical ``dtype`` and how."""
+
+    name: str
+    source_name: str
+    dtype: str
+    detail: str = ""
+
+
+@dataclass
+class LoadResult:
+    """What ``load_file`` made: the table, its row count, columns, rejected cells, warnings."""
+
+    table: str
+    rows: int
+    columns: list[ColumnInfo]
+    rejects: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Source:
+    """A relation to load from: SQL text for FROM, its parameters, and its columns.
+
+    ``columns`` holds ``(identifier in the relation, clean name, name as written)``.
+    ``detect`` says whether VARCHAR columns get type detection (not for Parquet).
+    """
+
+    sql: str
+    params: dict[str, object]
+    columns: list[tuple[str, str, str]]
+    detect: bool = True
+    decimal_hint: str = "."
+    details: dict[str, str] = field(default_factory=dict)
+    sample_sql: str | None = None  # when sampling must read differently (no reject log)
+    rejects_table: str | None = None  # DuckDB's reject log for CSV rows that don't fit
+
+
+class _NotUtf8(Exception):
+    """A file that looked like UTF-8 has invalid bytes further on."""
+
+
+# --- public API -----------------------------------------------------------------------
+
+
+def list_sheets(path: str | os.PathLike[str]) -> list[str]:
+    """Sheet names of an Excel workbook, in order; ``[]`` for other file types."""
+    path = Path(path)
+    ext = _extension(path)
+    if ext not in ("xlsx", "xls"):
+        return []
+    _check_file(path, MAX_EXCEL_BYTES)
+    _check_workbook(path, ext)
+    try:
+        return list(pd.ExcelFile(path, engine="calamine").sheet_names)
+    except Exception as err:
+        raise IngestError(f"{path.name} could not be opened as an Excel workbook.") from err
+
+
+def load_file(
+    con: duckdb.DuckDBPyConnection,
+    path: str | os.PathLike[str],
+    table: str,
+    *,
+    sheet: str | None = None,
+    type_overrides: dict[str, str] | None = None,
+    progress: Progress | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> LoadResult:
+    """Create or replace DuckDB table ``table`` from a CSV/TSV/TXT, Parquet or Excel file.
+
+    ``type_overrides`` maps clean column names to a logical type ("number", "integer",
+    "date", "datetime", "boolean", "text"). Raises :class:`IngestError` with one line on
+    any problem; ``table`` and every other table are then left as they were.
+    """
+    path = Path(path)
+    report = progress or (lambda fraction, message: None)
+    ext = _extension(path)
+    if ext not in SUPPORTED_EXTENSIONS:
+        allowed = ", ".join("." + e for e in SUPPORTED_EXTENSIONS)
+        raise IngestError(f"{path.name}: files of this type can't be loaded (use {allowed}).")
+    _check_file(path, max_bytes)
+    overrides = dict(type_overrides or {})
+    for name, dtype in overrides.items():
+        if dtype not in LOGICAL_TYPES:
+            raise IngestError(f"Unknown type {dtype!r} for column {name!r}.")
+    report(0.05, "Reading the file")
+    if ext == "parquet":
+        return _build(con, _parquet_source(con, path), table, overrides, report)
+    if ext in ("xlsx", "xls"):
+        return _load_excel(con, path, ext, table, sheet, overrides, report)
+    return _load_delimited(con, path, ext, table, overrides, report)
+
+
+def profile_table(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+    """One row per column: type, nulls, approximate distinct count, min, max, examples.
+
+    All statistics come from a single aggregate query (one scan of the table).
+    """
+    described = con.execute(f"DESCRIBE {quote_ident(table)}").fetchall()
+    aggregates = []
+    for name, *_ in described:
+        col = quote_ident(name)
+        aggregates += [
+            f"count(*) - count({col})",
+            f"approx_count_distinct({col})",
+            f"CAST(min({col}) AS VARCHAR)",
+            f"CAST(max({col}) AS VARCHAR)",
+            f"CAST(approx_top_k({col}, 3) AS VARCHAR[])",
+        ]
+    if not aggregates:
+        values: Sequence[object] = []
+    else:
+        query = f"SELECT {', '.join(aggregates)} FROM {quote_ident(table)}"
+        values = con.execute(query).fetchall()[0]
+    rows = []
+    for i, (name, sql_type, *_) in enumerate(described):
+        nulls, distinct, low, high, examples = values[5 * i : 5 * i + 5]
+        rows.append(
+            {
+                "column": name,
+                "type": _logical(sql_type),
+                "nulls": nulls,
+                "distinct": distinct,
+                "min": low,
+                "max": high,
+                "examples": [e for e in (examples or []) if e is not None],
+            }
+        )
+    columns = ["column", "type", "nulls", "distinct", "min", "max", "examples"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+# --- checks ---------------------------------------------------------------------------
+
+
+def _extension(path: Path) -> str:
+    return path.suffix.lower().lstrip(".")
+
+
+def _check_file(path: Path, max_bytes: int) -> None:
+    """Exists, is not empty, is not over ``max_bytes``."""
+    if not path.is_file():
+        raise IngestError(f"File not found: {path.name}")
+    size = path.stat().st_size
+    if size == 0:
+        raise IngestError(f"{path.name} is empty (0 bytes).")
+    if size > max_bytes:
+        raise IngestError(
+            f"{path.name} is {_megabytes(size)}; the limit is {_megabytes(max_bytes)}."
+        )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024**2:,.1f} MB"
+
+
+def _check_workbook(path: Path, ext: str) -> None:
+    """Refuse encrypted, corrupt or zip-bomb workbooks before any parser sees them."""
+    with path.open("rb") as f:
+        head = f.read(8)
+    if ext == "xls":
+        if head != _OLE_MAGIC:
+            raise IngestError(f"{path.name} is not an Excel .xls workbook.")
+        return
+    if head.startswith(_OLE_MAGIC[:4]):
+        raise IngestError(
+            f"{path.name} is password-protected (encrypted); save it without a password."
+        )
+    if not head.startswith(b"PK"):
+        raise IngestError(f"{path.name} is not an Excel .xlsx workbook.")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            names = {i.filename for i in infos}
+    except (zipfile.BadZipFile, OSError) as err:
+        raise IngestError(f"{path.name} is damaged or incomplete (not a readable .xlsx).") from err
+    if "xl/workbook.xml" not in names:
+        raise IngestError(f"{path.name} is a zip file but not an Excel workbook.")
+    total = sum(i.file_size for i in infos)
+    bomb = any(
+        i.file_size > 10 * 1024**2 and i.file_size > MAX_ZIP_RATIO * max(i.compress_size, 1)
+        for i in infos
+    )
+    if total > MAX_UNZIPPED_BYTES or bomb:
+        raise IngestError(
+            f"{path.name} would unpack to {_megabytes(total)}; it is refused as unsafe."
+        )
+
+
+def _check_columns(path: Path, count: int) -> None:
+    if count > MAX_COLUMNS:
+        raise IngestError(
+            f"{path.name} has {count:,} columns; at most {MAX_COLUMNS:,} can be loaded."
+        )
+
+
+# --- names ----------------------------------------------------------------------------
+
+
+def clean_names(headers: Sequence[object]) -> list[str]:
+    """Header cells to unique column names: trimmed, blanks named ``column_N`` (1-based
+    position), duplicates suffixed ``_2``, ``_3``... (case-insensitively, as DuckDB)."""
+    names: list[str] = []
+    used: set[str] = set()
+    for i, header in enumerate(headers):
+        base = " ".join(_cell_text(header).split()) or f"column_{i + 1}"
+        name, n = base, 1
+        while name.lower() in used:
+            n += 1
+            name = f"{base}_{n}"
+        used.add(name.lower())
+        names.append(name)
+    return names
+
+
+def _cell_text(value: object) -> str:
+    """A spreadsheet cell as text: ``3.0`` -> ``3``, dates as ISO, None/NaN -> ``""``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat(" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+# --- delimited text -------------------------------------------------------------------
+
+
+def _load_delimited(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    ext: str,
+    table: str,
+    overrides: dict[str, str],
+    report: Progress,
+) -> LoadResult:
+    """CSV/TSV/TXT: DuckDB reads; non-UTF-8 text is first rewritten as UTF-8 beside it."""
+    with path.open("rb") as f:
+        head = f.read(_HEAD_BYTES)
+    encoding = _sniff_encoding(path, head)
+    if encoding not in ("utf-8", "utf-16"):
+        with _utf8_copy(path, encoding) as copy:
+            return _build(con, _csv_source(path, copy, ext, "utf-8"), table, overrides, report)
+    try:
+        return _build(con, _csv_source(path, path, ext, encoding), table, overrides, report)
+    except _NotUtf8:
+        with _utf8_copy(path, "cp1252") as copy:
+            return _build(con, _csv_source(path, copy, ext, "utf-8"), table, overrides, report)
+
+
+def _sniff_encoding(path: Path, head: bytes) -> str:
+    """ "utf-8" or "utf-16" (read by DuckDB), or a Python codec to convert from first."""
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16"
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be"
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            raise IngestError(f"{path.name} is not a text file: it looks like {what}.")
+    sample = head[:4096]
+    if (
+        sample
+        and sample.count(b"\x00") > len(sample) // 3
+        and sample[1::2].count(0) > len(sample) // 3
+    ):
+        return "utf-16-le"  # UTF-16 without a byte-order mark
+    if b"\x00" in sample:
+        raise IngestError(f"{path.name} is not a text file (it contains binary data).")
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        encoding = "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = head.decode("cp1252", errors="replace"), "cp1252"
+    controls = sum(1 for ch in text[:4096] if ch < " " and ch not in "\t\r\n")
+    if controls > len(text[:4096]) // 100:
+        raise IngestError(f"{path.name} is not a text file (it contains binary data).")
+    return encoding
+
+
+@contextmanager
+def _utf8_copy(path: Path, encoding: str) -> Iterator[Path]:
+    """A temporary UTF-8 copy of ``path`` in the same folder (which DuckDB may read)."""
+    copy = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.utf8.csv")
+    errors = "kpi_latin1" if encoding == "cp1252" else "strict"
+    decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
+    try:
+        with path.open("rb") as src, copy.open("wb") as dst:
+            while chunk := src.read(1024**2):
+                dst.write(decoder.decode(chunk).encode("utf-8"))
+            dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+    except UnicodeDecodeError as err:
+        copy.unlink(missing_ok=True)
+        raise IngestError(f"{path.name} has text in an encoding that can't be read.") from err
+    except OSError as err:
+        copy.unlink(missing_ok=True)
+        raise IngestError(f"{path.name} could not be converted to UTF-8: {err.strerror}.") from err
+    try:
+        yield copy
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _latin1_fallback(err: UnicodeError) -> tuple[str, int]:
+    """cp1252 leaves five bytes undefined: read those as Latin-1 instead of failing."""
+    assert isinstance(err, UnicodeDecodeError)
+    return err.object[err.start : err.end].decode("latin-1"), err.end
+
+
+codecs.register_error("kpi_latin1", _latin1_fallback)
+
+
+def _csv_source(original: Path, path: Path, ext: str, encoding: str) -> _Source:
+    """``read_csv`` over ``path`` with our own delimiter, header and names; all VARCHAR."""
+    with path.open("rb") as f:
+        head = f.read(_HEAD_BYTES)
+    text = head.decode("utf-16" if encoding == "utf-16" else "utf-8-sig", errors="ignore")
+    text = text.lstrip("\ufeff")
+    delimiter = _sniff_delimiter(text, ext)
+    header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    if not header:
+        raise IngestError(f"{original.name} has no header row.")
+    _check_columns(original, len(header))
+    names = clean_names(header)
+    token = uuid.uuid4().hex[:8]
+    options = (
+        "delim = $delim, quote = '\"', escape = '\"', header = true, skip = 0, comment = '',"
+        " names = $names, all_varchar = true, encoding = $encoding"
+    )
+    params: dict[str, object] = {
+        "path": str(path),
+        "delim": delimiter,
+        "names": names,
+        "encoding": encoding,
+    }
+    rejects = f"__kpi_rejects_{token}"
+    return _Source(
+        sql=f"read_csv($path, {options}, store_rejects = true,"
+        " rejects_table = $rejects_table, rejects_scan = $rejects_scan)",
+        params={**params, "rejects_table": rejects, "rejects_scan": rejects + "_scan"},
+        columns=[(n, n, h.strip()) for n, h in zip(names, header, strict=True)],
+        decimal_hint="," if delimiter == ";" else ".",
+        sample_sql=f"read_csv($path, {options}, ignore_errors = true)",
+        rejects_table=rejects,
+    )
+
+
+def _sniff_delimiter(text: str, ext: str) -> str:
+    """The delimiter giving the most columns while the first rows agree on the count."""
+    lines = "\n".join(text.splitlines()[:50])
+    preferred = "\t" if ext == "tsv" else ","
+    best, best_score = preferred, (False, 1)
+    for delimiter in sorted(_DELIMITERS, key=lambda d: d != preferred):
+        rows = [r for r in csv.reader(io.StringIO(lines), delimiter=delimiter) if r]
+        if not rows:
+            continue
+        width = len(rows[0])
+        agree = sum(len(r) == width for r in rows[1:]) >= 0.8 * (len(rows) - 1)
+        score = (agree and width > 1, width if agree else 1)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+# --- Parquet --------------------------------------------------------------------------
+
+
+def _parquet_source(con: duckdb.DuckDBPyConnection, path: Path) -> _Source:
+    """``read_parquet``: its types are kept (only mapped onto ours)."""
+    params = {"path": str(path)}
+    try:
+        described = con.execute("DESCRIBE SELECT * FROM read_parquet($path)", params).fetchall()
+    except duckdb.Error as err:
+        raise IngestError(f"{path.name} is not a readable Parquet file.") from err
+    _check_columns(path, len(described))
+    originals = [row[0] for row in described]
+    names = clean_names(originals)
+    return _Source(
+        sql="read_parquet($path)",
+        params=params,
+        columns=list(zip(originals, names, originals, strict=True)),
+        detect=False,
+    )
+
+
+# --- Excel ----------------------------------------------------------------------------
+
+
+def _load_excel(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    ext: str,
+    table: str,
+    sheet: str | None,
+    overrides: dict[str, str],
+    report: Progress,
+) -> LoadResult:
+    """Excel via calamine into pandas, typed cells kept, text columns detected as for CSV."""
+    sheets = list_sheets(path)
+    if sheet is not None and sheet not in sheets:
+        raise IngestError(f"{path.name} has no sheet {sheet!r}; its sheets: {', '.join(sheets)}.")
+    if not sheets:
+        raise IngestError(f"{path.name} has no sheets.")
+    try:
+        frame = pd.read_excel(path, sheet_name=sheet or sheets[0], header=None, engine="calamine")
+    except Exception as err:
+        raise IngestError(f"{path.name} could not be read as an Excel workbook.") from err
+    frame = frame.dropna(how="all").dropna(axis=1, how="all")
+    if frame.empty:
+        raise IngestError(f"Sheet {sheet or sheets[0]!r} of {path.name} is empty.")
+    _check_columns(path, frame.shape[1])
+    headers = [_cell_text(v) for v in frame.iloc[0]]
+    positions = [int(c) for c in frame.columns]  # original sheet columns, for column_N
+    names = clean_names([h or f"column_{p + 1}" for h, p in zip(headers, positions, strict=True)])
+    arrays, details = [], {}
+    for j, name in enumerate(names):
+        array, detail = _excel_column(frame.iloc[1:, j].tolist(), name)
+        arrays.append(array)
+        if detail:
+            details[name] = detail
+    view = f"__kpi_excel_{uuid.uuid4().hex[:8]}"
+    con.register(view, pa.Table.from_arrays(arrays, names=names))
+    try:
+        source = _Source(
+            sql=quote_ident(view),
+            params={},
+            columns=[(n, n, h) for n, h in zip(names, headers, strict=True)],
+            details=details,
+        )
+        return _build(con, source, table, overrides, report)
+    finally:
+        con.unregister(view)
+
+
+def _excel_column(values: list[object], name: str) -> tuple[pa.Array, str]:
+    """Typed Arrow array for one sheet column (numbers, dates, booleans), else text.
+
+    Numbers mixed into a date column are Excel serial dates (days since 1899-12-30); so is a
+    whole column of whole numbers in the serial range under a header that says "date".
+    """
+    present = [v for v in values if not _blank(v)]
+    kinds = {_cell_kind(v) for v in present}
+    if not present:
+        return pa.array([None] * len(values), pa.string()), ""
+    if kinds == {"bool"}:
+        return pa.array([None if _blank(v) else bool(v) for v in values], pa.bool_()), ""
+    serial_header = "date" in name.lower()
+    if kinds == {"number"} and not (
+        serial_header and all(float(v).is_integer() and 20_000 <= v <= 80_000 for v in present)
+    ):
+        if all(float(v).is_integer() and abs(v) < 2**53 for v in present):
+            return pa.array([None if _blank(v) else int(v) for v in values], pa.int64()), ""
+        return pa.array([None if _blank(v) else float(v) for v in values], pa.float64()), ""
+    if kinds <= {"date", "number"}:
+        stamps = [None if _blank(v) else _excel_datetime(v) for v in values]
+        detail = "Excel serial dates" if "number" in kinds else ""
+        if all(s is None or s.time() == time() for s in stamps):
+            return pa.array([s and s.date() for s in stamps], pa.date32()), detail
+        return pa.array(stamps, pa.timestamp("us")), detail
+    return pa.array([None if _blank(v) else _cell_text(v) for v in values], pa.string()), ""
+
+
+def _blank(value: object) -> bool:
+    return value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+def _cell_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, datetime | date):
+        return "date"
+    return "text"
+
+
+def _excel_datetime(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    return datetime(1899, 12, 30) + timedelta(days=float(value))  # type: ignore[arg-type]
+
+
+# --- building the table ---------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    """How one output column is made: its SQL, and the raw text to check for rejects."""
+
+    info: ColumnInfo
+    expr: str
+    raw: str | None  # VARCHAR expression of the input when conversion can reject cells
+    blank_header: bool
+    warning: str = ""
+
+
+def _build(
+    con: duckdb.DuckDBPyConnection,
+    source: _Source,
+    table: str,
+    overrides: dict[str, str],
+    report: Progress,
+) -> LoadResult:
+    """Sample, decide types, convert in one CREATE TABLE AS, collect rejects, swap in."""
+    known = {name for _, name, _ in source.columns}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise IngestError(f"Type override for unknown column {unknown[0]!r}.")
+    params = Params()
+    params.values.update(source.params)
+    tmp = f"__kpi_ingest_{uuid.uuid4().hex[:12]}"
+    try:
+        report(0.15, "Detecting column types")
+        plans = _plan_columns(con, source, overrides, params)
+        report(0.3, "Converting")
+        _create(con, source, tmp, plans, params)
+        report(0.85, "Checking rejected values")
+        skipped, row_rejects = _csv_rejects(con, source)
+        result = _finish(con, tmp, plans, skipped, row_rejects)
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
+        con.execute(f"ALTER TABLE {quote_ident(tmp)} RENAME TO {quote_ident(table)}")
+        con.execute("COMMIT")
+    except BaseException as err:
+        with suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        with suppress(duckdb.Error):
+            con.execute(f"DROP TABLE IF EXISTS {quote_ident(tmp)}")
+        if isinstance(err, duckdb.Error):
+            raise IngestError("The file could not be loaded: " + _first_line(err)) from err
+        raise
+    finally:
+        if source.rejects_table:
+            for name in (source.rejects_table, source.rejects_table + "_scan"):
+                with suppress(duckdb.Error):
+                    con.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
+    result.table = table
+    report(1.0, f"Loaded {result.rows:,} rows")
+    return result
+
+
+def _plan_columns(
+    con: duckdb.DuckDBPyConnection,
+    source: _Source,
+    overrides: dict[str, str],
+    params: Params,
+) -> list[_Plan]:
+    """Decide each column's type: text columns from a sample, typed ones mapped to ours."""
+    sample_sql = source.sample_sql or source.sql
+    described = _query(con, f"DESCRIBE SELECT * FROM {sample_sql}", _params_in(source, sample_sql))
+    types = {row[0]: row[1] for row in described}
+    text_cols = [
+        ident
+        for ident, name, _ in source.columns
+        if types[ident] == "VARCHAR" and (source.detect or name in overrides)
+    ]
+    samples = _sample(con, source, text_cols)
+    plans = []
+    for ident, name, header in source.columns:
+        col = quote_ident(ident)
+        force = overrides.get(name)
+        if ident in samples:
+            kind = detect_type(samples[ident], decimal_hint=source.decimal_hint, force=force)
+            expr = conversion_sql(col, kind, params)
+            raw = col if kind.dtype != "text" else None
+            info = ColumnInfo(name, header, kind.dtype, kind.detail)
+            warning = kind.warning
+        else:
+            natural = _logical(types[ident])
+            dtype = force or natural
+            cast = "CAST" if dtype == natural or dtype == "text" else "TRY_CAST"
+            expr = f"{cast}({col} AS {SQL_TYPES[dtype]})"
+            if types[ident] == "TIMESTAMP WITH TIME ZONE" and dtype == "datetime":
+                expr = f"timezone('UTC', {col})"
+            raw = f"CAST({col} AS VARCHAR)" if cast == "TRY_CAST" else None
+            info = ColumnInfo(name, header, dtype, source.details.get(name, ""))
+            warning = ""
+        plans.append(_Plan(info, expr, raw, not header.strip(), warning))
+    return plans
+
+
+def _sample(
+    con: duckdb.DuckDBPyConnection, source: _Source, idents: list[str]
+) -> dict[str, list[str]]:
+    """Distinct values per column in the first ``SAMPLE_ROWS`` rows (``SAMPLE_VALUES`` at most)."""
+    if not idents:
+        return {}
+    select = ", ".join(quote_ident(i) for i in idents)
+    sample_sql = source.sample_sql or source.sql
+    query = f"SELECT {select} FROM {sample_sql} LIMIT {SAMPLE_ROWS}"
+    sample = _arrow(con, query, _params_in(source, sample_sql))
+    values = {}
+    for ident, column in zip(idents, sample.columns, strict=True):
+        distinct = pc.unique(column.combine_chunks().drop_null())
+        values[ident] = distinct.slice(0, SAMPLE_VALUES).to_pylist()
+    return values
+
+
+def _create(
+    con: duckdb.DuckDBPyConnection,
+    source: _Source,
+    tmp: str,
+    plans: list[_Plan],
+    params: Params,
+) -> None:
+    """The one scan: converted columns, plus one list column holding, on rows where some
+    conversion gave NULL, the text per checked column (NULL elsewhere, so it is cheap).
+    Whether that text was merely "NA" is decided later, on those few rows only.
+    """
+    inner = [f"{p.expr} AS {quote_ident(p.info.name)}" for p in plans]
+    outer = [quote_ident(p.info.name) for p in plans]
+    failed, rejected = [], []
+    for i, plan in enumerate(plans):
+        if plan.raw is None:
+            continue
+        raw = quote_ident(f"{_HELPER}_raw_{i}")
+        inner.append(f"{plan.raw} AS {raw}")
+        failed.append(f"({quote_ident(plan.info.name)} IS NULL AND {raw} IS NOT NULL)")
+        rejected.append(f"CASE WHEN {quote_ident(plan.info.name)} IS NULL THEN {raw} END")
+    if failed:
+        outer.append(
+            f"CASE WHEN {' OR '.join(failed)} THEN [{', '.join(rejected)}]::VARCHAR[] END"
+            f" AS {quote_ident(_REJECTS)}"
+        )
+    query = (
+        f"CREATE TABLE {quote_ident(tmp)} AS SELECT {', '.join(outer)} "
+        f"FROM (SELECT {', '.join(inner)} FROM {source.sql})"
+    )
+    try:
+        con.execute(query, params.values)
+    except duckdb.Error as err:
+        if "unicode" in str(err).lower():
+            raise _NotUtf8 from err
+        raise IngestError("The file could not be read: " + _first_line(err)) from err
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def _csv_rejects(con: duckdb.DuckDBPyConnection, source: _Source) -> tuple[list[int], list[dict]]:
+    """Rows DuckDB skipped (wrong number of fields...): their line numbers and reject rows."""
+    if not source.rejects_table:
+        return [], []
+    query = (
+        "SELECT line, error_type, csv_line, error_message "
+        f"FROM {quote_ident(source.rejects_table)} ORDER BY line"
+    )
+    found = _query(con, query, {})
+    if any(error_type == "INVALID UNICODE" for _, error_type, _, _ in found):
+        raise _NotUtf8
+    reasons = {"MISSING COLUMNS": "too few fields", "TOO MANY COLUMNS": "too many fields"}
+    rejects = [
+        {
+            "row": int(line),
+            "column": None,
+            "value": (csv_line or "")[:200],
+            "reason": reasons.get(error_type, error_type.lower())
+            + (f" ({message.splitlines()[0]})" if message else ""),
+        }
+        for line, error_type, csv_line, message in found
+    ]
+    return sorted({int(line) for line, *_ in found}), rejects
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection,
+    tmp: str,
+    plans: list[_Plan],
+    skipped: list[int],
+    row_rejects: list[dict],
+) -> LoadResult:
+    """Count and list rejects; drop the helper column, empty columns and empty rows."""
+    checked = [i for i, p in enumerate(plans) if p.raw is not None]
+    blank = [i for i, p in enumerate(plans) if p.blank_header]
+    all_null = " AND ".join(f"{quote_ident(p.info.name)} IS NULL" for p in plans) or "false"
+    params = Params()
+    cells = [f"{quote_ident(_REJECTS)}[{k + 1}]" for k in range(len(checked))]
+    bad = [f"NOT {missing_sql(cell, params)}" for cell in cells]
+    stats = [
+        "count(*)",
+        f"count(*) FILTER (WHERE {all_null})",
+        *(f"count({quote_ident(plans[i].info.name)})" for i in blank),
+    ]
+    counts = _query(con, f"SELECT {', '.join(stats)} FROM {quote_ident(tmp)}", {})[0]
+    total, empty_rows = counts[0], counts[1]
+    filled = dict(zip(blank, counts[2:], strict=True))
+    reject_counts = dict.fromkeys(checked, 0)
+    if checked:  # only rows where a conversion gave NULL hold the helper list
+        query = (
+            f"SELECT {', '.join(f'count(*) FILTER (WHERE {b})' for b in bad)} "
+            f"FROM {quote_ident(tmp)} WHERE {quote_ident(_REJECTS)} IS NOT NULL"
+        )
+        reject_counts.update(zip(checked, _query(con, query, params.values)[0], strict=True))
+
+    warnings = [f"Column {p.info.name!r}: {p.warning}." for p in plans if p.warning]
+    if skipped:
+        warnings.append(
+            f"{len(skipped):,} row(s) were skipped because their number of fields differs "
+            "from the header."
+        )
+    for i in checked:
+        if reject_counts[i]:
+            p = plans[i]
+            warnings.append(
+                f"{reject_counts[i]:,} value(s) in column {p.info.name!r} could not be read as "
+                f"{p.info.dtype} and were left empty."
+            )
+    rejects = list(row_rejects)
+    if any(reject_counts.values()):
+        where = (" OR ".join(bad), params)
+        rejects += _cell_rejects(con, tmp, [plans[i] for i in checked], skipped, where)
+
+    drop = [_REJECTS] if checked else []
+    drop += [plans[i].info.name for i in blank if filled[i] == 0]
+    for name in drop:
+        con.execute(f"ALTER TABLE {quote_ident(tmp)} DROP COLUMN {quote_ident(name)}")
+    kept = [p for i, p in enumerate(plans) if filled.get(i) != 0]
+    if empty_rows:
+        kept_null = " AND ".join(f"{quote_ident(p.info.name)} IS NULL" for p in kept)
+        con.execute(f"DELETE FROM {quote_ident(tmp)} WHERE {kept_null}")
+    frame = pd.DataFrame(rejects[:MAX_REJECTS_LISTED], columns=["row", "column", "value", "reason"])
+    frame = frame.sort_values("row", kind="stable").reset_index(drop=True)
+    return LoadResult(
+        table=tmp,
+        rows=total - empty_rows,
+        columns=[p.info for p in kept],
+        rejects=frame,
+        warnings=warnings,
+    )
+
+
+def _cell_rejects(
+    con: duckdb.DuckDBPyConnection,
+    tmp: str,
+    checked: list[_Plan],
+    skipped: list[int],
+    where: tuple[str, Params],
+) -> list[dict]:
+    """The first rejected cells with their spreadsheet row number (header = row 1).
+
+    ``where`` is the SQL condition (and its parameters) "this row has a rejected cell".
+    """
+    query = (
+        f"SELECT rowid, {quote_ident(_REJECTS)} FROM {quote_ident(tmp)} WHERE {where[0]} "
+        f"ORDER BY rowid LIMIT {MAX_REJECTS_LISTED}"
+    )
+    found = []
+    for rowid, values in _query(con, query, where[1].values):
+        row = _spreadsheet_row(rowid, skipped)
+        for plan, value in zip(checked, values, strict=True):
+            if value is not None and not is_missing(value):
+                reason = f"not a valid {plan.info.dtype}"
+                found.append(
+                    {"row": row, "column": plan.info.name, "value": value, "reason": reason}
+                )
+    return found
+
+
+def _spreadsheet_row(rowid: int, skipped: list[int]) -> int:
+    """Row number as a spreadsheet shows it, counting the rows DuckDB skipped before it."""
+    row = rowid + 2
+    for line in skipped:
+        if line <= row:
+            row += 1
+        else:
+            break
+    return row
+
+
+def _params_in(source: _Source, sql: str) -> dict[str, object]:
+    """The source parameters that ``sql`` uses (DuckDB refuses unused named parameters)."""
+    return {k: v for k, v in source.params.items() if f"${k}" in sql}
+
+
+def _logical(sql_type: str) -> str:
+    """Our logical type for a DuckDB type; anything unusual is shown as text."""
+    if sql_type.startswith("DECIMAL"):
+        return "number"
+    return _DUCKDB_LOGICAL.get(sql_type, "text")
+
+
+def _query(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object]) -> list[tuple]:
+    return con.execute(query, params).fetchall()
+
+
+def _arrow(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object]) -> pa.Table:
+    return con.sql(query, params=params).to_arrow_table()

@@ -1,0 +1,374 @@
+"""Type detection for text columns, and the SQL that converts them.
+
+``detect_type`` looks at a sample of a column's distinct text values (plain Python, no
+DuckDB) and returns a :class:`TextType`; ``conversion_sql`` turns that decision into one
+DuckDB expression over the raw text, so a whole file is converted in a single scan.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+LOGICAL_TYPES = ("number", "integer", "date", "datetime", "boolean", "text")
+SQL_TYPES = {
+    "number": "DOUBLE",
+    "integer": "BIGINT",
+    "date": "DATE",
+    "datetime": "TIMESTAMP",
+    "boolean": "BOOLEAN",
+    "text": "VARCHAR",
+}
+# Cells that mean "no value" in a number, date or boolean column (compared lower-cased).
+# In a text column they stay ordinary category values.
+MISSING_TOKENS = ("", "na", "n/a", "n.a.", "null", "none", "nan", "-", "--", "#n/a")
+TRUE_TOKENS = ("true", "yes")
+FALSE_TOKENS = ("false", "no")
+FORCED_TRUE_TOKENS = (*TRUE_TOKENS, "y", "t", "1")
+FORCED_FALSE_TOKENS = (*FALSE_TOKENS, "n", "f", "0")
+
+_SPACES = " \u00a0\u202f"  # space, no-break space, narrow no-break space
+_CURRENCIES = ("$", "€", "£", "¥", "₹", "USD", "EUR", "GBP", "CHF")
+_CUR = "(?:" + "|".join(re.escape(c) for c in _CURRENCIES) + ")"
+_SP = f"[{_SPACES}]*"
+_PLAIN_INT = re.compile(r"[-+]?\d+")
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _number_regex(decimal: str) -> re.Pattern[str]:
+    """Full-match pattern for a formatted number whose decimal mark is ``decimal``."""
+    group = "," if decimal == "." else "."
+    seps = re.escape(group) + "'" + _SPACES
+    dec = re.escape(decimal)
+    body = rf"(?:\d{{1,3}}(?:[{seps}]\d{{3}})+|\d+)(?:{dec}\d*)?|{dec}\d+"
+    inner = rf"[-+]?{_SP}{_CUR}?{_SP}[-+]?{_SP}(?:{body}){_SP}%?{_SP}{_CUR}?"
+    return re.compile(rf"{_SP}(?:\({_SP}{inner}{_SP}\)|{inner}){_SP}")
+
+
+_NUMBER_RE = {".": _number_regex("."), ",": _number_regex(",")}
+
+_NUMERIC_DATE = re.compile(
+    r"(\d{1,4})([-/.])(\d{1,2})\2(\d{1,4})"
+    r"(?:(T| )(\d{1,2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?( ?)([AaPp][Mm])?)?"
+)
+_NAMED_DATE_FORMATS = (
+    "%d-%b-%Y",
+    "%d-%b-%y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%b %d %Y",
+    "%B %d %Y",
+    "%d-%B-%Y",
+)
+_HAS_MONTH_NAME = re.compile(r"\d.*[A-Za-z]{3}|[A-Za-z]{3}.*\d")
+
+
+@dataclass(frozen=True)
+class TextType:
+    """How to read one text column: logical type plus what the conversion needs."""
+
+    dtype: str
+    detail: str = ""
+    decimal: str = "."  # number / integer: the decimal mark
+    strip: tuple[str, ...] = ()  # number / integer: symbols seen in the sample, removed
+    formats: tuple[str, ...] = ()  # date / datetime: strptime formats to try, in order
+    warning: str = ""  # something the user should know (e.g. assumed day/month order)
+    trim: bool = False  # the sample had cells with leading/trailing spaces
+
+
+def is_missing(value: str) -> bool:
+    """True for blanks and NA-like tokens (``NA``, ``N/A``, ``null``, ``-``...)."""
+    return value.strip().lower() in MISSING_TOKENS
+
+
+def detect_type(
+    values: Iterable[str], *, decimal_hint: str = ".", force: str | None = None
+) -> TextType:
+    """Decide the logical type of a column from sample values.
+
+    ``values`` are distinct raw cells. Blanks and NA-like tokens are ignored for number, date
+    and boolean columns. ``decimal_hint`` breaks ties such as ``1,234`` (``","`` for files
+    delimited by ``;``). With ``force`` the caller chose the type; the sample only tunes the
+    conversion (decimal mark, date formats).
+    """
+    raw = list(values)
+    cells = [v.strip() for v in raw]
+    present = [v for v in cells if v.lower() not in MISSING_TOKENS]
+    kind = _detect(present, decimal_hint, force)
+    return replace(kind, trim=any(len(c) != len(v) for c, v in zip(cells, raw, strict=True)))
+
+
+def _detect(present: list[str], decimal_hint: str, force: str | None) -> TextType:
+    """``detect_type`` on trimmed, non-missing values."""
+    if force == "text":
+        return TextType("text")
+    if force in ("number", "integer"):
+        return _number_type(present, decimal_hint, force) or TextType(force)
+    if force in ("date", "datetime"):
+        found = _date_type(present)
+        if found is None:
+            return TextType(force, formats=_DEFAULT_DATE_FORMATS)
+        return TextType(force, found.detail, formats=found.formats, warning=found.warning)
+    if force == "boolean":
+        return TextType("boolean")
+    if force is not None:
+        raise ValueError(f"unknown type {force!r}")
+    if not present:
+        return TextType("text")
+    lowered = {v.lower() for v in present}
+    if lowered <= {*TRUE_TOKENS, *FALSE_TOKENS}:
+        return TextType("boolean")
+    if any(len(v) > 1 and v.startswith("0") and v.isdigit() for v in present):
+        return TextType("text", "leading zeros kept (codes, not numbers)")
+    return _number_type(present, decimal_hint) or _date_type(present) or TextType("text")
+
+
+def _number_type(
+    present: Sequence[str], decimal_hint: str, force: str | None = None
+) -> TextType | None:
+    """Number or integer type if every value is a (formatted) number, else None."""
+    if force != "number" and all(
+        _PLAIN_INT.fullmatch(v) and len(v.lstrip("+-")) <= 15 for v in present
+    ):
+        return TextType("integer")
+    decimal = _decimal_mark(present, decimal_hint)
+    pattern = _NUMBER_RE[decimal]
+    if force is None and not all(pattern.fullmatch(v) for v in present):
+        return None
+    if force is None and any(sum(c.isdigit() for c in v) > 15 for v in present):
+        return None  # long digit strings are identifiers; a float would lose digits
+    details = []
+    currencies = sorted({c for v in present for c in _CURRENCIES if c in v})
+    if currencies:
+        details.append("currency " + " ".join(currencies))
+    if any("%" in v for v in present):
+        details.append("percent")
+    if any(v.startswith("(") and v.endswith(")") for v in present):
+        details.append("accounting negatives")
+    if decimal == ",":
+        details.append("decimal comma")
+    group = "," if decimal == "." else "."
+    symbols = (group, "'", *_SPACES, *_CURRENCIES, "%", "(", ")")
+    strip = tuple(t for t in symbols if any(t in v for v in present))
+    plain_ints = all(
+        _PLAIN_INT.fullmatch(v.replace(",", "") if decimal == "." else v.replace(".", ""))
+        for v in present
+    )
+    dtype = force or ("integer" if plain_ints and not currencies else "number")
+    return TextType(dtype, ", ".join(details), decimal=decimal, strip=strip)
+
+
+def _decimal_mark(present: Sequence[str], hint: str) -> str:
+    """``"."`` or ``","``: which one separates decimals, from evidence in the values."""
+    votes: Counter[str] = Counter()
+    for v in present:
+        dot, comma = v.rfind("."), v.rfind(",")
+        if dot >= 0 and comma >= 0:
+            votes["." if dot > comma else ","] += 1
+        elif comma >= 0 and not re.search(r"(?<!\d)\d{1,3}(,\d{3})+(?!\d)", v):
+            votes[","] += 1
+        elif dot >= 0 and not re.search(r"(?<!\d)\d{1,3}(\.\d{3})+(?!\d)", v):
+            votes["."] += 1
+    if not votes:
+        return hint
+    return max(votes, key=lambda k: (votes[k], k == hint))
+
+
+_DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y")
+
+
+def _date_type(present: Sequence[str]) -> TextType | None:
+    """Date or datetime type if every value parses as a date, else None.
+
+    Day/month order is decided from the values: a first part above 12 means D/M, a second
+    part above 12 means M/D; when every value fits both, M/D/Y is assumed (D.M.Y for dots)
+    and the result carries a warning.
+    """
+    if not present:
+        return None
+    fixed: dict[str, str] = {}  # format -> label, for values with one reading
+    dm: dict[str, tuple[str, str, str]] = {}  # value -> (mdy format, dmy format, separator)
+    votes = {"mdy": 0, "dmy": 0}
+    has_time = False
+    for v in present:
+        parsed = _parse_date(v)
+        if parsed is None:
+            return None
+        kind, fmt, label, when = parsed
+        has_time = has_time or bool(when.hour or when.minute or when.second or when.microsecond)
+        if kind == "fixed":
+            fixed[fmt] = label
+        else:
+            mdy, dmy, sep = fmt.split("|")
+            dm[v] = (mdy, dmy, sep)
+            if kind in votes:
+                votes[kind] += 1
+    detail_parts = list(dict.fromkeys(fixed.values()))
+    formats = list(fixed)
+    warning = ""
+    if dm:
+        seps = {sep for _, _, sep in dm.values()}
+        if votes["mdy"] or votes["dmy"]:
+            order = "dmy" if votes["dmy"] > votes["mdy"] else "mdy"
+            if votes["mdy"] and votes["dmy"]:
+                warning = "mixed day/month order: read as " + _order_label(order, seps)
+        else:
+            order = "dmy" if seps == {"."} else "mdy"
+            warning = "ambiguous day/month order: assumed " + _order_label(order, seps)
+        idx = 0 if order == "mdy" else 1
+        formats += list(dict.fromkeys(pair[idx] for pair in dm.values()))
+        detail_parts.append(warning or "dates " + _order_label(order, seps))
+    dtype = "datetime" if has_time else "date"
+    detail = ", ".join(detail_parts)
+    return TextType(dtype, detail, formats=tuple(dict.fromkeys(formats)), warning=warning)
+
+
+def _order_label(order: str, seps: set[str]) -> str:
+    sep = "/" if "/" in seps or len(seps) != 1 else next(iter(seps))
+    return sep.join("MDY" if order == "mdy" else "DMY")
+
+
+def _parse_date(v: str) -> tuple[str, str, str, datetime] | None:
+    """Classify one date text: ``(kind, format, label, value)`` or None if it is no date.
+
+    ``kind`` is "fixed" (one reading), "mdy"/"dmy" (only that order is valid) or "both";
+    for the last three ``format`` is ``"<M/D format>|<D/M format>|<separator>"``.
+    """
+    m = _NUMERIC_DATE.fullmatch(v)
+    if m is None:
+        return _parse_named_date(v)
+    a, sep, b, c, tsep, hh, mi, ss, frac, pspace, ampm = m.groups()
+    tfmt, tvals = "", (0, 0, 0, 0)
+    if hh is not None:
+        hour = int(hh)
+        if ampm:
+            if not 1 <= hour <= 12:
+                return None
+            hour = hour % 12 + (12 if ampm.lower() == "pm" else 0)
+        tfmt = tsep + ("%I" if ampm else "%H") + ":%M" + (":%S" if ss else "")
+        tfmt += (".%f" if frac else "") + (pspace + "%p" if ampm else "")
+        micro = int((frac or ".0")[1:].ljust(6, "0"))
+        tvals = (hour, int(mi), int(ss or 0), micro)
+    year_fmt = "%Y" if len(c) == 4 else "%y"
+    if len(a) == 4 and len(c) <= 2:
+        when = _make_date(int(a), int(b), int(c), tvals)
+        fmt = f"%Y{sep}%m{sep}%d{tfmt}"
+        return None if when is None else ("fixed", fmt, f"dates Y{sep}M{sep}D", when)
+    if len(a) > 2 or len(c) not in (2, 4):
+        return None
+    year = int(c) if len(c) == 4 else (2000 + int(c) if int(c) < 69 else 1900 + int(c))
+    as_mdy = _make_date(year, int(a), int(b), tvals)
+    as_dmy = _make_date(year, int(b), int(a), tvals)
+    if as_mdy is None and as_dmy is None:
+        return None
+    kind = "both" if as_mdy and as_dmy else ("mdy" if as_mdy else "dmy")
+    fmt = f"%m{sep}%d{sep}{year_fmt}{tfmt}|%d{sep}%m{sep}{year_fmt}{tfmt}|{sep}"
+    return kind, fmt, "", as_mdy or as_dmy  # type: ignore[return-value]
+
+
+def _make_date(
+    year: int, month: int, day: int, tvals: tuple[int, int, int, int]
+) -> datetime | None:
+    try:
+        return datetime(year, month, day, *tvals)
+    except ValueError:
+        return None
+
+
+def _parse_named_date(v: str) -> tuple[str, str, str, datetime] | None:
+    """Dates with month names: ``5-Jan-2024``, ``Jan 5, 2024``, ``5 January 2024``."""
+    if not _HAS_MONTH_NAME.search(v):
+        return None
+    for fmt in _NAMED_DATE_FORMATS:
+        try:
+            return "fixed", fmt, "dates with month names", datetime.strptime(v, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+# --- SQL ------------------------------------------------------------------------------
+
+
+class Params:
+    """Named bound parameters collected while building one statement."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+
+    def add(self, value: object) -> str:
+        """Bind ``value`` and return its placeholder (``$p3``)."""
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return "$" + name
+
+
+def conversion_sql(raw: str, kind: TextType, params: Params) -> str:
+    """DuckDB expression converting the VARCHAR expression ``raw`` as ``kind`` says.
+
+    Values that don't convert become NULL (the caller reports them as rejects).
+    """
+    s = f"trim({raw})" if kind.trim else raw  # casts ignore spaces themselves
+    if kind.dtype == "text":
+        return f"NULLIF({s}, '')"
+    if kind.dtype == "boolean":
+        true = params.add(list(FORCED_TRUE_TOKENS))
+        false = params.add(list(FORCED_FALSE_TOKENS))
+        return (
+            f"CASE WHEN list_contains({true}, lower({s})) THEN true "
+            f"WHEN list_contains({false}, lower({s})) THEN false END"
+        )
+    if kind.dtype in ("number", "integer"):
+        return _number_sql(s, kind, params)
+    if kind.dtype in ("date", "datetime"):
+        return _date_sql(s, kind, params)
+    raise ValueError(f"unknown type {kind.dtype!r}")
+
+
+def _number_sql(s: str, kind: TextType, params: Params) -> str:
+    """Cast after removing the symbols the sample showed (thousands separators, currency...).
+
+    ``replace`` per symbol is several times cheaper than a regular expression. A leading
+    minus survives the cleaning and the cast; parentheses mean negative, ``%`` divides by 100.
+    """
+    cleaned = s
+    for token in kind.strip:
+        cleaned = f"replace({cleaned}, {params.add(token)}, '')"
+    if kind.decimal == ",":
+        cleaned = f"replace({cleaned}, ',', '.')"
+    if kind.dtype == "integer":
+        return f"TRY_CAST({cleaned} AS BIGINT)"
+    value = f"TRY_CAST({cleaned} AS DOUBLE)"
+    if "(" in kind.strip:
+        value += f" * (CASE WHEN starts_with({s}, '(') THEN -1 ELSE 1 END)"
+    if "%" in kind.strip:
+        value += f" / (CASE WHEN contains({s}, '%') THEN 100 ELSE 1 END)"
+    return f"NULLIF({value}, 'nan'::DOUBLE)"  # TRY_CAST reads 'NaN' as a number
+
+
+def _date_sql(s: str, kind: TextType, params: Params) -> str:
+    """ISO text casts directly; other layouts go through ``try_strptime`` with a format list."""
+    if kind.dtype == "date" and kind.formats == ("%Y-%m-%d",):
+        return f"TRY_CAST({s} AS DATE)"
+    parts = []
+    if any(f.startswith("%Y-%m-%d") for f in kind.formats):
+        parts.append(f"TRY_CAST({s} AS TIMESTAMP)")
+    others = [f for f in kind.formats if not f.startswith("%Y-%m-%d")]
+    if others:
+        parts.append(f"try_strptime({s}, {params.add(others)})")
+    if not parts:
+        parts.append(f"TRY_CAST({s} AS TIMESTAMP)")
+    expr = parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
+    return f"CAST({expr} AS {SQL_TYPES[kind.dtype]})"
+
+
+def missing_sql(raw: str, params: Params) -> str:
+    """SQL condition: ``raw`` is NULL, blank or an NA-like token."""
+    return (
+        f"({raw} IS NULL OR list_contains({params.add(list(MISSING_TOKENS))}, lower(trim({raw}))))"
+    )
