@@ -497,16 +497,25 @@ def _load_excel(
     if not sheets:
         raise IngestError(f"{path.name} has no sheets.")
     try:
-        frame = pd.read_excel(path, sheet_name=sheet or sheets[0], header=None, engine="calamine")
+        frame = pd.read_excel(
+            path,
+            sheet_name=sheet or sheets[0],
+            header=None,
+            engine="calamine",
+            keep_default_na=False,  # "NA", "None"... are category values in text
+            na_values=[""],
+        )
     except Exception as err:
         raise IngestError(f"{path.name} could not be read as an Excel workbook.") from err
     frame = frame.dropna(how="all").dropna(axis=1, how="all")
     if frame.empty:
         raise IngestError(f"Sheet {sheet or sheets[0]!r} of {path.name} is empty.")
     _check_columns(path, frame.shape[1])
-    headers = [_cell_text(v) for v in frame.iloc[0]]
+    headers = [v if isinstance(v, str) else _cell_text(v) for v in frame.iloc[0]]
     positions = [int(c) for c in frame.columns]  # original sheet columns, for column_N
-    names = clean_names([h or f"column_{p + 1}" for h, p in zip(headers, positions, strict=True)])
+    names = clean_names(
+        [h.strip() or f"column_{p + 1}" for h, p in zip(headers, positions, strict=True)]
+    )
     arrays, details = [], {}
     for j, name in enumerate(names):
         array, detail = _excel_column(frame.iloc[1:, j].tolist(), name)
@@ -744,7 +753,7 @@ def _csv_rejects(con: duckdb.DuckDBPyConnection, source: _Source) -> tuple[list[
         f"FROM {quote_ident(source.rejects_table)} ORDER BY line"
     )
     found = _query(con, query, {})
-    if any(error_type == "INVALID UNICODE" for _, error_type, _, _ in found):
+    if any(error_type in ("INVALID ENCODING", "INVALID UNICODE") for _, error_type, *_ in found):
         raise _NotUtf8
     reasons = {"MISSING COLUMNS": "too few fields", "TOO MANY COLUMNS": "too many fields"}
     rejects = [
@@ -816,8 +825,16 @@ def _finish(
     if empty_rows:
         kept_null = " AND ".join(f"{quote_ident(p.info.name)} IS NULL" for p in kept)
         con.execute(f"DELETE FROM {quote_ident(tmp)} WHERE {kept_null}")
-    frame = pd.DataFrame(rejects[:MAX_REJECTS_LISTED], columns=["row", "column", "value", "reason"])
-    frame = frame.sort_values("row", kind="stable").reset_index(drop=True)
+    listed = sorted(rejects, key=lambda r: r["row"])[:MAX_REJECTS_LISTED]
+    frame = pd.DataFrame(
+        {
+            "row": pd.Series([r["row"] for r in listed], dtype="int64"),
+            **{
+                k: pd.Series([r[k] for r in listed], dtype=object)
+                for k in ("column", "value", "reason")
+            },
+        }
+    )
     return LoadResult(
         table=tmp,
         rows=total - empty_rows,

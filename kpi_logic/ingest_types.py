@@ -110,7 +110,7 @@ def _detect(present: list[str], decimal_hint: str, force: str | None) -> TextTyp
     if force in ("number", "integer"):
         return _number_type(present, decimal_hint, force) or TextType(force)
     if force in ("date", "datetime"):
-        found = _date_type(present)
+        found = _date_type(present, len(present))
         if found is None:
             return TextType(force, formats=_DEFAULT_DATE_FORMATS)
         return TextType(force, found.detail, formats=found.formats, warning=found.warning)
@@ -125,21 +125,26 @@ def _detect(present: list[str], decimal_hint: str, force: str | None) -> TextTyp
         return TextType("boolean")
     if any(len(v) > 1 and v.startswith("0") and v.isdigit() for v in present):
         return TextType("text", "leading zeros kept (codes, not numbers)")
-    return _number_type(present, decimal_hint) or _date_type(present) or TextType("text")
+    return (
+        _number_type(present, decimal_hint)
+        or _date_type(present, _tolerance(present))
+        or TextType("text")
+    )
 
 
 def _number_type(
     present: Sequence[str], decimal_hint: str, force: str | None = None
 ) -> TextType | None:
-    """Number or integer type if every value is a (formatted) number, else None."""
-    if force != "number" and all(
-        _PLAIN_INT.fullmatch(v) and len(v.lstrip("+-")) <= 15 for v in present
-    ):
+    """Number or integer type if (nearly) every value is a (formatted) number, else None."""
+    allowed = len(present) if force else _tolerance(present)
+    ints = [v for v in present if _PLAIN_INT.fullmatch(v) and len(v.lstrip("+-")) <= 15]
+    if force != "number" and ints and len(present) - len(ints) <= allowed:
         return TextType("integer")
     decimal = _decimal_mark(present, decimal_hint)
-    pattern = _NUMBER_RE[decimal]
-    if force is None and not all(pattern.fullmatch(v) for v in present):
+    numbers = [v for v in present if _NUMBER_RE[decimal].fullmatch(v)]
+    if not numbers or len(present) - len(numbers) > allowed:
         return None
+    present = numbers
     if force is None and any(sum(c.isdigit() for c in v) > 15 for v in present):
         return None  # long digit strings are identifiers; a float would lose digits
     details = []
@@ -163,6 +168,11 @@ def _number_type(
     return TextType(dtype, ", ".join(details), decimal=decimal, strip=strip)
 
 
+def _tolerance(present: Sequence[str]) -> int:
+    """How many odd values a sample may hold and still be typed (they become rejects)."""
+    return len(present) // 20
+
+
 def _decimal_mark(present: Sequence[str], hint: str) -> str:
     """``"."`` or ``","``: which one separates decimals, from evidence in the values."""
     votes: Counter[str] = Counter()
@@ -182,23 +192,25 @@ def _decimal_mark(present: Sequence[str], hint: str) -> str:
 _DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y")
 
 
-def _date_type(present: Sequence[str]) -> TextType | None:
-    """Date or datetime type if every value parses as a date, else None.
+def _date_type(present: Sequence[str], allowed: int) -> TextType | None:
+    """Date or datetime type if all but ``allowed`` values parse as dates, else None.
 
     Day/month order is decided from the values: a first part above 12 means D/M, a second
     part above 12 means M/D; when every value fits both, M/D/Y is assumed (D.M.Y for dots)
     and the result carries a warning.
     """
-    if not present:
-        return None
     fixed: dict[str, str] = {}  # format -> label, for values with one reading
     dm: dict[str, tuple[str, str, str]] = {}  # value -> (mdy format, dmy format, separator)
     votes = {"mdy": 0, "dmy": 0}
     has_time = False
+    failures = 0
     for v in present:
         parsed = _parse_date(v)
         if parsed is None:
-            return None
+            failures += 1
+            if failures > allowed:
+                return None
+            continue
         kind, fmt, label, when = parsed
         has_time = has_time or bool(when.hour or when.minute or when.second or when.microsecond)
         if kind == "fixed":
@@ -208,6 +220,8 @@ def _date_type(present: Sequence[str]) -> TextType | None:
             dm[v] = (mdy, dmy, sep)
             if kind in votes:
                 votes[kind] += 1
+    if not fixed and not dm:
+        return None
     detail_parts = list(dict.fromkeys(fixed.values()))
     formats = list(fixed)
     warning = ""
@@ -222,9 +236,12 @@ def _date_type(present: Sequence[str]) -> TextType | None:
             warning = "ambiguous day/month order: assumed " + _order_label(order, seps)
         idx = 0 if order == "mdy" else 1
         formats += list(dict.fromkeys(pair[idx] for pair in dm.values()))
-        detail_parts.append(warning or "dates " + _order_label(order, seps))
+        if not warning:
+            detail_parts.append(_order_label(order, seps))
+    detail = "dates " + ", ".join(detail_parts) if detail_parts else ""
+    if warning:
+        detail = f"{detail}; {warning}" if detail else warning
     dtype = "datetime" if has_time else "date"
-    detail = ", ".join(detail_parts)
     return TextType(dtype, detail, formats=tuple(dict.fromkeys(formats)), warning=warning)
 
 
@@ -258,7 +275,7 @@ def _parse_date(v: str) -> tuple[str, str, str, datetime] | None:
     if len(a) == 4 and len(c) <= 2:
         when = _make_date(int(a), int(b), int(c), tvals)
         fmt = f"%Y{sep}%m{sep}%d{tfmt}"
-        return None if when is None else ("fixed", fmt, f"dates Y{sep}M{sep}D", when)
+        return None if when is None else ("fixed", fmt, f"Y{sep}M{sep}D", when)
     if len(a) > 2 or len(c) not in (2, 4):
         return None
     year = int(c) if len(c) == 4 else (2000 + int(c) if int(c) < 69 else 1900 + int(c))
@@ -286,7 +303,7 @@ def _parse_named_date(v: str) -> tuple[str, str, str, datetime] | None:
         return None
     for fmt in _NAMED_DATE_FORMATS:
         try:
-            return "fixed", fmt, "dates with month names", datetime.strptime(v, fmt)
+            return "fixed", fmt, "month names", datetime.strptime(v, fmt)
         except ValueError:
             continue
     return None

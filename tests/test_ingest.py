@@ -1,0 +1,333 @@
+"""Ingestion on generated messy files, through a real sandboxed DuckDB connection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from kpi_logic import ingest
+from kpi_logic.errors import IngestError
+from kpi_logic.ingest import (
+    MAX_COLUMNS,
+    SUPPORTED_EXTENSIONS,
+    LoadResult,
+    list_sheets,
+    load_file,
+    profile_table,
+)
+from kpi_logic.sql import quote_ident, sandboxed_connection
+from tests import messy_files as mf
+
+SQL_TYPES = {
+    "number": "DOUBLE",
+    "integer": "BIGINT",
+    "date": "DATE",
+    "datetime": "TIMESTAMP",
+    "boolean": "BOOLEAN",
+    "text": "VARCHAR",
+}
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    """A sandboxed connection that may read only this test's folder, like the app's."""
+    return sandboxed_connection(allowed_dirs=[tmp_path])
+
+
+def column(con: duckdb.DuckDBPyConnection, table: str, name: str) -> list[object]:
+    query = f"SELECT {quote_ident(name)} FROM {quote_ident(table)} ORDER BY rowid"
+    return [row[0] for row in con.execute(query).fetchall()]
+
+
+def table_names(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+
+
+def check(con: duckdb.DuckDBPyConnection, result: LoadResult, messy: mf.Messy) -> None:
+    """Names, logical and physical types, values and rejects are exactly as expected."""
+    assert [c.name for c in result.columns] == list(messy.columns)
+    rows = len(next(iter(messy.columns.values())))
+    assert result.rows == rows
+    assert con.execute(f"SELECT count(*) FROM {quote_ident(result.table)}").fetchone() == (rows,)
+    physical = dict(
+        (name, sql_type)
+        for name, sql_type, *_ in con.execute(f"DESCRIBE {quote_ident(result.table)}").fetchall()
+    )
+    for info in result.columns:
+        if info.name in messy.dtypes:
+            assert info.dtype == messy.dtypes[info.name], info
+        assert physical[info.name] == SQL_TYPES[info.dtype], info
+        assert column(con, result.table, info.name) == messy.columns[info.name], info.name
+    got = sorted(zip(result.rejects["row"], result.rejects["column"], strict=True), key=str)
+    assert got == sorted(messy.rejects, key=str)
+
+
+GOOD_FILES: list[Callable[[Path], mf.Messy]] = [
+    mf.utf8_bom_csv,
+    mf.utf16_unicode_text,
+    mf.cp1252_csv,
+    mf.semicolon_decimal_comma_csv,
+    mf.tab_tsv,
+    mf.quoted_newlines_csv,
+    mf.ragged_csv,
+    mf.money_csv,
+    mf.dates_csv,
+    mf.missing_tokens_csv,
+    mf.headers_csv,
+    mf.header_only_csv,
+    mf.parquet_file,
+    mf.excel_xlsx,
+]
+
+
+@pytest.mark.parametrize("make", GOOD_FILES, ids=lambda f: f.__name__)
+def test_messy_file_loads_exactly(con, tmp_path, make):
+    messy = make(tmp_path)
+    result = load_file(con, messy.path, "data")
+    assert result.table == "data"
+    check(con, result, messy)
+
+
+def test_old_xls_workbook(con, tmp_path):
+    pytest.importorskip("xlwt")
+    messy = mf.excel_xls(tmp_path)
+    assert list_sheets(messy.path) == ["Data", "Empty"]
+    check(con, load_file(con, messy.path, "old"), messy)
+
+
+def test_supported_extensions():
+    assert set(SUPPORTED_EXTENSIONS) == {"csv", "tsv", "txt", "parquet", "xlsx", "xls"}
+
+
+# --- what the details and warnings say ------------------------------------------------
+
+
+def test_date_orders_are_decided_from_the_values(con, tmp_path):
+    result = load_file(con, mf.dates_csv(tmp_path).path, "dates")
+    detail = {c.name: c.detail for c in result.columns}
+    assert detail["US"] == "dates M/D/Y"
+    assert detail["Euro"] == "dates D/M/Y"
+    assert detail["German"] == "dates D.M.Y"
+    assert detail["Short"] == "dates M-D-Y"
+    assert detail["ISO"] == "dates Y-M-D"
+    assert detail["Mixed"] == "dates Y-M-D, M/D/Y"
+    assert detail["Ambiguous"] == "ambiguous day/month order: assumed M/D/Y"
+    assert any("Ambiguous" in w and "assumed M/D/Y" in w for w in result.warnings)
+    assert not any("'US'" in w for w in result.warnings)
+
+
+def test_number_formats_are_described_and_bad_cells_reported(con, tmp_path):
+    messy = mf.money_csv(tmp_path)
+    result = load_file(con, messy.path, "money")
+    detail = {c.name: c.detail for c in result.columns}
+    assert detail["Revenue"] == "currency $"
+    assert detail["Pounds"] == "currency £"
+    assert detail["Rate"] == "percent"
+    assert "accounting negatives" in detail["Accounting"]
+    reject = result.rejects.iloc[0]
+    assert (reject["row"], reject["column"], reject["value"]) == (5, "Revenue", "call me")
+    assert reject["reason"] == "not a valid number"
+    assert any("1 value(s) in column 'Revenue'" in w for w in result.warnings)
+
+
+def test_decimal_comma_detail(con, tmp_path):
+    result = load_file(con, mf.semicolon_decimal_comma_csv(tmp_path).path, "eu")
+    assert {c.name: c.detail for c in result.columns}["Betrag"] == "decimal comma"
+
+
+def test_ragged_rows_are_reported_with_reason(con, tmp_path):
+    result = load_file(con, mf.ragged_csv(tmp_path).path, "ragged")
+    reasons = dict(zip(result.rejects["row"], result.rejects["reason"], strict=True))
+    assert reasons[3].startswith("too few fields")
+    assert reasons[5].startswith("too many fields")
+    assert set(result.rejects["value"]) == {"2,Bob", "4,Dee,40,extra"}
+    assert any("2 row(s) were skipped" in w for w in result.warnings)
+
+
+def test_header_source_names_and_excel_details(con, tmp_path):
+    result = load_file(con, mf.excel_xlsx(tmp_path).path, "orders")
+    info = {c.name: c for c in result.columns}
+    assert info["Region"].source_name == " Region "
+    assert info["Order Date"].detail == "Excel serial dates"
+    assert info["Amount"].detail == "currency $"
+    assert info["column_6"].source_name == ""
+
+
+def test_rejects_after_the_sample_count_skipped_rows(con, tmp_path, monkeypatch):
+    """A bad cell beyond the typing sample is a reject; its row number counts the ragged
+    row DuckDB skipped before it and the quoted newline."""
+    monkeypatch.setattr(ingest, "SAMPLE_ROWS", 20)
+    lines = ["Id,Amount", '0,"1\n"']  # a quoted newline inside a number cell
+    lines += [f"{i},{i * 10}" for i in range(1, 40)]
+    lines[10] = "9,90,oops"  # row 11: too many fields
+    lines[30] = "29,twenty-nine"  # row 31: not a number
+    path = tmp_path / "late.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = load_file(con, path, "late")
+    assert result.rows == 39
+    rejects = result.rejects
+    got = set(zip(rejects["row"], rejects["column"], rejects["value"], strict=True))
+    assert got == {(11, None, "9,90,oops"), (31, "Amount", "twenty-nine")}
+
+
+def test_non_utf8_bytes_after_the_sniffed_head(con, tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest, "_HEAD_BYTES", 32)
+    names = [f"plain {i}" for i in range(20)] + ["Crème brûlée €5"]
+    text = "Name,N\n" + "".join(f"{n},{i}\n" for i, n in enumerate(names))
+    path = tmp_path / "late_cp1252.csv"
+    path.write_bytes(text.encode("cp1252"))
+    load_file(con, path, "late")
+    assert column(con, "late", "Name") == names
+    assert list(tmp_path.iterdir()) == [path]  # the UTF-8 copy is gone
+
+
+def test_utf16_big_endian(con, tmp_path):
+    path = tmp_path / "be.txt"
+    path.write_bytes("\ufeffCity\tN\nZürich\t1\nKöln\t2\n".encode("utf-16-be"))
+    load_file(con, path, "be")
+    assert column(con, "be", "City") == ["Zürich", "Köln"]
+    assert column(con, "be", "N") == [1, 2]
+
+
+# --- type overrides -------------------------------------------------------------------
+
+
+def test_override_text_column_to_integer_rejects_words_but_not_na(con, tmp_path):
+    messy = mf.missing_tokens_csv(tmp_path)
+    result = load_file(con, messy.path, "m", type_overrides={"Status": "integer", "Amount": "text"})
+    info = {c.name: c.dtype for c in result.columns}
+    assert info["Status"] == "integer" and info["Amount"] == "text"
+    status = messy.columns["Status"]
+    expected = {(i + 2, "Status") for i, s in enumerate(status) if s in ("open", "closed")}
+    assert set(zip(result.rejects["row"], result.rejects["column"], strict=True)) == expected
+    assert column(con, "m", "Status") == [None] * len(status)
+    assert column(con, "m", "Amount")[:3] == [
+        mf.MISSING_WORDS[i] if a is None else str(a)
+        for i, a in enumerate(messy.columns["Amount"][:3])
+    ]
+
+
+def test_override_typed_parquet_columns(con, tmp_path):
+    messy = mf.parquet_file(tmp_path)
+    result = load_file(con, messy.path, "p", type_overrides={"Count": "number", "Code": "integer"})
+    assert {c.name: c.dtype for c in result.columns}["Count"] == "number"
+    assert column(con, "p", "Count") == [float(v) for v in messy.columns["Count"]]
+    assert column(con, "p", "Code") == [int(v) for v in messy.columns["Code"]]
+
+
+def test_override_errors(con, tmp_path):
+    path = mf.tab_tsv(tmp_path).path
+    with pytest.raises(IngestError, match="unknown column 'Nope'"):
+        load_file(con, path, "t", type_overrides={"Nope": "text"})
+    with pytest.raises(IngestError, match="Unknown type 'money'"):
+        load_file(con, path, "t", type_overrides={"Qty": "money"})
+
+
+# --- Excel sheets ---------------------------------------------------------------------
+
+
+def test_sheets_listed_and_chosen(con, tmp_path):
+    path = mf.excel_xlsx(tmp_path).path
+    assert list_sheets(path) == ["Orders", "Notes"]
+    assert list_sheets(mf.tab_tsv(tmp_path).path) == []
+    load_file(con, path, "notes", sheet="Notes")
+    assert column(con, "notes", "Note") == ["hello"]
+    with pytest.raises(IngestError, match="no sheet 'Missing'"):
+        load_file(con, path, "x", sheet="Missing")
+
+
+# --- refused files --------------------------------------------------------------------
+
+BAD_FILES = {
+    "empty": (mf.empty_file, "is empty"),
+    "png": (mf.png_named_csv, "not a text file: it looks like a PNG image"),
+    "noise": (mf.random_bytes_csv, "not a text file"),
+    "truncated": (mf.truncated_xlsx, "damaged or incomplete"),
+    "encrypted": (mf.encrypted_xlsx, "password-protected"),
+    "bomb": (mf.zip_bomb_xlsx, "refused as unsafe"),
+    "wide": (mf.wide_csv, f"at most {MAX_COLUMNS:,} can be loaded"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_FILES)
+def test_bad_file_is_refused_with_one_clear_line(con, tmp_path, name):
+    make, message = BAD_FILES[name]
+    path = make(tmp_path)
+    with pytest.raises(IngestError, match=message) as caught:
+        load_file(con, path, "bad")
+    assert "\n" not in str(caught.value)
+    assert path.name in str(caught.value)
+    assert "bad" not in table_names(con)
+
+
+def test_size_limit_is_checked_first(con, tmp_path):
+    path = mf.money_csv(tmp_path).path
+    with pytest.raises(IngestError, match="the limit is"):
+        load_file(con, path, "t", max_bytes=100)
+
+
+def test_unsupported_extension(con, tmp_path):
+    path = tmp_path / "report.pdf"
+    path.write_bytes(b"%PDF-1.7")
+    with pytest.raises(IngestError, match="can't be loaded"):
+        load_file(con, path, "t")
+
+
+def test_missing_file_and_outside_sandbox(con, tmp_path, tmp_path_factory):
+    with pytest.raises(IngestError, match="File not found"):
+        load_file(con, tmp_path / "nope.csv", "t")
+    outside = mf.tab_tsv(tmp_path_factory.mktemp("elsewhere")).path
+    with pytest.raises(IngestError):
+        load_file(con, outside, "t")
+
+
+# --- atomicity, progress, profile -----------------------------------------------------
+
+
+def test_failure_keeps_old_table_and_leaves_nothing_behind(con, tmp_path):
+    load_file(con, mf.tab_tsv(tmp_path).path, "t")
+    con.execute("CREATE TABLE other AS SELECT 42 AS x")
+    before = column(con, "t", "Label")
+    bad = tmp_path / "broken.parquet"
+    bad.write_bytes(b"PAR1" + b"\x00" * 100)
+    with pytest.raises(IngestError):
+        load_file(con, bad, "t")
+    with pytest.raises(IngestError):
+        load_file(con, mf.wide_csv(tmp_path), "t")
+    assert column(con, "t", "Label") == before
+    assert table_names(con) == {"t", "other"}
+
+
+def test_reload_replaces_table(con, tmp_path):
+    load_file(con, mf.tab_tsv(tmp_path).path, "t")
+    result = load_file(con, mf.utf8_bom_csv(tmp_path).path, "t")
+    assert [c.name for c in result.columns] == ["Name", "Amount"]
+    assert table_names(con) == {"t"}
+
+
+def test_progress_is_reported_up_to_done(con, tmp_path):
+    seen: list[tuple[float, str]] = []
+    load_file(con, mf.money_csv(tmp_path).path, "t", progress=lambda f, m: seen.append((f, m)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert len(seen) >= 3
+
+
+def test_profile_table(con, tmp_path):
+    messy = mf.missing_tokens_csv(tmp_path)
+    load_file(con, messy.path, "m")
+    profile = profile_table(con, "m").set_index("column")
+    assert list(profile.columns) == ["type", "nulls", "distinct", "min", "max", "examples"]
+    amounts = [a for a in messy.columns["Amount"] if a is not None]
+    row = profile.loc["Amount"]
+    assert row["type"] == "integer"
+    assert row["nulls"] == len(messy.columns["Amount"]) - len(amounts)
+    assert (row["min"], row["max"]) == (str(min(amounts)), str(max(amounts)))
+    assert abs(row["distinct"] - len(set(amounts))) <= max(2, len(set(amounts)) // 10)
+    status = profile.loc["Status"]
+    assert status["nulls"] == 1  # only the truly empty cell
+    assert set(status["examples"]) <= {s for s in messy.columns["Status"] if s}
+    assert len(status["examples"]) == 3
