@@ -15,6 +15,7 @@ import math
 import os
 import uuid
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -336,12 +337,12 @@ def _load_delimited(
     encoding = _sniff_encoding(path, head)
     if encoding not in ("utf-8", "utf-16"):
         with _utf8_copy(path, encoding) as copy:
-            return _build(con, _csv_source(path, copy, ext, "utf-8"), table, overrides, report)
+            return _build(con, _csv_source(con, path, copy, ext, "utf-8"), table, overrides, report)
     try:
-        return _build(con, _csv_source(path, path, ext, encoding), table, overrides, report)
+        return _build(con, _csv_source(con, path, path, ext, encoding), table, overrides, report)
     except _NotUtf8:
         with _utf8_copy(path, "cp1252") as copy:
-            return _build(con, _csv_source(path, copy, ext, "utf-8"), table, overrides, report)
+            return _build(con, _csv_source(con, path, copy, ext, "utf-8"), table, overrides, report)
 
 
 def _sniff_encoding(path: Path, head: bytes) -> str:
@@ -405,56 +406,82 @@ def _latin1_fallback(err: UnicodeError) -> tuple[str, int]:
 codecs.register_error("kpi_latin1", _latin1_fallback)
 
 
-def _csv_source(original: Path, path: Path, ext: str, encoding: str) -> _Source:
-    """``read_csv`` over ``path`` with our own delimiter, header and names; all VARCHAR."""
+def _csv_source(
+    con: duckdb.DuckDBPyConnection, original: Path, path: Path, ext: str, encoding: str
+) -> _Source:
+    """``read_csv`` over ``path``, all VARCHAR, with our delimiter and names.
+
+    DuckDB skips the header line(s) and counts columns from the data rows, so a stray
+    delimiter at the end of the header or of every data line does no harm.
+    """
     with path.open("rb") as f:
         head = f.read(_HEAD_BYTES)
     text = head.decode("utf-16" if encoding == "utf-16" else "utf-8-sig", errors="ignore")
-    text = text.lstrip("\ufeff")
-    delimiter = _sniff_delimiter(text, ext)
-    header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    delimiter, header, header_lines, has_data = _sniff_layout(text.lstrip("\ufeff"), ext)
     if not header:
         raise IngestError(f"{original.name} has no header row.")
     _check_columns(original, len(header))
-    names = clean_names(header)
-    token = uuid.uuid4().hex[:8]
+    if not has_data and len(head) < _HEAD_BYTES:  # a header and no rows: an empty table
+        names = clean_names(header)
+        empty = ", ".join(f"CAST(NULL AS VARCHAR) AS {quote_ident(n)}" for n in names)
+        columns = [(n, n, h) for n, h in zip(names, header, strict=True)]
+        return _Source(sql=f"(SELECT {empty} WHERE false)", params={}, columns=columns)
     options = (
-        "delim = $delim, quote = '\"', escape = '\"', header = true, skip = 0, comment = '',"
-        " names = $names, all_varchar = true, encoding = $encoding"
+        "delim = $delim, quote = '\"', escape = '\"', header = false, skip = $skip,"
+        " comment = '', all_varchar = true, encoding = $encoding"
     )
     params: dict[str, object] = {
         "path": str(path),
         "delim": delimiter,
-        "names": names,
+        "skip": header_lines,
         "encoding": encoding,
     }
-    rejects = f"__kpi_rejects_{token}"
+    query = f"DESCRIBE SELECT * FROM read_csv($path, {options}, ignore_errors = true)"
+    try:
+        width = len(_query(con, query, params))
+    except duckdb.Error as err:
+        raise IngestError(f"{original.name} could not be read as CSV: {_first_line(err)}") from err
+    header = (header + [""] * width)[:width]
+    _check_columns(original, width)
+    names = clean_names(header)
+    options += ", names = $names"
+    rejects = f"__kpi_rejects_{uuid.uuid4().hex[:8]}"
     return _Source(
         sql=f"read_csv($path, {options}, store_rejects = true,"
         " rejects_table = $rejects_table, rejects_scan = $rejects_scan)",
-        params={**params, "rejects_table": rejects, "rejects_scan": rejects + "_scan"},
-        columns=[(n, n, h.strip()) for n, h in zip(names, header, strict=True)],
+        params={
+            **params,
+            "names": names,
+            "rejects_table": rejects,
+            "rejects_scan": rejects + "_scan",
+        },
+        columns=[(n, n, h) for n, h in zip(names, header, strict=True)],
         decimal_hint="," if delimiter == ";" else ".",
         sample_sql=f"read_csv($path, {options}, ignore_errors = true)",
         rejects_table=rejects,
     )
 
 
-def _sniff_delimiter(text: str, ext: str) -> str:
-    """The delimiter giving the most columns while the first rows agree on the count."""
-    lines = "\n".join(text.splitlines()[:50])
+def _sniff_layout(text: str, ext: str) -> tuple[str, list[str], int, bool]:
+    """Delimiter, header cells, the number of lines the header takes, and whether data rows
+    follow it.
+
+    The delimiter is the one giving the most columns while the data rows agree on the count.
+    """
+    lines = "\n".join(text.split("\n")[:50])
     preferred = "\t" if ext == "tsv" else ","
-    best, best_score = preferred, (False, 1)
+    best: tuple[tuple[bool, int], str, list[str], int, bool] = ((False, 0), preferred, [], 1, False)
     for delimiter in sorted(_DELIMITERS, key=lambda d: d != preferred):
-        rows = [r for r in csv.reader(io.StringIO(lines), delimiter=delimiter) if r]
-        if not rows:
-            continue
-        width = len(rows[0])
-        agree = sum(len(r) == width for r in rows[1:]) >= 0.8 * (len(rows) - 1)
+        reader = csv.reader(io.StringIO(lines), delimiter=delimiter)
+        header = next(reader, [])
+        header_lines = reader.line_num
+        data = [r for r in reader if r]
+        width = Counter(len(r) for r in data).most_common(1)[0][0] if data else len(header)
+        agree = sum(len(r) == width for r in data) >= 0.8 * len(data)
         score = (agree and width > 1, width if agree else 1)
-        if score > best_score:
-            best, best_score = delimiter, score
-    return best
+        if score > best[0]:
+            best = (score, delimiter, header, header_lines, bool(data))
+    return best[1:]
 
 
 # --- Parquet --------------------------------------------------------------------------

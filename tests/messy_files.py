@@ -138,6 +138,22 @@ def ragged_csv(folder: Path) -> Messy:
     )
 
 
+def stray_delimiter_csvs(folder: Path) -> list[Messy]:
+    """Two exports with a stray delimiter: one ends every data line with it, the other
+    only the header line. Both load as the two real columns."""
+    expected = {"Team": ["Red", "Blue"], "Score": [7, 9]}
+    dtypes = {"Team": "text", "Score": "integer"}
+    made = []
+    for name, text in (
+        ("data_trailing.csv", "Team,Score\nRed,7,\nBlue,9,\n"),
+        ("header_trailing.csv", "Team,Score,\nRed,7\nBlue,9\n"),
+    ):
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        made.append(Messy(path, dict(expected), dict(dtypes)))
+    return made
+
+
 # --- numbers, dates, missing values ---------------------------------------------------
 
 

@@ -98,6 +98,11 @@ def test_old_xls_workbook(con, tmp_path):
     check(con, load_file(con, messy.path, "old"), messy)
 
 
+def test_stray_delimiters(con, tmp_path):
+    for messy in mf.stray_delimiter_csvs(tmp_path):
+        check(con, load_file(con, messy.path, "teams"), messy)
+
+
 def test_supported_extensions():
     assert set(SUPPORTED_EXTENSIONS) == {"csv", "tsv", "txt", "parquet", "xlsx", "xls"}
 
