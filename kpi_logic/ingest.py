@@ -807,9 +807,6 @@ def _finish(
     checked = [i for i, p in enumerate(plans) if p.raw is not None]
     blank = [i for i, p in enumerate(plans) if p.blank_header]
     all_null = " AND ".join(f"{quote_ident(p.info.name)} IS NULL" for p in plans) or "false"
-    params = Params()
-    cells = [f"{quote_ident(_REJECTS)}[{k + 1}]" for k in range(len(checked))]
-    bad = [f"NOT {missing_sql(cell, params)}" for cell in cells]
     stats = [
         "count(*)",
         f"count(*) FILTER (WHERE {all_null})",
@@ -819,12 +816,16 @@ def _finish(
     total, empty_rows = counts[0], counts[1]
     filled = dict(zip(blank, counts[2:], strict=True))
     reject_counts = dict.fromkeys(checked, 0)
+    helper, params = quote_ident(_REJECTS), Params()
+    rejected = f"NOT {missing_sql('v', params)}"  # a cell that isn't blank or NA-like
     if checked:  # only rows where a conversion gave NULL hold the helper list
         query = (
-            f"SELECT {', '.join(f'count(*) FILTER (WHERE {b})' for b in bad)} "
-            f"FROM {quote_ident(tmp)} WHERE {quote_ident(_REJECTS)} IS NOT NULL"
+            f"SELECT k, count(*) FROM (SELECT unnest({helper}) AS v,"
+            f" generate_subscripts({helper}, 1) AS k FROM {quote_ident(tmp)}"
+            f" WHERE {helper} IS NOT NULL) WHERE {rejected} GROUP BY k"
         )
-        reject_counts.update(zip(checked, _query(con, query, params.values)[0], strict=True))
+        for k, n in _query(con, query, params.values):
+            reject_counts[checked[k - 1]] = n
 
     warnings = [f"Column {p.info.name!r}: {p.warning}." for p in plans if p.warning]
     if skipped:
@@ -841,7 +842,7 @@ def _finish(
             )
     rejects = list(row_rejects)
     if any(reject_counts.values()):
-        where = (" OR ".join(bad), params)
+        where = (f"len(list_filter({helper}, lambda v: {rejected})) > 0", params)
         rejects += _cell_rejects(con, tmp, [plans[i] for i in checked], skipped, where)
 
     drop = [_REJECTS] if checked else []

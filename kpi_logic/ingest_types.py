@@ -35,7 +35,9 @@ _CURRENCIES = ("$", "€", "£", "¥", "₹", "USD", "EUR", "GBP", "CHF")
 _CUR = "(?:" + "|".join(re.escape(c) for c in _CURRENCIES) + ")"
 _SP = f"[{_SPACES}]*"
 _PLAIN_INT = re.compile(r"[-+]?\d+")
-_PLAIN_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_NON_DIGIT = re.compile(r"\D")
+# digits grouped by threes with this separator, e.g. 1,234,567: a thousands separator or not?
+_GROUPED = {sep: re.compile(rf"(?<!\d)\d{{1,3}}(?:{re.escape(sep)}\d{{3}})+(?!\d)") for sep in ",."}
 
 
 def _number_regex(decimal: str) -> re.Pattern[str]:
@@ -144,26 +146,23 @@ def _number_type(
     numbers = [v for v in present if _NUMBER_RE[decimal].fullmatch(v)]
     if not numbers or len(present) - len(numbers) > allowed:
         return None
-    present = numbers
-    if force is None and any(sum(c.isdigit() for c in v) > 15 for v in present):
+    if force is None and any(len(_NON_DIGIT.sub("", v)) > 15 for v in numbers if len(v) > 15):
         return None  # long digit strings are identifiers; a float would lose digits
+    blob = "\n".join(numbers)  # one string: symbol look-ups run in C, not per value
     details = []
-    currencies = sorted({c for v in present for c in _CURRENCIES if c in v})
+    currencies = [c for c in _CURRENCIES if c in blob]
     if currencies:
         details.append("currency " + " ".join(currencies))
-    if any("%" in v for v in present):
+    if "%" in blob:
         details.append("percent")
-    if any(v.startswith("(") and v.endswith(")") for v in present):
+    if any(v.startswith("(") and v.endswith(")") for v in numbers):
         details.append("accounting negatives")
     if decimal == ",":
         details.append("decimal comma")
     group = "," if decimal == "." else "."
     symbols = (group, "'", *_SPACES, *_CURRENCIES, "%", "(", ")")
-    strip = tuple(t for t in symbols if any(t in v for v in present))
-    plain_ints = all(
-        _PLAIN_INT.fullmatch(v.replace(",", "") if decimal == "." else v.replace(".", ""))
-        for v in present
-    )
+    strip = tuple(t for t in symbols if t in blob)
+    plain_ints = all(_PLAIN_INT.fullmatch(v.replace(group, "")) for v in numbers)
     dtype = force or ("integer" if plain_ints and not currencies else "number")
     return TextType(dtype, ", ".join(details), decimal=decimal, strip=strip)
 
@@ -180,9 +179,9 @@ def _decimal_mark(present: Sequence[str], hint: str) -> str:
         dot, comma = v.rfind("."), v.rfind(",")
         if dot >= 0 and comma >= 0:
             votes["." if dot > comma else ","] += 1
-        elif comma >= 0 and not re.search(r"(?<!\d)\d{1,3}(,\d{3})+(?!\d)", v):
+        elif comma >= 0 and not _GROUPED[","].search(v):
             votes[","] += 1
-        elif dot >= 0 and not re.search(r"(?<!\d)\d{1,3}(\.\d{3})+(?!\d)", v):
+        elif dot >= 0 and not _GROUPED["."].search(v):
             votes["."] += 1
     if not votes:
         return hint
