@@ -336,3 +336,49 @@ def test_profile_table(con, tmp_path):
     assert status["nulls"] == 1  # only the truly empty cell
     assert set(status["examples"]) <= {s for s in messy.columns["Status"] if s}
     assert len(status["examples"]) == 3
+
+
+# --- type detection on its own --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "hint", "dtype", "detail"),
+    [
+        (["007", "012", "100"], ".", "text", "leading zeros kept (codes, not numbers)"),
+        (["1234567890123456789", "2"], ".", "text", ""),  # too long for a number: an id
+        (["Yes", "no", "NA"], ".", "boolean", ""),
+        (["1,234", "5,678"], ".", "integer", ""),  # thousands separators
+        (["1,234", "5,678"], ",", "number", "decimal comma"),  # ;-delimited file: decimals
+        (["1.234,5", "7"], ".", "number", "decimal comma"),  # the values settle it
+        (["€ 1.234,50", "-€ 3,00"], ".", "number", "currency €, decimal comma"),
+        (["12 %", "-3.5%"], ".", "number", "percent"),
+        (["5-Jan-2024", "17-Mar-2023"], ".", "date", "dates month names"),
+        (["2024-01-05T10:30:00", "2024-02-01T00:00:00"], ".", "datetime", "dates Y-M-D"),
+        (["1/2/2024 3:04 PM", "1/3/2024 11:00 AM"], ".", "datetime", ""),
+        (["North", "South", "1"], ".", "text", ""),
+    ],
+)
+def test_detect_type(values, hint, dtype, detail):
+    from kpi_logic.ingest_types import detect_type
+
+    kind = detect_type(values, decimal_hint=hint)
+    assert kind.dtype == dtype
+    if detail:
+        assert kind.detail == detail
+
+
+def test_a_few_odd_cells_do_not_stop_detection():
+    from kpi_logic.ingest_types import detect_type
+
+    values = [str(i) for i in range(100)] + ["call me"]
+    assert detect_type(values).dtype == "integer"
+    assert detect_type([*values[:10], "call me"]).dtype == "text"  # 1 in 11 is too many
+
+
+def test_booleans_and_padded_text(con, tmp_path):
+    path = tmp_path / "flags.csv"
+    path.write_text("Flag,Team\nyes, Red \nNo,Blue\n,Green\n,  \nTRUE,Red\n", encoding="utf-8")
+    result = load_file(con, path, "f")
+    assert [c.dtype for c in result.columns] == ["boolean", "text"]
+    assert column(con, "f", "Flag") == [True, False, None, True]
+    assert column(con, "f", "Team") == ["Red", "Blue", "Green", "Red"]  # blank row dropped
