@@ -188,7 +188,10 @@ def profile_table(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
 
     All statistics come from a single aggregate query (one scan of the table).
     """
-    described = con.execute(f"DESCRIBE {quote_ident(table)}").fetchall()
+    try:
+        described = con.execute(f"DESCRIBE {quote_ident(table)}").fetchall()
+    except duckdb.CatalogException as err:
+        raise IngestError(f"There is no table named {table!r}.") from err
     aggregates = []
     for name, *_ in described:
         col = quote_ident(name)
@@ -249,17 +252,17 @@ def _megabytes(size: int) -> str:
 def _check_workbook(path: Path, ext: str) -> None:
     """Refuse encrypted, corrupt or zip-bomb workbooks before any parser sees them."""
     with path.open("rb") as f:
-        head = f.read(8)
+        head = f.read(64)
     if ext == "xls":
-        if head != _OLE_MAGIC:
-            raise IngestError(f"{path.name} is not an Excel .xls workbook.")
+        if not head.startswith(_OLE_MAGIC):
+            raise IngestError(f"{path.name} is not an Excel .xls workbook{_looks_like(head)}.")
         return
     if head.startswith(_OLE_MAGIC[:4]):
         raise IngestError(
             f"{path.name} is password-protected (encrypted); save it without a password."
         )
     if not head.startswith(b"PK"):
-        raise IngestError(f"{path.name} is not an Excel .xlsx workbook.")
+        raise IngestError(f"{path.name} is not an Excel .xlsx workbook{_looks_like(head)}.")
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -275,8 +278,19 @@ def _check_workbook(path: Path, ext: str) -> None:
     )
     if total > MAX_UNZIPPED_BYTES or bomb:
         raise IngestError(
-            f"{path.name} would unpack to {_megabytes(total)}; it is refused as unsafe."
+            f"{path.name} is refused as unsafe: its {_megabytes(path.stat().st_size)} would "
+            f"unpack to {_megabytes(total)}."
         )
+
+
+def _looks_like(head: bytes) -> str:
+    """``": it looks like a PNG image"`` for known file signatures, else ``""``."""
+    if head.lstrip().lower().startswith((b"<!doctype", b"<html", b"<table")):
+        return ": it looks like a web page (open it in Excel and save it as .xlsx)"
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            return f": it looks like {what}"
+    return ""
 
 
 def _check_columns(path: Path, count: int) -> None:
@@ -351,9 +365,8 @@ def _sniff_encoding(path: Path, head: bytes) -> str:
         return "utf-16"
     if head.startswith(codecs.BOM_UTF16_BE):
         return "utf-16-be"
-    for magic, what in _MAGIC.items():
-        if head.startswith(magic):
-            raise IngestError(f"{path.name} is not a text file: it looks like {what}.")
+    if any(head.startswith(magic) for magic in _MAGIC):
+        raise IngestError(f"{path.name} is not a text file{_looks_like(head)}.")
     sample = head[:4096]
     if (
         sample

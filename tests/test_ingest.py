@@ -382,3 +382,19 @@ def test_booleans_and_padded_text(con, tmp_path):
     assert [c.dtype for c in result.columns] == ["boolean", "text"]
     assert column(con, "f", "Flag") == [True, False, None, True]
     assert column(con, "f", "Team") == ["Red", "Blue", "Green", "Red"]  # blank row dropped
+
+
+def test_web_page_saved_as_xls_and_csv_named_xlsx(con, tmp_path):
+    page = tmp_path / "export.xls"
+    page.write_text("<html><table><tr><td>1</td></tr></table></html>", encoding="utf-8")
+    with pytest.raises(IngestError, match="looks like a web page"):
+        load_file(con, page, "t")
+    renamed = tmp_path / "data.xlsx"
+    renamed.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(IngestError, match="not an Excel .xlsx workbook"):
+        list_sheets(renamed)
+
+
+def test_profile_of_missing_table(con):
+    with pytest.raises(IngestError, match="no table named 'nope'"):
+        profile_table(con, "nope")
