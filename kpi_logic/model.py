@@ -1,0 +1,461 @@
+"""KPI definitions: the ``KPI``, ``Target`` and ``Bands`` dataclasses, validation, YAML in and out.
+
+A KPI file looks like this (see DESIGN.md)::
+
+    kpis:
+      - name: Sales
+        measure: sum("Sales")
+        time: Order Date
+        grain: month
+        by: Region
+        target: {default: 500000, by: {West: 800000}, total: 2000000}
+
+Target forms in YAML: a number (every cell); or a mapping with any of ``default`` (a number),
+``by`` (category -> number), ``periods`` (first day of a period -> number), ``by_period``
+(category -> first day of a period -> number) and ``total`` (the all-categories row of a KPI
+with ``by``). The most specific one wins (see :meth:`Target.for_cell`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import yaml
+
+from kpi_logic.errors import KPIDefinitionError
+
+KPI_TYPES = (
+    "financial",
+    "operational",
+    "sales",
+    "marketing",
+    "customer",
+    "employee",
+    "quality & compliance",
+    "strategic",
+)
+GRAINS = ("day", "week", "month", "quarter", "year")
+UNITS = ("number", "currency", "percent")
+DIRECTIONS = ("higher", "lower")
+
+_KPI_KEYS = (
+    "name",
+    "type",
+    "owner",
+    "description",
+    "unit",
+    "measure",
+    "filter",
+    "time",
+    "grain",
+    "by",
+    "direction",
+    "target",
+    "bands",
+    "due",
+)
+_TARGET_KEYS = ("default", "by", "periods", "by_period", "total")
+_BAND_KEYS = ("good", "warning")
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Attainment cut-offs: ``>= good`` is on target, ``>= warning`` at risk, else off target."""
+
+    good: float = 1.0
+    warning: float = 0.9
+
+    def status(self, attainment: float) -> str:
+        """``Bands().status(0.95) == "at risk"``."""
+        if attainment >= self.good:
+            return "on target"
+        return "at risk" if attainment >= self.warning else "off target"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Target values per cell; categories are text, periods are the first day of a period."""
+
+    default: float | None = None
+    by_category: dict[str, float] = field(default_factory=dict)
+    by_period: dict[date, float] = field(default_factory=dict)
+    by_category_period: dict[tuple[str, date], float] = field(default_factory=dict)
+    total: float | None = None
+
+    def for_cell(
+        self, category: str | None, period: date | None, *, total_row: bool = False
+    ) -> float | None:
+        """The target of one cell: category+period, category, period, then default.
+
+        ``total_row`` marks the all-categories row of a KPI with ``by``: its target is
+        ``total`` (None when not set), since per-category targets don't add up to it.
+
+        >>> Target(default=5, by_category={"West": 8}).for_cell("West", None)
+        8
+        """
+        if total_row:
+            return self.total
+        if category is not None and period is not None:
+            value = self.by_category_period.get((category, period))
+            if value is not None:
+                return value
+        if category is not None and category in self.by_category:
+            return self.by_category[category]
+        if period is not None and period in self.by_period:
+            return self.by_period[period]
+        return self.default
+
+    def with_value(
+        self, value: float | None, *, category: str | None = None, period: date | None = None
+    ) -> Target:
+        """A copy with the most specific slot for ``category``/``period`` set (None removes it)."""
+        if category is None and period is None:
+            return dataclasses.replace(self, default=value)
+        attr, key = {
+            (True, True): ("by_category_period", (category, period)),
+            (True, False): ("by_category", category),
+            (False, True): ("by_period", period),
+        }[(category is not None, period is not None)]
+        values = dict(getattr(self, attr))
+        if value is None:
+            values.pop(key, None)
+        else:
+            values[key] = value
+        return dataclasses.replace(self, **{attr: values})
+
+    def is_empty(self) -> bool:
+        """True when no cell has a target."""
+        return self == Target()
+
+
+@dataclass(frozen=True)
+class KPI:
+    """A measure tied to a target, a direction, a deadline and an owner.
+
+    Build freely (the UI starts from ``KPI(name="", measure="")``); :func:`validate` checks.
+    """
+
+    name: str
+    measure: str
+    type: str = "financial"
+    owner: str = ""
+    description: str = ""
+    unit: str = "number"
+    filter: str | None = None
+    time: str | None = None
+    grain: str = "month"
+    by: str | None = None
+    direction: str = "higher"
+    target: Target = field(default_factory=Target)
+    bands: Bands = field(default_factory=Bands)
+    due: date | None = None
+
+    def target_for(self, category: str | None, period: date | None) -> float | None:
+        """Target of one result row (``category`` None on the total row of a KPI with ``by``)."""
+        return self.target.for_cell(
+            category, period, total_row=self.by is not None and category is None
+        )
+
+    def with_target(
+        self, value: float | None, *, category: str | None = None, period: date | None = None
+    ) -> KPI:
+        """A copy whose target for ``category``/``period`` (default when both None) is ``value``."""
+        return dataclasses.replace(
+            self, target=self.target.with_value(value, category=category, period=period)
+        )
+
+    def with_total_target(self, value: float | None) -> KPI:
+        """A copy whose all-categories target is ``value``."""
+        return dataclasses.replace(self, target=dataclasses.replace(self.target, total=value))
+
+    def with_bands(self, good: float, warning: float) -> KPI:
+        """A copy with other attainment cut-offs."""
+        return dataclasses.replace(self, bands=Bands(good=good, warning=warning))
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+def _fail(kpi: str, message: str) -> KPIDefinitionError:
+    return KPIDefinitionError(f'KPI "{kpi}": {message}')
+
+
+def period_start(day: date, grain: str) -> date:
+    """First day of the ``grain`` period holding ``day`` (weeks start on Monday, as DuckDB)."""
+    if grain == "day":
+        return day
+    if grain == "week":
+        return day - timedelta(days=day.weekday())
+    if grain == "month":
+        return day.replace(day=1)
+    if grain == "quarter":
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    return day.replace(month=1, day=1)
+
+
+def validate(kpi: KPI) -> KPI:
+    """Check every field of ``kpi``; return it unchanged or raise ``KPIDefinitionError``.
+
+    Messages name the KPI, the key and the problem, e.g.
+    ``KPI "Sales": grain "monthly" is not one of day, week, month, quarter, year``.
+    """
+    name = kpi.name if isinstance(kpi.name, str) else str(kpi.name)
+    if not isinstance(kpi.name, str) or not kpi.name.strip():
+        raise KPIDefinitionError("Every KPI needs a name.")
+    if not isinstance(kpi.measure, str) or not kpi.measure.strip():
+        raise _fail(name, 'needs a "measure", e.g. sum("Sales")')
+    for key, allowed in (
+        ("type", KPI_TYPES),
+        ("unit", UNITS),
+        ("grain", GRAINS),
+        ("direction", DIRECTIONS),
+    ):
+        value = getattr(kpi, key)
+        if value not in allowed:
+            raise _fail(name, f'{key} "{value}" is not one of {", ".join(allowed)}')
+    for key in ("owner", "description"):
+        if not isinstance(getattr(kpi, key), str):
+            raise _fail(name, f"{key} must be text")
+    for key in ("filter", "time", "by"):
+        value = getattr(kpi, key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise _fail(name, f"{key} must be text (or left out)")
+    if kpi.due is not None and (not isinstance(kpi.due, date) or isinstance(kpi.due, datetime)):
+        raise _fail(name, f'due "{kpi.due}" is not a date like 2017-12-31')
+    _validate_target(kpi, name)
+    _validate_bands(kpi.bands, name)
+    return kpi
+
+
+def _check_number(kpi: str, where: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _fail(kpi, f'{where} "{value}" is not a number')
+    if value < 0:
+        raise _fail(kpi, f"{where} {value:g} is below zero")
+
+
+def _validate_target(kpi: KPI, name: str) -> None:
+    target = kpi.target
+    if not isinstance(target, Target):
+        raise _fail(name, "target must be a number or a mapping")
+    for key, value in (("target", target.default), ("target total", target.total)):
+        if value is not None:
+            _check_number(name, key, value)
+    if target.total is not None and kpi.by is None:
+        raise _fail(name, 'target "total" needs a category column ("by")')
+    if (target.by_category or target.by_category_period) and kpi.by is None:
+        raise _fail(name, 'targets per category need a category column ("by")')
+    if (target.by_period or target.by_category_period) and kpi.time is None:
+        raise _fail(name, 'targets per period need a date column ("time")')
+    for category, value in target.by_category.items():
+        _check_number(name, f'target for "{category}"', value)
+    periods = [(p, v, f"target for {p}") for p, v in target.by_period.items()]
+    periods += [
+        (p, v, f'target for "{c}" in {p}') for (c, p), v in target.by_category_period.items()
+    ]
+    for period, value, where in periods:
+        _check_number(name, where, value)
+        if period_start(period, kpi.grain) != period:
+            first = "Monday of a week" if kpi.grain == "week" else f"first day of a {kpi.grain}"
+            raise _fail(name, f"{where}: {period} is not the {first}")
+
+
+def _validate_bands(bands: Bands, name: str) -> None:
+    for key in _BAND_KEYS:
+        _check_number(name, f"bands {key}", getattr(bands, key))
+    if bands.warning > bands.good:
+        raise _fail(
+            name,
+            f"bands warning {bands.warning:g} is above good {bands.good:g}; "
+            "warning is where at risk starts, good where on target starts",
+        )
+
+
+def definition_key(kpi: KPI) -> str:
+    """Hash of what changes the aggregate (measure, filter, time, grain, by): a cache key."""
+    parts = [kpi.measure, kpi.filter, kpi.time, kpi.grain, kpi.by]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+
+
+# --- YAML ------------------------------------------------------------------------------
+
+
+def kpis_from_yaml(text: str) -> list[KPI]:
+    """Parse and validate a KPI file (``kpis:`` list, or a bare list of KPIs)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(err, "problem", None) or "not valid YAML"
+        raise KPIDefinitionError(f"The KPI file is not valid YAML{where}: {problem}.") from err
+    if isinstance(data, Mapping):
+        extra = sorted(str(k) for k in data if k != "kpis")
+        if extra:
+            raise KPIDefinitionError(f'The KPI file has an unknown key "{extra[0]}" (use "kpis").')
+        data = data.get("kpis")
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise KPIDefinitionError('The KPI file must hold a list of KPIs under "kpis:".')
+    kpis, seen = [], set()
+    for i, item in enumerate(data, start=1):
+        kpi = _kpi_from_dict(item, i)
+        if kpi.name in seen:
+            raise KPIDefinitionError(f'Two KPIs are named "{kpi.name}"; names must be unique.')
+        seen.add(kpi.name)
+        kpis.append(kpi)
+    return kpis
+
+
+def kpis_to_yaml(kpis: list[KPI]) -> str:
+    """The KPI file for ``kpis``; ``kpis_from_yaml(kpis_to_yaml(k)) == k``."""
+    items = []
+    for kpi in kpis:
+        item: dict[str, Any] = {"name": kpi.name}
+        for key in _KPI_KEYS[1:]:
+            value = getattr(kpi, key)
+            default = _DEFAULTS[key]
+            if value == default or value in (None, ""):
+                continue
+            if key == "target":
+                value = _target_to_yaml(value)
+            elif key == "bands":
+                value = {"good": _plain(value.good), "warning": _plain(value.warning)}
+            item[key] = value
+        items.append(item)
+    return yaml.safe_dump({"kpis": items}, sort_keys=False, allow_unicode=True, width=100)
+
+
+_DEFAULTS = {f.name: getattr(KPI("", ""), f.name) for f in dataclasses.fields(KPI)}
+
+
+def _kpi_from_dict(item: object, position: int) -> KPI:
+    if not isinstance(item, Mapping):
+        raise KPIDefinitionError(f"KPI number {position} must be a mapping of keys to values.")
+    raw_name = item.get("name")
+    if raw_name is None or not str(raw_name).strip():
+        raise KPIDefinitionError(f'KPI number {position} needs a "name".')
+    name = str(raw_name).strip()
+    for key in item:
+        if key not in _KPI_KEYS:
+            raise _fail(name, f'unknown key "{key}" (known: {", ".join(_KPI_KEYS)})')
+    fields: dict[str, Any] = {"name": name}
+    for key in (
+        "measure",
+        "type",
+        "owner",
+        "description",
+        "unit",
+        "filter",
+        "time",
+        "grain",
+        "by",
+        "direction",
+    ):
+        if item.get(key) is not None:
+            fields[key] = _text(name, key, item[key])
+    if "measure" not in fields:
+        raise _fail(name, 'needs a "measure", e.g. sum("Sales")')
+    if item.get("target") is not None:
+        fields["target"] = _target_from_yaml(name, item["target"])
+    if item.get("bands") is not None:
+        fields["bands"] = _bands_from_yaml(name, item["bands"])
+    if item.get("due") is not None:
+        fields["due"] = _date(name, "due", item["due"])
+    return validate(KPI(**fields))
+
+
+def _text(kpi: str, key: str, value: object) -> str:
+    if isinstance(value, bool | Mapping | list):
+        raise _fail(kpi, f"{key} must be text, not {value!r}")
+    return str(value).strip()
+
+
+def _date(kpi: str, where: str, value: object) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise _fail(kpi, f'{where} "{value}" is not a date like 2017-12-31') from None
+
+
+def _category(kpi: str, value: object) -> str:
+    if isinstance(value, bool):
+        raise _fail(kpi, f"target category {value} must be quoted (YAML reads it as true/false)")
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _mapping(kpi: str, where: str, value: object) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise _fail(kpi, f"{where} must be a mapping, e.g. {{West: 800000}}")
+    return value
+
+
+def _target_from_yaml(kpi: str, value: object) -> Target:
+    if not isinstance(value, Mapping):
+        return Target(default=value)
+    for key in value:
+        if key not in _TARGET_KEYS:
+            raise _fail(kpi, f'unknown target key "{key}" (known: {", ".join(_TARGET_KEYS)})')
+    by_period = {
+        _date(kpi, "target period", p): v
+        for p, v in _mapping(kpi, "target periods", value.get("periods") or {}).items()
+    }
+    by_category_period = {}
+    for c, periods in _mapping(kpi, "target by_period", value.get("by_period") or {}).items():
+        for p, v in _mapping(kpi, f'target by_period "{c}"', periods or {}).items():
+            by_category_period[(_category(kpi, c), _date(kpi, "target period", p))] = v
+    return Target(
+        default=value.get("default"),
+        by_category={
+            _category(kpi, c): v
+            for c, v in _mapping(kpi, "target by", value.get("by") or {}).items()
+        },
+        by_period=by_period,
+        by_category_period=by_category_period,
+        total=value.get("total"),
+    )
+
+
+def _bands_from_yaml(kpi: str, value: object) -> Bands:
+    value = _mapping(kpi, "bands", value)
+    for key in value:
+        if key not in _BAND_KEYS:
+            raise _fail(kpi, f'unknown bands key "{key}" (known: good, warning)')
+    return Bands(**value)
+
+
+def _plain(value: float) -> float | int:
+    """700000.0 -> 700000 for a tidy file (loads back equal)."""
+    return int(value) if float(value).is_integer() and abs(value) < 2**53 else value
+
+
+def _target_to_yaml(target: Target) -> float | int | dict[str, Any]:
+    if target == Target(default=target.default):
+        return _plain(target.default)
+    out: dict[str, Any] = {}
+    if target.default is not None:
+        out["default"] = _plain(target.default)
+    if target.by_category:
+        out["by"] = {c: _plain(v) for c, v in target.by_category.items()}
+    if target.by_period:
+        out["periods"] = {p: _plain(v) for p, v in sorted(target.by_period.items())}
+    if target.by_category_period:
+        nested: dict[str, dict[date, float | int]] = {}
+        for (c, p), v in sorted(target.by_category_period.items()):
+            nested.setdefault(c, {})[p] = _plain(v)
+        out["by_period"] = nested
+    if target.total is not None:
+        out["total"] = _plain(target.total)
+    return out
