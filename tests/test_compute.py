@@ -1,0 +1,308 @@
+"""compute.aggregate and compute.score against independent pandas computations.
+
+The data is generated with a seeded random, written to a real Parquet file and loaded with
+``ingest.load_file``, as the app does.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kpi_logic import compute, ingest
+from kpi_logic.errors import ExpressionError, KPIDefinitionError
+from kpi_logic.model import KPI, Bands, Target
+from kpi_logic.sql import sandboxed_connection
+
+REGIONS = ["East", "North", "South", "West"]
+
+
+def orders_frame(rows: int = 4000, seed: int = 7) -> pd.DataFrame:
+    """Orders over 2023; South has no rows in March; Segment B never sells in West in May."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "Order Date": pd.Timestamp("2023-01-01")
+            + pd.to_timedelta(rng.integers(0, 365, rows), unit="D"),
+            "Region": rng.choice(REGIONS, rows, p=[0.55, 0.25, 0.15, 0.05]),
+            "Segment": rng.choice(["Consumer", "Corporate"], rows),
+            "Sales": rng.gamma(2.0, 150.0, rows).round(2),
+            "Customer ID": rng.integers(1, 300, rows),
+        }
+    )
+    # margins differ a lot per region, so averaging per-region ratios is visibly wrong
+    margin = frame["Region"].map({"East": 0.05, "North": 0.1, "South": 0.6, "West": 0.6})
+    frame["Profit"] = (frame["Sales"] * (margin + rng.normal(0, 0.05, rows))).round(2)
+    march = frame["Order Date"].dt.month == 3
+    frame = frame[~(march & (frame["Region"] == "South"))]
+    may_west = (frame["Order Date"].dt.month == 5) & (frame["Region"] == "West")
+    frame.loc[may_west, "Segment"] = "Consumer"
+    frame["Order Date"] = frame["Order Date"].dt.date
+    return frame.reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def orders() -> pd.DataFrame:
+    return orders_frame()
+
+
+@pytest.fixture(scope="module")
+def con(orders: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("orders")
+    path = folder / "orders.parquet"
+    orders.to_parquet(path, index=False)
+    connection = sandboxed_connection(allowed_dirs=[folder])
+    ingest.load_file(connection, path, "orders")
+    yield connection
+    connection.close()
+
+
+def month(frame: pd.DataFrame) -> pd.Series:
+    return pd.to_datetime(frame["Order Date"]).dt.to_period("M").dt.start_time.dt.date
+
+
+def actuals(agg: pd.DataFrame, kpi: str, *, totals: bool = False) -> pd.Series:
+    """Actual per (category, period) of one KPI, or per period for the total rows."""
+    rows = agg[agg["kpi"] == kpi]
+    if totals:
+        return rows[rows["category"].isna()].set_index("period")["actual"]
+    return rows[rows["category"].notna()].set_index(["category", "period"])["actual"]
+
+
+def expected_by(frame: pd.DataFrame, keys: list, func) -> pd.Series:
+    return frame.assign(period=month(frame)).groupby(keys).apply(func, include_groups=False)
+
+
+SALES = KPI("Sales", 'sum("Sales")', time="Order Date", by="Region")
+MARGIN = KPI("Margin", 'sum("Profit") / sum("Sales")', time="Order Date", by="Region")
+CUSTOMERS = KPI("Customers", 'count_distinct("Customer ID")', time="Order Date", by="Region")
+ORDERS = KPI("Orders", 'count("Sales")', time="Order Date", by="Region")
+
+
+def test_sums_per_category_and_period_and_totals(con, orders: pd.DataFrame) -> None:
+    agg = compute.aggregate(con, "orders", [SALES])
+    cells = expected_by(orders, ["Region", "period"], lambda g: g["Sales"].sum())
+    pd.testing.assert_series_equal(
+        actuals(agg, "Sales").sort_index(),
+        cells.sort_index(),
+        check_names=False,
+        check_index_type=False,
+    )
+    totals = expected_by(orders, ["period"], lambda g: g["Sales"].sum())
+    pd.testing.assert_series_equal(
+        actuals(agg, "Sales", totals=True), totals, check_names=False, check_index_type=False
+    )
+    assert set(agg["as_of"]) == {orders["Order Date"].max()}
+    assert all(type(p) is date for p in agg["period"])
+
+
+def test_ratio_of_sums_never_an_average_of_ratios(con, orders: pd.DataFrame) -> None:
+    agg = compute.aggregate(con, "orders", [MARGIN])
+    ratio = expected_by(orders, ["period"], lambda g: g["Profit"].sum() / g["Sales"].sum())
+    got = actuals(agg, "Margin", totals=True)
+    np.testing.assert_allclose(got.to_numpy(), ratio.to_numpy())
+    cells = expected_by(
+        orders, ["Region", "period"], lambda g: g["Profit"].sum() / g["Sales"].sum()
+    )
+    np.testing.assert_allclose(actuals(agg, "Margin").sort_index().to_numpy(), cells.to_numpy())
+    # the trap: the mean of per-region ratios is far from the real total ratio
+    mean_of_ratios = cells.groupby(level="period").mean()
+    assert (abs(mean_of_ratios - ratio) > 0.05).all()
+    whole = compute.aggregate(con, "orders", [KPI("M", 'sum("Profit") / sum("Sales")')])
+    assert whole["actual"].iloc[0] == pytest.approx(orders["Profit"].sum() / orders["Sales"].sum())
+
+
+def test_distinct_counts_recomputed_for_totals(con, orders: pd.DataFrame) -> None:
+    agg = compute.aggregate(con, "orders", [CUSTOMERS])
+    totals = expected_by(orders, ["period"], lambda g: g["Customer ID"].nunique())
+    assert actuals(agg, "Customers", totals=True).tolist() == totals.astype(float).tolist()
+    summed = actuals(agg, "Customers").groupby(level="period").sum()
+    assert (summed > totals).all()
+
+
+def test_one_query_per_time_grain_by_and_filter(con) -> None:
+    calls = []
+
+    class Spy:
+        def execute(self, sql: str, params: object = None):
+            calls.append(sql)
+            return con.execute(sql, params)
+
+    filtered = KPI("Corp", 'sum("Sales")', filter="Segment = 'Corporate'", time="Order Date")
+    kpis = [SALES, MARGIN, CUSTOMERS, ORDERS, filtered, KPI("All", 'sum("Sales")')]
+    agg = compute.aggregate(Spy(), "orders", kpis)
+    assert len(calls) == 1 + 3  # DESCRIBE, then three groups
+    assert "GROUPING SETS" in calls[1]
+    assert agg["kpi"].unique().tolist() == [k.name for k in kpis]
+
+
+def test_filter_applies_to_every_aggregate(con, orders: pd.DataFrame) -> None:
+    corp = orders[orders["Segment"] == "Corporate"]
+    kpis = [
+        KPI("Corp sales", 'sum("Sales")', filter="Segment = 'Corporate'", time="Order Date"),
+        KPI(
+            "Corp margin",
+            'sum("Profit") / sum("Sales")',
+            filter="Segment = 'Corporate'",
+            time="Order Date",
+        ),
+    ]
+    agg = compute.aggregate(con, "orders", kpis)
+    sales = expected_by(corp, ["period"], lambda g: g["Sales"].sum())
+    ratio = expected_by(corp, ["period"], lambda g: g["Profit"].sum() / g["Sales"].sum())
+    np.testing.assert_allclose(actuals(agg, "Corp sales", totals=True).to_numpy(), sales)
+    np.testing.assert_allclose(actuals(agg, "Corp margin", totals=True).to_numpy(), ratio)
+
+
+def test_missing_is_not_zero_except_for_counts(con) -> None:
+    corporate = "Segment = 'Corporate'"
+    kpis = [
+        SALES,
+        ORDERS,
+        KPI("Corp orders", 'count("Sales")', filter=corporate, time="Order Date", by="Region"),
+        KPI("Corp sales", 'sum("Sales")', filter=corporate, time="Order Date", by="Region"),
+    ]
+    agg = compute.aggregate(con, "orders", kpis)
+    march, may = date(2023, 3, 1), date(2023, 5, 1)
+    # South has no rows at all in March
+    assert ("South", march) not in actuals(agg, "Sales").index
+    assert actuals(agg, "Orders")["South", march] == 0
+    assert actuals(agg, "Corp orders")["South", march] == 0
+    # West has rows in May, none of them Corporate
+    assert actuals(agg, "Corp orders")["West", may] == 0
+    assert np.isnan(actuals(agg, "Corp sales").get(("West", may), np.nan))
+    assert actuals(agg, "Sales")["West", may] > 0
+
+
+def test_date_range_and_categories_are_bound_filters(con, orders: pd.DataFrame) -> None:
+    start, end = date(2023, 2, 10), date(2023, 4, 20)
+    picked = ["East", 'O\'Brien "quoted"']
+    agg = compute.aggregate(con, "orders", [SALES], start=start, end=end, categories=picked)
+    inside = orders[(orders["Order Date"] >= start) & (orders["Order Date"] <= end)]
+    east = inside[inside["Region"] == "East"]
+    assert set(agg["category"].dropna()) == {"East"}
+    expected = expected_by(east, ["period"], lambda g: g["Sales"].sum())
+    np.testing.assert_allclose(actuals(agg, "Sales", totals=True).to_numpy(), expected)
+    by_mapping = compute.aggregate(
+        con, "orders", [KPI("All", 'sum("Sales")')], categories={"region": ["East", "West"]}
+    )
+    chosen = orders["Region"].isin(["East", "West"])
+    assert by_mapping["actual"].iloc[0] == pytest.approx(orders.loc[chosen, "Sales"].sum())
+
+
+def test_blank_categories_are_named(tmp_path: Path) -> None:
+    con = sandboxed_connection(allowed_dirs=[tmp_path])
+    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES ('a', 1.0), (NULL, 2.0)) v(c, x)")
+    agg = compute.aggregate(con, "t", [KPI("X", "sum(x)", by="c")])
+    assert agg.set_index("category")["actual"].to_dict() == {
+        None: 3.0,
+        "a": 1.0,
+        compute.BLANK_CATEGORY: 2.0,
+    }
+
+
+def test_errors_name_the_kpi(con) -> None:
+    with pytest.raises(ExpressionError, match='KPI "Bad"'):
+        compute.aggregate(con, "orders", [KPI("Bad", 'sum("Nope")')])
+    with pytest.raises(ExpressionError, match='KPI "Bad"'):
+        compute.aggregate(con, "orders", [KPI("Bad", 'sum("Sales")', by="Nope")])
+    with pytest.raises(KPIDefinitionError, match='KPI "Bad": time column "Region" holds VARCHAR'):
+        compute.aggregate(con, "orders", [KPI("Bad", 'sum("Sales")', time="Region")])
+
+
+# --- score -----------------------------------------------------------------------------
+
+
+def agg_frame(rows: list[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["kpi", "category", "period", "actual"])
+    frame["as_of"] = None
+    frame["additive"] = True
+    return frame
+
+
+def test_score_targets_attainment_status_and_change() -> None:
+    jan, feb, mar = date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)
+    kpi = KPI(
+        "Sales",
+        "sum(x)",
+        time="d",
+        by="r",
+        target=Target(
+            default=100,
+            by_category={"West": 200},
+            by_period={feb: 50},
+            by_category_period={("West", mar): 400},
+            total=250,
+        ),
+        bands=Bands(good=1.0, warning=0.8),
+    )
+    agg = agg_frame(
+        [
+            ("Sales", None, jan, 240.0),
+            ("Sales", "East", jan, 100.0),  # default 100 -> 1.0 on target
+            ("Sales", "East", feb, 45.0),  # period 50 -> 0.9 at risk
+            ("Sales", "East", mar, 70.0),  # default 100 -> 0.7 off target; no Feb... see below
+            ("Sales", "West", jan, 170.0),  # category 200 -> 0.85 at risk
+            ("Sales", "West", mar, 400.0),  # category+period 400 -> 1.0
+            ("Sales", "North", jan, np.nan),  # no data
+        ]
+    )
+    scored = compute.score(agg, [kpi]).set_index(["category", "period"])
+    assert scored.loc[(None, jan), "target"] == 250  # total row: total
+    assert scored.loc[("East", jan), ["target", "attainment", "status"]].tolist() == [
+        100,
+        1.0,
+        "on target",
+    ]
+    assert scored.loc[("East", feb), "target"] == 50
+    assert scored.loc[("East", feb), "attainment"] == pytest.approx(0.9)
+    assert scored.loc[("East", feb), "status"] == "at risk"
+    assert scored.loc[("East", mar), "status"] == "off target"
+    assert scored.loc[("West", jan), "status"] == "at risk"
+    assert scored.loc[("West", mar), ["target", "status"]].tolist() == [400, "on target"]
+    assert scored.loc[("North", jan), "status"] == "no data"
+    # previous is the calendar period before, same category
+    assert scored.loc[("East", feb), ["previous", "change"]].tolist() == [100, -55]
+    assert scored.loc[("East", feb), "change_pct"] == pytest.approx(-0.55)
+    assert scored.loc[("East", mar), "previous"] == 45
+    assert np.isnan(scored.loc[("West", mar), "previous"])  # West has no February
+    assert set(compute.score(agg, [kpi])["status"]) <= set(compute.STATUSES)
+
+
+def test_score_lower_is_better_and_no_target() -> None:
+    lower = KPI("Cost", "sum(x)", direction="lower", target=Target(default=50))
+    none = KPI("Free", "sum(x)")
+    zero = KPI("Zero", "sum(x)", target=Target(default=0))
+    agg = agg_frame(
+        [
+            ("Cost", None, None, 40.0),
+            ("Free", None, None, 40.0),
+            ("Zero", None, None, 40.0),
+        ]
+    )
+    scored = compute.score(agg, [lower, none, zero]).set_index("kpi")
+    assert scored.loc["Cost", "attainment"] == pytest.approx(50 / 40)
+    assert scored.loc["Cost", "status"] == "on target"
+    above = compute.score(agg.assign(actual=[60.0, 1, 1]), [lower, none, zero]).set_index("kpi")
+    assert above.loc["Cost", "attainment"] == pytest.approx(50 / 60)  # 0.83 < 0.9
+    assert above.loc["Cost", "status"] == "off target"
+    assert compute.score(agg.assign(actual=[0.0, 1, 1]), [lower, none, zero])["status"][0] == (
+        "on target"
+    )
+    assert scored.loc["Free", "status"] == "no target"
+    assert scored.loc["Zero", "status"] == "no target"
+    assert np.isnan(scored.loc["Zero", "attainment"])
+    assert np.isnan(scored.loc["Cost", "previous"])
+
+
+def test_score_end_to_end_with_category_targets(con, orders: pd.DataFrame) -> None:
+    kpi = SALES.with_target(20000).with_target(3000, category="West")
+    scored = compute.score(compute.aggregate(con, "orders", [kpi]), [kpi])
+    west = scored[scored["category"] == "West"].iloc[0]
+    assert west["target"] == 3000
+    assert west["attainment"] == pytest.approx(west["actual"] / 3000)
+    assert scored[scored["category"].isna()]["status"].eq("no target").all()
