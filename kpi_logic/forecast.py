@@ -1,0 +1,95 @@
+"""Pacing a KPI towards its due date.
+
+Target window: for a KPI whose due date falls in period P (of its grain), the window runs from
+P's first day to the due date, both included, and the actual to date is P's all-categories
+actual. With ``as_of`` the last date with data::
+
+    elapsed   = days from P's first day to min(as_of, due), both included / days in the window
+    expected  = target x elapsed        projected = actual / elapsed      (additive measures)
+    expected  = target                  projected = actual                (averages, ratios)
+
+A plain sum or count grows with the days of the window, so it is paced linearly; an average
+or a ratio is a level, judged as it stands. The KPI is "on track" when the attainment of the
+projected value (``compute.attainment_of``, so lower-is-better works too) reaches
+``bands.good``, else "behind".
+
+Example: a monthly sum with a target of 3,100 due 2024-01-31, 1,200 by 2024-01-10: elapsed is
+10/31, expected 1,000, projected 3,720: on track.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from kpi_logic.compute import attainment_of
+from kpi_logic.model import KPI, period_start
+
+PACE_STATUSES = ("on track", "behind")
+
+
+@dataclass(frozen=True)
+class Pace:
+    """Where a KPI stands in its target window and where it is heading."""
+
+    kpi: str
+    start: date  # first day of the target window (of the period holding ``due``)
+    due: date
+    as_of: date
+    elapsed: float  # share of the window's days that have data, in (0, 1]
+    actual: float  # actual to date
+    target: float
+    expected: float  # what the target calls for by ``as_of``
+    projected: float  # actual at ``due`` if the pace holds
+    linear: bool  # True: paced over the days; False: a level judged as it stands
+    status: str  # "on track" or "behind"
+
+    def projection_frame(self) -> pd.DataFrame:
+        """``date, value`` from the actual to date to the projected value at the due date."""
+        return pd.DataFrame(
+            {"date": [self.as_of, self.due], "value": [self.actual, self.projected]}
+        )
+
+
+def pace(kpi: KPI, scored: pd.DataFrame, as_of: date | None = None) -> Pace | None:
+    """Pace of ``kpi`` from ``scored`` (or ``compute.aggregate``) rows; None when it can't be
+    told: no due date or time column, window not started, no actual or no target for it.
+
+    ``as_of`` defaults to the rows' ``as_of`` (the last date with data).
+    """
+    if kpi.due is None or kpi.time is None:
+        return None
+    rows = scored[(scored["kpi"] == kpi.name) & scored["category"].isna()]
+    if as_of is None or pd.isna(as_of):
+        known = rows["as_of"].dropna() if "as_of" in rows else []
+        as_of = max(known) if len(known) else None
+    start = period_start(kpi.due, kpi.grain)
+    if as_of is None or as_of < start:
+        return None
+    in_window = rows[rows["period"] == start]
+    actual = float(in_window["actual"].iloc[0]) if len(in_window) else np.nan
+    target = kpi.target_for(None, start)
+    if np.isnan(actual) or not target:
+        return None
+    elapsed = ((min(as_of, kpi.due) - start).days + 1) / ((kpi.due - start).days + 1)
+    linear = bool(in_window["additive"].iloc[0]) if "additive" in in_window else True
+    expected, projected = (target * elapsed, actual / elapsed) if linear else (target, actual)
+    attainment = attainment_of(
+        np.array([projected]), np.array([float(target)]), np.array([kpi.direction == "lower"])
+    )[0]
+    return Pace(
+        kpi=kpi.name,
+        start=start,
+        due=kpi.due,
+        as_of=as_of,
+        elapsed=elapsed,
+        actual=actual,
+        target=float(target),
+        expected=expected,
+        projected=projected,
+        linear=linear,
+        status="on track" if attainment >= kpi.bands.good else "behind",
+    )
