@@ -1,0 +1,139 @@
+"""Command line: evaluate a KPI file on a data file, or suggest a starter KPI file.
+
+    python -m kpi_logic evaluate DATA --kpis KPIS.yaml [--format csv|json] [--out FILE]
+    python -m kpi_logic suggest DATA [--out FILE]
+
+Any problem with the data, the KPI file or an expression prints one line on stderr and exits
+1 (argparse usage errors exit 2); never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from kpi_logic import compute, ingest, suggest
+from kpi_logic.errors import KPIExplorerError
+from kpi_logic.model import kpis_from_yaml, kpis_to_yaml
+from kpi_logic.sql import sandboxed_connection
+
+TABLE = "data"
+OUTPUT_COLUMNS = ["kpi", "category", "period", "actual", "target", "attainment", "status"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        text = args.run(args)
+        if args.out:
+            Path(args.out).write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    except KPIExplorerError as err:
+        return _fail(str(err))
+    except OSError as err:
+        return _fail(f"{err.filename or 'file'}: {err.strerror or err}")
+    except Exception as err:  # one line, never a traceback
+        return _fail(f"{type(err).__name__}: {_first_line(err)}")
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"error: {_first_line(message)}", file=sys.stderr)
+    return 1
+
+
+def _first_line(message: object) -> str:
+    return (str(message).strip().splitlines() or ["unknown error"])[0]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m kpi_logic", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    evaluate = commands.add_parser(
+        "evaluate", help="actual, target, attainment and status per KPI x category x period"
+    )
+    evaluate.add_argument("data", help="CSV, TSV, TXT, Parquet or Excel file")
+    evaluate.add_argument("--kpis", required=True, help="KPI file (YAML)")
+    evaluate.add_argument("--format", choices=("csv", "json"), default="csv")
+    evaluate.add_argument(
+        "--totals",
+        action="store_true",
+        help="also print the all-categories rows of KPIs with a category column "
+        "(marked total=true, category empty)",
+    )
+    evaluate.set_defaults(run=_evaluate)
+    starter = commands.add_parser("suggest", help="print a starter KPI file for the data")
+    starter.add_argument("data", help="CSV, TSV, TXT, Parquet or Excel file")
+    starter.set_defaults(run=_suggest)
+    for command in (evaluate, starter):
+        command.add_argument("--sheet", help="sheet of an Excel workbook (default: the first)")
+        command.add_argument("--out", help="write to this file instead of standard output")
+    return parser
+
+
+def _load(path_text: str, sheet: str | None) -> duckdb.DuckDBPyConnection:
+    """A sandboxed connection that can read only the data file's folder, with table ``data``."""
+    path = Path(path_text).resolve()
+    if not path.is_file():
+        raise KPIExplorerError(f"{path_text}: no such file.")
+    con = sandboxed_connection(allowed_dirs=[path.parent])
+    ingest.load_file(con, path, TABLE, sheet=sheet)
+    return con
+
+
+def _evaluate(args: argparse.Namespace) -> str:
+    kpis = kpis_from_yaml(Path(args.kpis).read_text(encoding="utf-8"))
+    con = _load(args.data, args.sheet)
+    scored = compute.score(compute.aggregate(con, TABLE, kpis), kpis)
+    with_by = {k.name for k in kpis if k.by}
+    total = scored["category"].isna() & scored["kpi"].isin(with_by)
+    columns = [*OUTPUT_COLUMNS, "total"] if args.totals else OUTPUT_COLUMNS
+    rows = scored.assign(total=total)[columns] if args.totals else scored[~total][columns]
+    return _json(rows) if args.format == "json" else _csv(rows)
+
+
+def _suggest(args: argparse.Namespace) -> str:
+    return kpis_to_yaml(suggest.suggest_kpis(_load(args.data, args.sheet), TABLE))
+
+
+def _records(rows: pd.DataFrame) -> list[dict[str, object]]:
+    """Plain Python rows: ISO dates, None for missing and non-finite numbers."""
+    records = []
+    for row in rows.itertuples(index=False):
+        record = {}
+        for column, value in zip(rows.columns, row, strict=True):
+            if hasattr(value, "item"):  # numpy scalar
+                value = value.item()
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None
+            record[column] = value.isoformat() if isinstance(value, date) else value
+        records.append(record)
+    return records
+
+
+def _json(rows: pd.DataFrame) -> str:
+    return json.dumps(_records(rows), indent=1) + "\n"
+
+
+def _csv(rows: pd.DataFrame) -> str:
+    """CSV; empty cells for missing values, true/false for flags."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows.columns), lineterminator="\n")
+    writer.writeheader()
+    for record in _records(rows):
+        writer.writerow(
+            {k: str(v).lower() if isinstance(v, bool) else v for k, v in record.items()}
+        )
+    return out.getvalue()

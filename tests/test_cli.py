@@ -1,0 +1,228 @@
+"""``python -m kpi_logic`` in a real subprocess: output values, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kpi_logic import suggest
+from kpi_logic.model import kpis_from_yaml
+from kpi_logic.sql import sandboxed_connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+KPIS = """
+kpis:
+  - name: Revenue
+    measure: sum("Revenue")
+    time: Day
+    by: Team
+    target: {default: 20000, by: {Blue: 15000}}
+  - name: Margin
+    unit: percent
+    measure: sum("Profit") / sum("Revenue")
+    time: Day
+    grain: quarter
+    target: 0.25
+  - name: Ticket time
+    measure: avg("Resolution Hours")
+    direction: lower
+    target: 10
+"""
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kpi_logic", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    assert result.returncode == code, result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    return result.stderr.strip()
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    rng = np.random.default_rng(42)
+    rows = 3000
+    revenue = rng.gamma(2.0, 100.0, rows).round(2)
+    return pd.DataFrame(
+        {
+            "Day": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 240, rows), "D"),
+            "Team": rng.choice(["Blue", "Green", "Red"], rows),
+            "Revenue": revenue,
+            "Profit": (revenue * rng.uniform(0.0, 0.5, rows)).round(2),
+            "Cost": (revenue * 0.6).round(2),
+            "Resolution Hours": rng.uniform(1, 20, rows).round(1),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def files(frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("cli")
+    frame.to_csv(folder / "data.csv", index=False, date_format="%Y-%m-%d")
+    frame.to_parquet(folder / "data.parquet", index=False)
+    (folder / "kpis.yaml").write_text(KPIS)
+    return {
+        "csv": folder / "data.csv",
+        "parquet": folder / "data.parquet",
+        "kpis": folder / "kpis.yaml",
+    }
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_evaluate_csv_values(kind: str, files: dict[str, Path], frame: pd.DataFrame) -> None:
+    result = run("evaluate", files[kind], "--kpis", files["kpis"])
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == [
+        "kpi",
+        "category",
+        "period",
+        "actual",
+        "target",
+        "attainment",
+        "status",
+    ]
+    revenue = {(r["category"], r["period"]): r for r in rows if r["kpi"] == "Revenue"}
+    month = frame["Day"].dt.to_period("M").dt.start_time.dt.strftime("%Y-%m-%d")
+    expected = frame.groupby(["Team", month])["Revenue"].sum()
+    assert set(revenue) == set(expected.index)  # per-category rows only: no totals
+    for (team, period), value in expected.items():
+        row = revenue[team, period]
+        target = 15000 if team == "Blue" else 20000
+        assert float(row["actual"]) == pytest.approx(value)
+        assert float(row["target"]) == target
+        assert float(row["attainment"]) == pytest.approx(value / target)
+        status = (
+            "on target" if value >= target else "at risk" if value >= 0.9 * target else "off target"
+        )
+        assert row["status"] == status
+    margin = [r for r in rows if r["kpi"] == "Margin"]
+    quarter = frame["Day"].dt.to_period("Q").dt.start_time.dt.strftime("%Y-%m-%d")
+    sums = frame.groupby(quarter)[["Profit", "Revenue"]].sum()
+    assert [r["period"] for r in margin] == list(sums.index)
+    assert [r["category"] for r in margin] == ["", "", ""]
+    for row, (_, q) in zip(margin, sums.iterrows(), strict=True):
+        assert float(row["actual"]) == pytest.approx(q["Profit"] / q["Revenue"])
+    [ticket] = [r for r in rows if r["kpi"] == "Ticket time"]
+    assert (ticket["category"], ticket["period"]) == ("", "")
+    mean = frame["Resolution Hours"].mean()
+    assert float(ticket["attainment"]) == pytest.approx(10 / mean)  # lower is better
+
+
+def test_evaluate_json_with_totals_to_file(files: dict[str, Path], frame: pd.DataFrame) -> None:
+    out = files["csv"].parent / "out.json"
+    result = run("evaluate", files["csv"], "--kpis", files["kpis"], "--format", "json",
+                 "--totals", "--out", out)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    rows = json.loads(out.read_text())
+    totals = [r for r in rows if r["kpi"] == "Revenue" and r["total"]]
+    month = frame["Day"].dt.to_period("M").dt.start_time.dt.strftime("%Y-%m-%d")
+    expected = frame.groupby(month)["Revenue"].sum()
+    assert [r["period"] for r in totals] == list(expected.index)
+    assert [r["actual"] for r in totals] == pytest.approx(expected.tolist())
+    assert {r["category"] for r in totals} == {None}
+    assert {(r["target"], r["status"]) for r in totals} == {(None, "no target")}
+    assert not any(r["total"] for r in rows if r["kpi"] != "Revenue")
+
+
+def test_suggest_output_loads_and_evaluates(files: dict[str, Path]) -> None:
+    result = run("suggest", files["csv"])
+    assert result.returncode == 0, result.stderr
+    kpis = {k.name: k for k in kpis_from_yaml(result.stdout)}
+    assert kpis["Revenue"].measure == 'sum("Revenue")'
+    assert kpis["Profit margin"].measure == 'sum("Profit") / sum("Revenue")'
+    assert kpis["Resolution time"].direction == "lower"
+    assert {k.time for k in kpis.values()} == {"Day"}
+    assert {k.by for k in kpis.values()} == {"Team"}
+    spec = files["csv"].parent / "suggested.yaml"
+    spec.write_text(result.stdout)
+    evaluated = run("evaluate", files["csv"], "--kpis", spec)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert {r["kpi"] for r in csv.DictReader(io.StringIO(evaluated.stdout))} == set(kpis)
+
+
+def test_suggest_templates_by_column_names(tmp_path: Path) -> None:
+    con = sandboxed_connection(allowed_dirs=[tmp_path])
+    con.execute(
+        "CREATE TABLE t AS SELECT DATE '2024-01-01' AS \"Week\", 'a' AS \"Store\", "
+        '1.0 AS "Sales", 0.5 AS "COGS cost", 3 AS "Leads", 1 AS "Deals won", '
+        '2.0 AS "Marketing spend", 1 AS "New customers", 1 AS "Leavers", 10 AS "Headcount", '
+        '1 AS "Defects", 100 AS "Units produced", 9 AS "On time", 10 AS "Deliveries", '
+        '4 AS "CSAT"'
+    )
+    con.execute("INSERT INTO t SELECT * REPLACE ('b' AS \"Store\") FROM t")
+    got = {k.name: (k.measure, k.type) for k in suggest.suggest_kpis(con, "t")}
+    assert got == {
+        "Revenue": ('sum("Sales")', "financial"),
+        "Profit margin": ('(sum("Sales") - sum("COGS cost")) / sum("Sales")', "financial"),
+        "Conversion rate": ('sum("Deals won") / sum("Leads")', "sales"),
+        "Customer acquisition cost": ('sum("Marketing spend") / sum("New customers")', "marketing"),
+        "Satisfaction score": ('avg("CSAT")', "customer"),
+        "Staff turnover": ('sum("Leavers") / avg("Headcount")', "employee"),
+        "Defect rate": ('sum("Defects") / sum("Units produced")', "quality & compliance"),
+        "On-time rate": ('sum("On time") / sum("Deliveries")', "operational"),
+        "Costs": ('sum("COGS cost")', "financial"),
+    }
+    assert {k.by for k in suggest.suggest_kpis(con, "t")} == {"Store"}
+
+
+def test_bad_data_files(tmp_path: Path, files: dict[str, Path]) -> None:
+    assert "no such file" in one_line_error(run("evaluate", tmp_path / "nope.csv", "--kpis",
+                                                files["kpis"]))  # fmt: skip
+    fake = tmp_path / "report.xlsx"
+    fake.write_text("<html>not a workbook</html>")
+    one_line_error(run("evaluate", fake, "--kpis", files["kpis"]))
+    odd = tmp_path / "data.exe"
+    odd.write_bytes(b"MZ\x00\x01")
+    assert "can't be loaded" in one_line_error(run("suggest", odd))
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("kpis:\n  - name: [oops\n", "not valid YAML"),
+        ("kpis:\n  - name: A\n    measure: sum(x)\n    grain: monthly\n", 'grain "monthly"'),
+        ('kpis:\n  - name: A\n    measure: sum("Nope")\n', 'KPI "A"'),
+        ('kpis:\n  - name: A\n    measure: sum("Revenue")\n    by: Region\n', 'KPI "A"'),
+        (
+            "kpis:\n  - name: A\n    measure: \"read_csv('/etc/passwd')\"\n",
+            'KPI "A"',
+        ),
+        (
+            'kpis:\n  - name: A\n    measure: sum("Revenue")\n    filter: "1=1; DROP TABLE data"\n',
+            'KPI "A"',
+        ),
+    ],
+)
+def test_bad_specs(spec: str, message: str, tmp_path: Path, files: dict[str, Path]) -> None:
+    path = tmp_path / "kpis.yaml"
+    path.write_text(spec)
+    assert message in one_line_error(run("evaluate", files["csv"], "--kpis", path))
+
+
+def test_missing_kpi_file_and_usage_errors(tmp_path: Path, files: dict[str, Path]) -> None:
+    assert "nope.yaml" in one_line_error(run("evaluate", files["csv"], "--kpis",
+                                             tmp_path / "nope.yaml"))  # fmt: skip
+    assert run("evaluate", files["csv"]).returncode == 2  # --kpis is required
+    assert run("evaluate", files["csv"], "--kpis", files["kpis"], "--format", "xml").returncode == 2
+    assert run().returncode == 2
