@@ -24,6 +24,7 @@ import pandas as pd
 
 from kpi_logic import compute, ingest, suggest
 from kpi_logic.errors import KPIExplorerError
+from kpi_logic.ingest_types import SQL_TYPES
 from kpi_logic.model import kpis_from_yaml, kpis_to_yaml
 from kpi_logic.sql import sandboxed_connection
 
@@ -84,13 +85,32 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(path_text: str, sheet: str | None) -> duckdb.DuckDBPyConnection:
-    """A sandboxed connection that can read only the data file's folder, with table ``data``."""
+    """A sandboxed connection that can read only the data file's folder, with ``data``: the
+    table ``ingest.load_file`` makes, or a view when that table would be the Parquet file as
+    it is (see ``_parquet_as_is``)."""
     path = Path(path_text).resolve()
     if not path.is_file():
         raise KPIExplorerError(f"{path_text}: no such file.")
     con = sandboxed_connection(allowed_dirs=[path.parent])
-    ingest.load_file(con, path, TABLE, sheet=sheet)
+    if not _parquet_as_is(con, path):
+        ingest.load_file(con, path, TABLE, sheet=sheet)
     return con
+
+
+def _parquet_as_is(con: duckdb.DuckDBPyConnection, path: Path) -> bool:
+    """Make ``data`` a view over a Parquet file whose column names are already clean and whose
+    types are already ours, where ``load_file`` would only copy it (5M rows: 0.27 s saved)."""
+    if path.suffix.lower() != ".parquet":
+        return False
+    try:
+        relation = con.read_parquet(str(path))
+    except duckdb.Error:
+        return False  # load_file says what is wrong
+    names, types = relation.columns, [str(t) for t in relation.dtypes]
+    if names != ingest.clean_names(names) or not set(types) <= set(SQL_TYPES.values()):
+        return False
+    relation.create_view(TABLE)
+    return True
 
 
 def _evaluate(args: argparse.Namespace) -> str:

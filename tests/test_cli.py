@@ -226,3 +226,17 @@ def test_missing_kpi_file_and_usage_errors(tmp_path: Path, files: dict[str, Path
     assert run("evaluate", files["csv"]).returncode == 2  # --kpis is required
     assert run("evaluate", files["csv"], "--kpis", files["kpis"], "--format", "xml").returncode == 2
     assert run().returncode == 2
+
+
+def test_parquet_that_needs_cleaning_goes_through_ingest(tmp_path: Path) -> None:
+    frame = pd.DataFrame({" Day ": pd.to_datetime(["2024-01-02", "2024-02-03"]), "N": [1, 2]})
+    frame["N"] = frame["N"].astype("int32")  # INTEGER: load_file makes it BIGINT
+    frame.to_parquet(tmp_path / "messy.parquet", index=False)
+    spec = tmp_path / "kpis.yaml"
+    spec.write_text('kpis:\n  - {name: N, measure: sum("N"), time: Day, target: 2}\n')
+    result = run("evaluate", tmp_path / "messy.parquet", "--kpis", spec)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == [
+        "N,,2024-01-01,1.0,2.0,0.5,off target",
+        "N,,2024-02-01,2.0,2.0,1.0,on target",
+    ]

@@ -1,0 +1,155 @@
+"""Whole-process timing: ``python -m kpi_logic evaluate`` vs one hand-written DuckDB query vs
+pandas, on a generated Parquet file (six monthly KPIs by ten categories).
+
+    .venv/bin/python bench/bench_evaluate.py --rows 5000000
+
+Each contender is a fresh process (imports included) that prints the same numbers; the best of
+``--repeat`` runs counts, and the three outputs are checked against each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+REGIONS = [f"Region {i}" for i in range(10)]
+
+KPIS = """
+kpis:
+  - {name: Sales, measure: sum("sales"), time: day, by: region, target: 1000000}
+  - {name: Profit, measure: sum("profit"), time: day, by: region, target: 200000}
+  - {name: Margin, measure: sum("profit") / sum("sales"), time: day, by: region, target: 0.2}
+  - {name: Orders, measure: count("units"), time: day, by: region, target: 20000}
+  - {name: Units per order, measure: avg("units"), time: day, by: region, target: 5}
+  - {name: Return rate, measure: sum("returns") / sum("units"), time: day, by: region,
+     direction: lower, target: 0.02}
+"""
+
+SQL_SCRIPT = """
+import sys, duckdb
+con = duckdb.connect()
+rows = con.execute('''
+    SELECT region, date_trunc('month', day)::DATE AS period,
+           sum(sales), sum(profit), sum(profit) / sum(sales), count(units), avg(units),
+           sum(returns) / sum(units)
+    FROM read_parquet(?)
+    GROUP BY GROUPING SETS ((region, period), (period))
+''', [sys.argv[1]]).fetchall()
+names = ["Sales", "Profit", "Margin", "Orders", "Units per order", "Return rate"]
+out = ["kpi,category,period,actual"]
+for region, period, *values in rows:
+    if region is not None:
+        out += [f"{n},{region},{period},{v!r}" for n, v in zip(names, values)]
+print("\\n".join(out))
+"""
+
+PANDAS_SCRIPT = """
+import sys, pandas as pd
+df = pd.read_parquet(sys.argv[1])
+df["period"] = pd.to_datetime(df["day"]).to_numpy().astype("datetime64[M]")
+out = ["kpi,category,period,actual"]
+for keys in (["region", "period"], ["period"]):
+    g = df.groupby(keys)
+    s = g[["sales", "profit", "returns", "units"]].sum()
+    values = {
+        "Sales": s["sales"], "Profit": s["profit"], "Margin": s["profit"] / s["sales"],
+        "Orders": g["units"].count(), "Units per order": g["units"].mean(),
+        "Return rate": s["returns"] / s["units"],
+    }
+    if keys == ["region", "period"]:
+        for name, series in values.items():
+            out += [f"{name},{r},{p.date()},{v!r}" for (r, p), v in series.items()]
+print("\\n".join(out))
+"""
+
+
+def generate(path: Path, rows: int, seed: int = 1) -> None:
+    """Orders over two years: a date, a 10-value category and numeric columns."""
+    rng = np.random.default_rng(seed)
+    days = np.datetime64("2023-01-01") + rng.integers(0, 730, rows).astype("timedelta64[D]")
+    units = rng.integers(1, 10, rows)
+    sales = (units * rng.gamma(2.0, 20.0, rows)).round(2)
+    table = pa.table(
+        {
+            "day": pa.array(days, pa.date32()),
+            "region": pa.array(np.array(REGIONS)[rng.integers(0, 10, rows)]),
+            "sales": sales,
+            "profit": (sales * rng.normal(0.2, 0.1, rows)).round(2),
+            "units": units,
+            "returns": rng.binomial(units, 0.02),
+        }
+    )
+    pq.write_table(table, path, row_group_size=1_000_000)
+
+
+def best_of(name: str, command: list[str], repeat: int) -> tuple[float, str]:
+    """Fastest wall time of ``repeat`` runs of ``command``, and its standard output."""
+    best, out = float("inf"), ""
+    for _ in range(repeat):
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+        elapsed = time.perf_counter() - start
+        if done.returncode:
+            sys.exit(f"{name} failed: {done.stderr.strip()}")
+        best, out = min(best, elapsed), done.stdout
+    return best, out
+
+
+def actuals(text: str) -> dict[tuple[str, str, str], float]:
+    """(kpi, category, period) -> actual from CSV output."""
+    return {
+        (r["kpi"], r["category"], r["period"]): float(r["actual"])
+        for r in csv.DictReader(io.StringIO(text))
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        data, spec = Path(folder) / "orders.parquet", Path(folder) / "kpis.yaml"
+        generate(data, args.rows)
+        spec.write_text(KPIS)
+        python = sys.executable
+        contenders = {
+            "kpi_logic evaluate": [
+                python,
+                "-m",
+                "kpi_logic",
+                "evaluate",
+                str(data),
+                "--kpis",
+                str(spec),
+            ],  # fmt: skip
+            "DuckDB hand-written SQL": [python, "-c", SQL_SCRIPT, str(data)],
+            "pandas read_parquet + groupby": [python, "-c", PANDAS_SCRIPT, str(data)],
+        }
+        results = {name: best_of(name, cmd, args.repeat) for name, cmd in contenders.items()}
+    reference = actuals(results["DuckDB hand-written SQL"][1])
+    for name, (_, out) in results.items():
+        got = actuals(out)
+        assert got.keys() == reference.keys(), f"{name}: other cells than the SQL"
+        assert np.allclose([got[k] for k in reference], list(reference.values())), name
+    sql = results["DuckDB hand-written SQL"][0]
+    print(f"{args.rows:,} rows, 6 monthly KPIs by 10 categories, best of {args.repeat} "
+          f"(whole processes; same {len(reference)} numbers checked)")  # fmt: skip
+    print(f"{'':32}{'seconds':>9}{'x SQL':>8}")
+    for name, (seconds, _) in results.items():
+        print(f"{name:32}{seconds:9.2f}{seconds / sql:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
