@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import numpy as np
@@ -33,7 +33,6 @@ from kpi_logic.sql import quote_ident
 
 STATUSES = ("on target", "at risk", "off target", "no target", "no data")
 AGGREGATE_COLUMNS = ["kpi", "category", "period", "actual", "as_of", "additive"]
-SCORE_COLUMNS = ["target", "attainment", "status", "previous", "change", "change_pct"]
 BLANK_CATEGORY = "(blank)"  # category of rows whose category cell is empty
 COUNT_FUNCTIONS = ("count", "count_distinct")  # 0, not missing, for a cell without rows
 ADDITIVE_FUNCTIONS = ("sum", "count")  # a period's value is the sum of its days' values
@@ -59,8 +58,7 @@ class _Plan:
     @property
     def group(self) -> tuple:
         """KPIs with the same group key share one query."""
-        where = None if self.filter is None else (self.filter.sql, tuple(self.filter.params))
-        return (self.time, self.kpi.grain if self.time else None, self.by, where)
+        return (self.time, self.kpi.grain if self.time else None, self.by, self.kpi.filter)
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
@@ -105,7 +103,8 @@ def aggregate(
     ``category`` is None on the all-categories row of a KPI with ``by`` (recomputed from the
     rows, never summed or averaged from categories) and on every row of a KPI without ``by``;
     ``period`` is the first day of the period (None without a time column); ``as_of`` is the
-    last date with data; ``additive`` is True for a plain sum or count (a period's value
+    last date with data; ``actual`` is NaN where the measure is not a finite number (a
+    ratio over a zero denominator); ``additive`` is True for a plain sum or count (a period's value
     is the sum of its days', which ``forecast.pace`` uses). Cells without rows are missing,
     except for count measures where a cell of a seen category and a seen period is 0.
 
@@ -145,7 +144,12 @@ def _run_group(
 ) -> pd.DataFrame:
     """One query for KPIs sharing time, grain, by and filter; long format out."""
     sql, params = _group_sql(table, plans, columns, start, end, categories)
-    cursor = con.execute(sql, params)
+    try:
+        cursor = con.execute(sql, params)
+    except duckdb.Error as err:  # e.g. sum() of a text column
+        names = ", ".join(f'"{p.kpi.name}"' for p in plans)
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise KPIDefinitionError(f"KPI {names} could not be computed: {reason}") from err
     names = [d[0] for d in cursor.description]
     wide = pd.DataFrame(cursor.fetchall(), columns=names, dtype=object)
     first = plans[0]
@@ -159,7 +163,7 @@ def _run_group(
                 "kpi": plan.kpi.name,
                 "category": category.where(wide["is_total"] == 0, None) if first.by else category,
                 "period": period,
-                "actual": pd.to_numeric(wide[f"m{i}"], errors="coerce").astype("float64"),
+                "actual": wide[f"m{i}"].astype("float64").replace([np.inf, -np.inf], np.nan),
                 "as_of": as_of,
                 "additive": bool(plan.simple and plan.simple[0] in ADDITIVE_FUNCTIONS),
             }
@@ -203,17 +207,18 @@ def _group_sql(
     """
     first = plans[0]
     used = list(dict.fromkeys(c for p in plans for c in p.measure.columns))
-    helpers, params = [], []
+    helpers, names, params = [], [], []
     if first.time:
         helpers += [
             f"CAST(date_trunc(?, {quote_ident(first.time)}) AS DATE) AS {_PERIOD}",
             f"CAST({quote_ident(first.time)} AS DATE) AS {_DAY}",
         ]
+        names += [_PERIOD, _DAY]
         params.append(first.kpi.grain)
     if first.by:
         helpers.append(f"{_category_sql(first.by)} AS {_CATEGORY}")
+        names.append(_CATEGORY)
         params.append(BLANK_CATEGORY)
-    names = [h.rsplit(" AS ", 1)[1] for h in helpers]
     values = [quote_ident(c) for c in used]
     if first.filter is not None:
         helpers.append(f"({first.filter.sql}) AS {_KEEP}")
@@ -322,7 +327,7 @@ def _none(value: object) -> object:
 def _previous(out: pd.DataFrame, by_name: Mapping[str, KPI]) -> pd.Series:
     """Actual of the calendar period before, same KPI and category (NaN when none)."""
     previous = {
-        (k, p): period_start(p.fromordinal(p.toordinal() - 1), by_name[k].grain)
+        (k, p): period_start(p - timedelta(days=1), by_name[k].grain)
         for k, p in set(zip(out["kpi"], out["period"], strict=True))
         if isinstance(p, date)
     }

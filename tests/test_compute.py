@@ -306,3 +306,17 @@ def test_score_end_to_end_with_category_targets(con, orders: pd.DataFrame) -> No
     assert west["target"] == 3000
     assert west["attainment"] == pytest.approx(west["actual"] / 3000)
     assert scored[scored["category"].isna()]["status"].eq("no target").all()
+
+
+def test_ratio_over_nothing_is_missing(tmp_path: Path) -> None:
+    con = sandboxed_connection(allowed_dirs=[tmp_path])
+    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES (1.0, 0.0), (0.0, 0.0)) v(a, b)")
+    kpi = KPI("R", "sum(a) / sum(b)", target=Target(1))
+    scored = compute.score(compute.aggregate(con, "t", [kpi]), [kpi])
+    assert np.isnan(scored["actual"][0])
+    assert scored["status"][0] == "no data"
+
+
+def test_a_measure_that_fails_in_duckdb_names_the_kpi(con) -> None:
+    with pytest.raises(KPIDefinitionError, match='KPI "Text sum" could not be computed: '):
+        compute.aggregate(con, "orders", [KPI("Text sum", 'sum("Region")')])
