@@ -1,7 +1,12 @@
 """Command line: evaluate a KPI file on a data file, or suggest a starter KPI file.
 
-    python -m kpi_logic evaluate DATA --kpis KPIS.yaml [--format csv|json] [--out FILE]
-    python -m kpi_logic suggest DATA [--out FILE]
+    python -m kpi_logic evaluate DATA --kpis KPIS.yaml [--format csv|json] [--totals]
+                                 [--sheet NAME] [--out FILE]
+    python -m kpi_logic suggest DATA [--sheet NAME] [--out FILE]
+
+``evaluate`` prints ``kpi, category, period, actual, target, attainment, status`` per KPI x
+category x period (category empty for a KPI without ``by``); ``--totals`` adds the
+all-categories rows of KPIs with ``by`` and a ``total`` column marking them.
 
 Any problem with the data, the KPI file or an expression prints one line on stderr and exits
 1 (argparse usage errors exit 2); never a traceback.
