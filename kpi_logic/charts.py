@@ -1,0 +1,293 @@
+"""Altair charts over scored KPI results (``compute.score`` rows), never raw data rows.
+
+Every builder takes a small aggregate (one row per category x period) and plain arguments
+(``unit``, ``direction``, bands), so it does not depend on the KPI object. Statuses are drawn
+in ``STATUS_COLORS`` everywhere, and every selection parameter has a fixed name.
+
+>>> format_value(1_234_567, "currency")
+'$1.2M'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+# Okabe-Ito based: told apart with the common colour-vision deficiencies, mid-tone so they
+# read on a light and a dark background alike.
+STATUS_COLORS = {
+    "on target": "#009e73",
+    "at risk": "#e69f00",
+    "off target": "#d55e00",
+    "no target": "#8c8c8c",
+    "no data": "#bdbdbd",
+}
+ACTUAL_COLOR = "#4c9be8"  # the actual's line where no status colours it
+TARGET_COLOR = "#7f7f7f"  # target ticks and lines
+LABEL_COLOR = "#1a1a1a"  # text drawn on status colours
+PERIOD_FORMATS = {
+    "day": "%d %b %Y",
+    "week": "%d %b %Y",
+    "month": "%b %Y",
+    "quarter": "Q%q %Y",
+    "year": "%Y",
+}
+_BAND_OPACITY = 0.25
+
+
+def number_format(unit: str) -> str:
+    """d3 format of a value of ``unit``: ``"$,.0f"``, ``".1%"`` or ``",.2~f"``."""
+    return {"currency": "$,.0f", "percent": ".1%"}.get(unit, ",.2~f")
+
+
+def format_value(value: float | None, unit: str, *, signed: bool = False) -> str:
+    """A value for a card: ``$1.2M``, ``12.5%``, ``1,234``, ``4.21``; missing is ``—``.
+
+    ``signed`` puts ``+`` before positive values (for a change; a change of a percent is in
+    percentage points, ``+1.2 pp``). Negative values start with ``-``, as ``st.metric``
+    expects of a delta.
+
+    >>> format_value(0.125, "percent"), format_value(-2500, "currency", signed=True)
+    ('12.5%', '-$2,500')
+    """
+    if value is None or not math.isfinite(value):
+        return "—"
+    sign = "-" if value < 0 else "+" if signed and value > 0 else ""
+    size = abs(value)
+    if unit == "percent":
+        return f"{sign}{size * 100:.1f}{' pp' if signed else '%'}"
+    text = _compact(size)
+    return f"{sign}${text}" if unit == "currency" else f"{sign}{text}"
+
+
+def _compact(size: float) -> str:
+    """``1234 -> 1,234``, ``12345 -> 12.3K``, ``1.2e6 -> 1.2M``, ``4.214 -> 4.21``."""
+    for limit, suffix in ((1e9, "B"), (1e6, "M")):
+        if round(size / limit, 1) >= 1:  # 999,999 is 1.0M, not 1000.0K
+            return f"{size / limit:.1f}{suffix}"
+    if size >= 1e4:
+        return f"{size / 1e3:.1f}K"
+    return f"{size:,.0f}" if size >= 100 else f"{size:,.2f}".rstrip("0").rstrip(".")
+
+
+def sparkline_values(series: pd.DataFrame) -> list[float]:
+    """Actuals ordered by period, missing ones dropped: ``chart_data`` of ``st.metric``."""
+    ordered = series.sort_values("period", na_position="first")["actual"]
+    return [float(v) for v in ordered.dropna()]
+
+
+def _status_color(**kwargs: object) -> alt.Color:
+    """Colour by ``status`` with the fixed ``STATUS_COLORS`` mapping."""
+    scale = alt.Scale(domain=list(STATUS_COLORS), range=list(STATUS_COLORS.values()))
+    return alt.Color("status:N", scale=scale, title="Status", **kwargs)
+
+
+def _with_periods(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``columns`` of ``frame`` only, with ``period`` (dates) as datetimes for Vega-Lite."""
+    data = frame.loc[:, [c for c in columns if c in frame.columns]].reset_index(drop=True)
+    if "period" in data:
+        data["period"] = pd.to_datetime(data["period"])
+    return data
+
+
+def _value_tooltips(unit: str, category_title: str, period_format: str | None) -> list:
+    """Tooltips of a result row: category, period, actual, target, attainment, status."""
+    value = number_format(unit)
+    tips = [alt.Tooltip("category:N", title=category_title)]
+    if period_format:
+        tips.append(alt.Tooltip("period:T", title="Period", format=period_format))
+    return tips + [
+        alt.Tooltip("actual:Q", title="Actual", format=value),
+        alt.Tooltip("target:Q", title="Target", format=value),
+        alt.Tooltip("attainment:Q", title="Attainment", format=".0%"),
+        alt.Tooltip("status:N", title="Status"),
+    ]
+
+
+def _bands(rows: pd.DataFrame, direction: str, good: float, warning: float) -> pd.DataFrame:
+    """Add where the off / at-risk / on-target ranges of each row's target start and end
+    (``off_from``, ``off_to``, ``risk_from``, ...); the outer range ends past every bar."""
+    target = rows["target"].to_numpy(dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if direction == "lower":  # attainment = target / actual
+            on, risk = target / good, target / warning
+            edges = {"on": (0, on), "risk": (on, risk), "off": (risk, np.inf)}
+        else:
+            risk, on = target * warning, target * good
+            edges = {"off": (0, risk), "risk": (risk, on), "on": (on, np.inf)}
+    ends = np.concatenate([rows["actual"].to_numpy(dtype="float64"), edges["risk"][1]])
+    ends = ends[np.isfinite(ends)]
+    extent = float(ends.max()) * 1.08 if ends.size and ends.max() > 0 else 1.0
+    out = rows.copy()
+    for name, (start, end) in edges.items():
+        out[f"{name}_from"] = np.where(np.isnan(target), np.nan, np.minimum(start, extent))
+        out[f"{name}_to"] = np.where(np.isnan(target), np.nan, np.minimum(end, extent))
+    return out
+
+
+def bullet_chart(
+    rows: pd.DataFrame,
+    *,
+    unit: str,
+    direction: str,
+    good: float,
+    warning: float,
+    selection_name: str = "category_pick",
+    category_title: str = "Category",
+    title: str = "Actual against target",
+) -> alt.LayerChart:
+    """One horizontal bullet per category for one period: off / at-risk / on-target ranges
+    of each category's target in muted status colours, the actual as a bar coloured by
+    status, the target as a tick. Clicking a bar selects its ``category`` in the point
+    selection ``selection_name`` (for ``st.altair_chart(on_select="rerun")``).
+    """
+    columns = ["category", "period", "actual", "target", "attainment", "status"]
+    data = _bands(_with_periods(rows, columns), direction, good, warning)
+    periods = data["period"].dropna().unique() if "period" in data else []
+    subtitle = f"{pd.Timestamp(periods[0]):%b %Y}" if len(periods) == 1 else alt.Undefined
+    pick = alt.selection_point(name=selection_name, fields=["category"])
+    value = number_format(unit)
+    tooltip = _value_tooltips(unit, category_title, None)
+    base = alt.Chart(data).encode(
+        y=alt.Y("category:N", title=category_title, sort=None),
+        tooltip=tooltip,
+    )
+    band_layers = [
+        base.mark_bar(color=STATUS_COLORS[status], opacity=_BAND_OPACITY).encode(
+            x=alt.X(f"{name}_from:Q"), x2=alt.X2(f"{name}_to:Q")
+        )
+        for name, status in (("off", "off target"), ("risk", "at risk"), ("on", "on target"))
+    ]
+    actual = (
+        base.mark_bar(height=alt.RelativeBandSize(0.45))
+        .encode(
+            x=alt.X("actual:Q", title="Actual", axis=alt.Axis(format=value)),
+            color=_status_color(),
+            opacity=alt.when(pick).then(alt.value(1.0)).otherwise(alt.value(0.45)),
+        )
+        .add_params(pick)
+    )
+    target = base.mark_tick(color=TARGET_COLOR, thickness=3).encode(
+        x=alt.X("target:Q"), size=alt.value(22)
+    )
+    return alt.layer(*band_layers, actual, target).properties(
+        title=alt.TitleParams(title, subtitle=subtitle),
+        width="container",
+        height=alt.Step(34),
+    )
+
+
+def trend_chart(
+    series: pd.DataFrame,
+    *,
+    unit: str,
+    target_line: pd.DataFrame | None = None,
+    projection: pd.DataFrame | None = None,
+    grain: str = "month",
+    title: str = "Trend",
+) -> alt.LayerChart:
+    """Actual per period (a line, points coloured by status), the target as a dashed step
+    line (``target_line``: ``period, target``) and the pace projection to the due date as a
+    dotted line (``projection``: ``date, value``). With more than one ``category`` in
+    ``series`` there is a line per category, coloured by category.
+    """
+    value, period_format = number_format(unit), PERIOD_FORMATS.get(grain, "%d %b %Y")
+    data = _with_periods(series, ["category", "period", "actual", "target", "attainment", "status"])
+    data = data[data["period"].notna()].reset_index(drop=True)
+    by_category = "category" in data and data["category"].nunique() > 1
+    x = alt.X("period:T", title="Period", axis=alt.Axis(format=period_format))
+    y = alt.Y("actual:Q", title="Actual", axis=alt.Axis(format=value), scale=alt.Scale(zero=False))
+    tooltip = _value_tooltips(unit, "Category", period_format)
+    if not by_category:
+        tooltip = tooltip[1:]
+    base = alt.Chart(data).encode(x=x, y=y, tooltip=tooltip)
+    if by_category:
+        line = base.mark_line(point=True).encode(color=alt.Color("category:N", title="Category"))
+        layers = [line]
+    else:
+        line = base.mark_line(color=ACTUAL_COLOR)
+        points = base.mark_point(filled=True, size=70, opacity=1).encode(color=_status_color())
+        layers = [line, points]
+    if target_line is not None:
+        targets = _with_periods(target_line, ["period", "target"]).dropna()
+        layers.append(
+            alt.Chart(targets)
+            .mark_line(color=TARGET_COLOR, strokeDash=[6, 4], interpolate="step-after")
+            .encode(
+                x=alt.X("period:T"),
+                y=alt.Y("target:Q"),
+                tooltip=[
+                    alt.Tooltip("period:T", title="Period", format=period_format),
+                    alt.Tooltip("target:Q", title="Target", format=value),
+                ],
+            )
+        )
+    if projection is not None:
+        projected = projection.loc[:, ["date", "value"]].reset_index(drop=True)
+        projected["date"] = pd.to_datetime(projected["date"])
+        layers.append(
+            alt.Chart(projected)
+            .mark_line(color=ACTUAL_COLOR, strokeDash=[2, 3], strokeWidth=2, point=True)
+            .encode(
+                x=alt.X("date:T"),
+                y=alt.Y("value:Q"),
+                tooltip=[
+                    alt.Tooltip("date:T", title="Date", format="%d %b %Y"),
+                    alt.Tooltip("value:Q", title="Projected", format=value),
+                ],
+            )
+        )
+    return alt.layer(*layers).properties(title=title, width="container", height=280)
+
+
+def heatmap(
+    rows: pd.DataFrame,
+    *,
+    unit: str = "number",
+    good: float = 1.0,
+    warning: float = 0.9,
+    grain: str = "month",
+    category_title: str = "Category",
+    title: str = "Attainment by category and period",
+) -> alt.LayerChart:
+    """Category x period cells labelled with attainment %, coloured by where it falls
+    against the bands (below ``warning``, up to ``good``, from ``good``: the status colours);
+    cells without attainment are grey.
+    """
+    period_format = PERIOD_FORMATS.get(grain, "%d %b %Y")
+    columns = ["category", "period", "actual", "target", "attainment", "status"]
+    data = _with_periods(rows, columns)
+    scale = alt.Scale(
+        type="threshold",
+        domain=[warning, good],
+        range=[STATUS_COLORS[s] for s in ("off target", "at risk", "on target")],
+    )
+    color = alt.Color(
+        "attainment:Q", scale=scale, title="Attainment", legend=alt.Legend(format=".0%")
+    )
+    base = alt.Chart(data).encode(
+        x=alt.X(
+            "period:O",
+            timeUnit="yearmonthdate",
+            title="Period",
+            axis=alt.Axis(format=period_format, labelAngle=-45),
+        ),
+        y=alt.Y("category:N", title=category_title),
+        tooltip=_value_tooltips(unit, category_title, period_format),
+    )
+    cells = base.mark_rect().encode(color=color)
+    missing = base.mark_rect(color=STATUS_COLORS["no data"]).transform_filter(
+        "!isValid(datum.attainment)"
+    )
+    labels = (
+        base.mark_text(color=LABEL_COLOR, fontSize=10)
+        .encode(text=alt.Text("attainment:Q", format=".0%"))
+        .transform_filter("isValid(datum.attainment)")
+    )
+    return alt.layer(cells, missing, labels).properties(
+        title=title, width="container", height=alt.Step(30)
+    )

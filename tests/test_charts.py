@@ -1,0 +1,250 @@
+"""Charts over hand-built scored frames: the spec carries the aggregate only, statuses keep
+their colours, tooltips are formatted, the selection is named, and Vega-Lite renders it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import pytest
+import vl_convert
+
+from kpi_logic import charts
+
+DEC = date(2024, 12, 1)
+MONTHS = [date(2024, m, 1) for m in (9, 10, 11, 12)]
+
+
+def scored(rows: list[tuple], kpi: str = "Revenue") -> pd.DataFrame:
+    """A ``compute.score``-shaped frame from (category, period, actual, target, status)."""
+    frame = pd.DataFrame(rows, columns=["category", "period", "actual", "target", "status"])
+    frame.insert(0, "kpi", kpi)
+    frame["attainment"] = frame["actual"] / frame["target"]
+    frame["previous"] = frame["change"] = frame["change_pct"] = np.nan
+    frame["as_of"] = date(2024, 12, 31)  # a column the charts must leave out
+    return frame
+
+
+@pytest.fixture
+def one_period() -> pd.DataFrame:
+    return scored(
+        [
+            ("East", DEC, 950.0, 1000.0, "at risk"),
+            ("North", DEC, 1200.0, 1000.0, "on target"),
+            ("South", DEC, 700.0, 1000.0, "off target"),
+            ("West", DEC, 800.0, np.nan, "no target"),
+        ]
+    )
+
+
+@pytest.fixture
+def totals() -> pd.DataFrame:
+    return scored(
+        [
+            (None, MONTHS[0], 3000.0, 3500.0, "off target"),
+            (None, MONTHS[1], 3400.0, 3500.0, "at risk"),
+            (None, MONTHS[2], np.nan, 3500.0, "no data"),
+            (None, MONTHS[3], 3900.0, 3500.0, "on target"),
+        ]
+    )
+
+
+@pytest.fixture
+def cells() -> pd.DataFrame:
+    statuses = {0.8: "off target", 0.95: "at risk", 1.1: "on target"}
+    rows = [
+        (region, month, 1000.0 * ratio, 1000.0, statuses[ratio])
+        for region, ratio in (("East", 0.8), ("North", 1.1), ("South", 0.95))
+        for month in MONTHS
+    ]
+    return scored(rows)
+
+
+def datasets(chart: alt.TopLevelMixin) -> list[list[dict]]:
+    """The inline data sets of a chart's spec."""
+    return list(chart.to_dict()["datasets"].values())
+
+
+def layers(chart: alt.LayerChart) -> list[dict]:
+    return chart.to_dict()["layer"]
+
+
+def tooltip_formats(layer: dict) -> dict[str, str | None]:
+    return {t["field"]: t.get("format") for t in layer["encoding"]["tooltip"]}
+
+
+def assert_status_colors(encoding: dict) -> None:
+    assert encoding["field"] == "status"
+    assert encoding["scale"]["domain"] == list(charts.STATUS_COLORS)
+    assert encoding["scale"]["range"] == list(charts.STATUS_COLORS.values())
+
+
+def test_status_colors_cover_every_status() -> None:
+    assert list(charts.STATUS_COLORS) == [
+        "on target",
+        "at risk",
+        "off target",
+        "no target",
+        "no data",
+    ]
+    assert len(set(charts.STATUS_COLORS.values())) == 5
+
+
+def test_bullet_data_is_the_aggregate(one_period: pd.DataFrame) -> None:
+    chart = charts.bullet_chart(
+        one_period, unit="currency", direction="higher", good=1, warning=0.9
+    )
+    (data,) = datasets(chart)
+    assert len(data) == 4
+    assert [r["category"] for r in data] == ["East", "North", "South", "West"]
+    assert [r["actual"] for r in data] == [950.0, 1200.0, 700.0, 800.0]
+    assert [r["target"] for r in data] == [1000.0, 1000.0, 1000.0, None]
+    assert not {"kpi", "as_of", "previous"} & set(data[0])
+
+
+def test_bullet_bands_targets_colours_and_tooltips(one_period: pd.DataFrame) -> None:
+    chart = charts.bullet_chart(
+        one_period, unit="currency", direction="higher", good=1, warning=0.9
+    )
+    (data,) = datasets(chart)
+    east = data[0]
+    assert (east["off_from"], east["off_to"]) == (0, 900.0)
+    assert (east["risk_from"], east["risk_to"]) == (900.0, 1000.0)
+    assert east["on_from"] == 1000.0 and east["on_to"] >= 1200.0  # past the longest bar
+    assert data[3]["on_from"] is None  # no target, no bands
+    bands, actual, target = layers(chart)[:3], layers(chart)[3], layers(chart)[4]
+    assert [b["mark"]["color"] for b in bands] == [
+        charts.STATUS_COLORS[s] for s in ("off target", "at risk", "on target")
+    ]
+    assert actual["encoding"]["x"]["field"] == "actual"
+    assert_status_colors(actual["encoding"]["color"])
+    assert target["mark"]["type"] == "tick" and target["encoding"]["x"]["field"] == "target"
+    formats = tooltip_formats(actual)
+    assert formats["actual"] == formats["target"] == "$,.0f"
+    assert formats["attainment"] == ".0%"
+    assert set(formats) == {"category", "actual", "target", "attainment", "status"}
+
+
+def test_bullet_bands_when_lower_is_better(one_period: pd.DataFrame) -> None:
+    chart = charts.bullet_chart(one_period, unit="number", direction="lower", good=1, warning=0.8)
+    east = datasets(chart)[0][0]
+    assert (east["on_from"], east["on_to"]) == (0, 1000.0)
+    assert (east["risk_from"], east["risk_to"]) == (1000.0, 1250.0)
+    assert east["off_from"] == 1250.0 and east["off_to"] > 1250.0
+
+
+def test_bullet_selection_is_named(one_period: pd.DataFrame) -> None:
+    spec = charts.bullet_chart(
+        one_period, unit="number", direction="higher", good=1, warning=0.9
+    ).to_dict()
+    (param,) = spec["params"]
+    assert param["name"] == "category_pick"
+    assert param["select"] == {"type": "point", "fields": ["category"]}
+    other = charts.bullet_chart(
+        one_period, unit="number", direction="higher", good=1, warning=0.9, selection_name="pick"
+    )
+    assert other.to_dict()["params"][0]["name"] == "pick"
+    assert spec["title"] == {"text": "Actual against target", "subtitle": "Dec 2024"}
+
+
+def test_trend_layers(totals: pd.DataFrame) -> None:
+    projection = pd.DataFrame({"date": [date(2024, 12, 20), DEC.replace(day=31)], "value": [1, 2]})
+    chart = charts.trend_chart(
+        totals, unit="percent", target_line=totals[["period", "target"]], projection=projection
+    )
+    series, targets, projected = datasets(chart)
+    assert len(series) == 4 and [r["actual"] for r in series] == [3000.0, 3400.0, None, 3900.0]
+    assert series[0]["period"].startswith("2024-09-01")
+    assert [r["target"] for r in targets] == [3500.0] * 4
+    assert [r["value"] for r in projected] == [1, 2]
+    line, points, target, pace = layers(chart)
+    assert_status_colors(points["encoding"]["color"])
+    assert target["mark"]["strokeDash"] and target["encoding"]["y"]["field"] == "target"
+    assert pace["mark"]["strokeDash"] and pace["encoding"]["y"]["field"] == "value"
+    assert tooltip_formats(points)["actual"] == ".1%"
+    assert line["encoding"]["y"]["axis"]["format"] == ".1%"
+
+
+def test_trend_colours_categories(cells: pd.DataFrame) -> None:
+    chart = charts.trend_chart(cells, unit="number")
+    (series,) = datasets(chart)
+    assert len(series) == 12
+    (line,) = layers(chart)
+    assert line["encoding"]["color"]["field"] == "category"
+
+
+def test_heatmap(cells: pd.DataFrame) -> None:
+    cells.loc[0, "attainment"] = np.nan
+    chart = charts.heatmap(cells, unit="currency", good=1.0, warning=0.9)
+    (data,) = datasets(chart)
+    assert len(data) == 3 * 4  # categories x periods, no more
+    assert [r["target"] for r in data] == [1000.0] * 12
+    rects, missing, labels = layers(chart)
+    color = rects["encoding"]["color"]
+    assert color["scale"]["type"] == "threshold" and color["scale"]["domain"] == [0.9, 1.0]
+    assert color["scale"]["range"] == [
+        charts.STATUS_COLORS[s] for s in ("off target", "at risk", "on target")
+    ]
+    assert missing["mark"]["color"] == charts.STATUS_COLORS["no data"]
+    assert labels["encoding"]["text"] == {
+        "field": "attainment",
+        "format": ".0%",
+        "type": "quantitative",
+    }
+    assert tooltip_formats(rects)["actual"] == "$,.0f"
+
+
+@pytest.mark.parametrize("kind", ["bullet", "trend", "heatmap"])
+def test_charts_render_to_png(kind, one_period, totals, cells) -> None:
+    chart = {
+        "bullet": lambda: charts.bullet_chart(
+            one_period, unit="currency", direction="higher", good=1, warning=0.9
+        ),
+        "trend": lambda: charts.trend_chart(
+            totals,
+            unit="currency",
+            target_line=totals[["period", "target"]],
+            projection=pd.DataFrame({"date": [date(2024, 12, 31)], "value": [4000.0]}),
+        ),
+        "heatmap": lambda: charts.heatmap(cells, unit="currency"),
+    }[kind]()
+    png = vl_convert.vegalite_to_png(chart.to_json())
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 2000
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "signed", "expected"),
+    [
+        (1_234_567, "currency", False, "$1.2M"),
+        (2_500_000_000, "currency", False, "$2.5B"),
+        (45_600, "currency", False, "$45.6K"),
+        (999_999, "number", False, "1.0M"),
+        (1234, "currency", False, "$1,234"),
+        (87.69, "currency", False, "$87.69"),
+        (-2500, "currency", True, "-$2,500"),
+        (0.125, "percent", False, "12.5%"),
+        (0.012, "percent", True, "+1.2 pp"),
+        (-0.003, "percent", True, "-0.3 pp"),
+        (1234, "number", False, "1,234"),
+        (4.2, "number", False, "4.2"),
+        (4.214, "number", False, "4.21"),
+        (0, "number", True, "0"),
+        (float("nan"), "currency", False, "—"),
+        (None, "percent", False, "—"),
+        (float("inf"), "number", False, "—"),
+    ],
+)
+def test_format_value(value, unit, signed, expected) -> None:
+    assert charts.format_value(value, unit, signed=signed) == expected
+
+
+def test_number_format() -> None:
+    assert charts.number_format("currency") == "$,.0f"
+    assert charts.number_format("percent") == ".1%"
+    assert charts.number_format("number") == ",.2~f"
+
+
+def test_sparkline_values(totals: pd.DataFrame) -> None:
+    assert charts.sparkline_values(totals.iloc[::-1]) == [3000.0, 3400.0, 3900.0]
