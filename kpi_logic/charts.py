@@ -80,10 +80,10 @@ def sparkline_values(series: pd.DataFrame) -> list[float]:
     return [float(v) for v in ordered.dropna()]
 
 
-def _status_color(**kwargs: object) -> alt.Color:
+def _status_color() -> alt.Color:
     """Colour by ``status`` with the fixed ``STATUS_COLORS`` mapping."""
     scale = alt.Scale(domain=list(STATUS_COLORS), range=list(STATUS_COLORS.values()))
-    return alt.Color("status:N", scale=scale, title="Status", **kwargs)
+    return alt.Color("status:N", scale=scale, title="Status")
 
 
 def _with_periods(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -199,19 +199,24 @@ def trend_chart(
     data = _with_periods(series, ["category", "period", "actual", "target", "attainment", "status"])
     data = data[data["period"].notna()].reset_index(drop=True)
     by_category = "category" in data and data["category"].nunique() > 1
-    x = alt.X("period:T", title="Period", axis=alt.Axis(format=period_format))
-    y = alt.Y("actual:Q", title="Actual", axis=alt.Axis(format=value), scale=alt.Scale(zero=False))
     tooltip = _value_tooltips(unit, "Category", period_format)
-    if not by_category:
-        tooltip = tooltip[1:]
-    base = alt.Chart(data).encode(x=x, y=y, tooltip=tooltip)
     if by_category:
-        line = base.mark_line(point=True).encode(color=alt.Color("category:N", title="Category"))
-        layers = [line]
+        data["category"] = data["category"].fillna("All")  # the all-categories row
     else:
-        line = base.mark_line(color=ACTUAL_COLOR)
+        tooltip = tooltip[1:]
+    base = alt.Chart(data).encode(
+        x=alt.X("period:T", title="Period", axis=alt.Axis(format=period_format)),
+        y=alt.Y(
+            "actual:Q", title="Actual", axis=alt.Axis(format=value), scale=alt.Scale(zero=False)
+        ),
+        tooltip=tooltip,
+    )
+    if by_category:
+        color = alt.Color("category:N", title="Category")
+        layers = [base.mark_line(point=True).encode(color=color)]
+    else:
         points = base.mark_point(filled=True, size=70, opacity=1).encode(color=_status_color())
-        layers = [line, points]
+        layers = [base.mark_line(color=ACTUAL_COLOR), points]
     if target_line is not None:
         targets = _with_periods(target_line, ["period", "target"]).dropna()
         layers.append(

@@ -168,11 +168,14 @@ def test_trend_layers(totals: pd.DataFrame) -> None:
 
 
 def test_trend_colours_categories(cells: pd.DataFrame) -> None:
-    chart = charts.trend_chart(cells, unit="number")
+    total = scored([(None, month, 3000.0, np.nan, "no target") for month in MONTHS])
+    chart = charts.trend_chart(pd.concat([total, cells]), unit="number")
     (series,) = datasets(chart)
-    assert len(series) == 12
+    assert len(series) == 16
+    assert {r["category"] for r in series} == {"All", "East", "North", "South"}
     (line,) = layers(chart)
     assert line["encoding"]["color"]["field"] == "category"
+    assert "category" in tooltip_formats(line)
 
 
 def test_heatmap(cells: pd.DataFrame) -> None:
