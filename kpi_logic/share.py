@@ -66,7 +66,8 @@ def to_query_params(state: ViewState) -> dict[str, str]:
         "t": _json(dict(sorted(state.targets.items()))) if state.targets else None,
         "from": state.start.isoformat() if state.start else None,
         "to": state.end.isoformat() if state.end else None,
-        "f": _json({k: list(v) for k, v in sorted(state.filters.items())}) if state.filters
+        "f": _json({k: list(v) for k, v in sorted(state.filters.items())})
+        if state.filters
         else None,
         "v": state.view,
     }
@@ -223,7 +224,8 @@ def _filters(raw: str, problems: list[str]) -> dict[str, tuple[str, ...]]:
     for column, values in decoded.items():
         good = (
             tuple(v for v in values if isinstance(v, str) and len(v) <= MAX_NAME_CHARS)
-            if isinstance(values, list) else ()
+            if isinstance(values, list)
+            else ()
         )
         if not _valid_name(column) or not isinstance(values, list) or len(good) != len(values):
             problems.append("Some category filters in the link are not valid; they were ignored.")
