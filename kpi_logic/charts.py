@@ -74,6 +74,18 @@ def _compact(size: float) -> str:
     return f"{size:,.0f}" if size >= 100 else f"{size:,.2f}".rstrip("0").rstrip(".")
 
 
+def period_label(period: object, grain: str) -> str:
+    """A period's first day as people name it: ``Mar 2025``, ``Q1 2025``, ``2025``.
+
+    >>> period_label("2025-04-01", "quarter")
+    'Q2 2025'
+    """
+    day = pd.Timestamp(period)
+    if grain == "quarter":
+        return f"Q{day.quarter} {day.year}"
+    return day.strftime(PERIOD_FORMATS.get(grain, "%d %b %Y"))
+
+
 def sparkline_values(series: pd.DataFrame) -> list[float]:
     """Actuals ordered by period, missing ones dropped: ``chart_data`` of ``st.metric``."""
     ordered = series.sort_values("period", na_position="first")["actual"]

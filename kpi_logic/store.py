@@ -326,6 +326,18 @@ class Store:
         ).fetchone()
         return Dataset(*row) if row else None
 
+    def update_dataset(
+        self, cur: duckdb.DuckDBPyConnection, dataset_id: str, rows: int, content_hash: str
+    ) -> None:
+        """Record that a dataset's table was reloaded (new row count and content hash)."""
+        _check_text(content_hash, "content hash", MAX_NAME_CHARS)
+        with _transaction(cur):
+            self.get_dataset(cur, dataset_id)
+            cur.execute(
+                "UPDATE datasets SET rows = ?, content_hash = ? WHERE id = ?",
+                [int(rows), content_hash, dataset_id],
+            )
+
     def delete_dataset(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> None:
         """Delete a dataset, its table, its KPI sets with their history and notes."""
         with _transaction(cur):

@@ -1,0 +1,205 @@
+"""Dashboard: a card per KPI, then bullet, trend and heatmap charts for the selected KPI."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from kpi_logic import charts, forecast
+from kpi_logic.model import KPI
+from ui import builder, filters, kpis, session
+
+BADGE_COLORS = {
+    "on target": "green",
+    "at risk": "orange",
+    "off target": "red",
+    "on track": "green",
+    "behind": "red",
+}
+CARDS_PER_ROW = 4
+
+
+def badge(status: str) -> str:
+    """Markdown badge for a status, coloured like the charts."""
+    return f":{BADGE_COLORS.get(status, 'gray')}-badge[{status.capitalize()}]"
+
+
+def latest(rows: pd.DataFrame) -> pd.Series | None:
+    """The most recent period of ``rows`` that has an actual value."""
+    with_data = rows[rows["actual"].notna()]
+    if with_data.empty:
+        return None
+    return with_data.sort_values("period", na_position="first").iloc[-1]
+
+
+def card(kpi: KPI, rows: pd.DataFrame, problem: str | None) -> None:
+    """One KPI card: value, change vs previous period, sparkline, status, attainment, owner."""
+    totals = rows[rows["category"].isna()].sort_values("period", na_position="first")
+    last = latest(totals)
+    with st.container(border=True, key=f"card_{abs(hash(kpi.name))}"):
+        if problem:
+            st.metric(kpi.name, "—")
+            st.error(problem, icon=":material/error:")
+            return
+        if last is None:
+            st.metric(kpi.name, "—", help=kpi.description or None)
+            st.caption("No data for the current filters.")
+            return
+        change = last["change"]
+        previous = "" if pd.isna(last["period"]) else " vs the period before"
+        st.metric(
+            kpi.name,
+            charts.format_value(last["actual"], kpi.unit),
+            delta=None if pd.isna(change) else charts.format_value(change, kpi.unit, signed=True),
+            delta_color="normal" if kpi.direction == "higher" else "inverse",
+            delta_description=previous.strip() or None,
+            chart_data=charts.sparkline_values(totals) if len(totals) > 1 else None,
+            chart_type="line",
+            help=kpi.description or None,
+        )
+        status_line = badge(last["status"])
+        if pd.notna(last["attainment"]):
+            status_line += f" **{last['attainment']:.0%}** of target"
+        elif last["status"] == "no target":
+            status_line += " set a target in the sidebar"
+        if pd.notna(last["target"]):
+            status_line += f" ({charts.format_value(last['target'], kpi.unit)})"
+        st.markdown(status_line)
+        if kpi.by:
+            cells = rows[rows["category"].notna() & (rows["period"] == last["period"])]
+            on = int((cells["status"] == "on target").sum())
+            st.caption(f"{on} of {len(cells)} {kpi.by} on target")
+        period = (
+            ""
+            if pd.isna(last["period"])
+            else f"{charts.period_label(last['period'], kpi.grain)} · "
+        )
+        st.caption(f"{period}{kpi.type} · owner: {kpi.owner or 'nobody yet'}")
+
+
+def explore(kpi: KPI, rows: pd.DataFrame) -> None:
+    """Bullet per category, trend with target and pace, attainment heatmap of one KPI."""
+    where = f" where `{kpi.filter}`" if kpi.filter else ""
+    st.markdown(f"**{kpi.name}** = `{kpi.measure}`{where}")
+    left, right = st.columns(2)
+    with left:
+        cells = rows[rows["category"].notna()]
+        last = latest(cells) if kpi.by else None
+        if last is None:
+            st.info("Give this KPI a category column (“by”) in the sidebar to compare categories.")
+        else:
+            period_rows = cells[cells["period"] == last["period"]] if kpi.time else cells
+            event = st.altair_chart(
+                charts.bullet_chart(
+                    period_rows,
+                    unit=kpi.unit,
+                    direction=kpi.direction,
+                    good=kpi.bands.good,
+                    warning=kpi.bands.warning,
+                    category_title=kpi.by,
+                ),
+                on_select="rerun",
+                selection_mode="category_pick",
+                key="bullet",
+                width="stretch",
+            )
+            picked = (event.selection or {}).get("category_pick") or []
+            categories = [p["category"] for p in picked if "category" in p]
+            if categories:
+                filters.drill_down(kpi.by, categories)
+            st.caption("Click a bar to show only that category on the whole dashboard.")
+    with right:
+        totals = rows[rows["category"].isna()]
+        if not kpi.time:
+            st.info("Give this KPI a date column in the sidebar to see its trend.")
+        else:
+            pace = forecast.pace(kpi, rows)
+            st.altair_chart(
+                charts.trend_chart(
+                    totals,
+                    unit=kpi.unit,
+                    target_line=totals[["period", "target"]],
+                    projection=None if pace is None else pace.projection_frame(),
+                    grain=kpi.grain,
+                ),
+                width="stretch",
+            )
+            if pace is not None:
+                st.markdown(
+                    f"Pace to {kpi.due:%d %b %Y}: {badge(pace.status)} expected by "
+                    f"{pace.as_of:%d %b} {charts.format_value(pace.expected, kpi.unit)}, "
+                    f"projected {charts.format_value(pace.projected, kpi.unit)} against "
+                    f"{charts.format_value(pace.target, kpi.unit)}."
+                )
+            elif kpi.due:
+                st.caption(
+                    f"Due {kpi.due:%d %b %Y}: no pace yet (its period has no data or no target)."
+                )
+    if kpi.by and kpi.time:
+        cells = rows[rows["category"].notna()]
+        if cells["attainment"].notna().any():
+            st.altair_chart(
+                charts.heatmap(
+                    cells,
+                    unit=kpi.unit,
+                    good=kpi.bands.good,
+                    warning=kpi.bands.warning,
+                    grain=kpi.grain,
+                    category_title=kpi.by,
+                ),
+                width="stretch",
+            )
+        else:
+            st.info(f"Set a target per {kpi.by} to see attainment by category and period.")
+
+
+session.on_page("dashboard")
+session.show_link_problems()
+st.title("KPI dashboard")
+dataset = kpis.current_dataset()
+if dataset is None:
+    st.info("There is no dataset yet. Upload a spreadsheet export on the Data page to begin.")
+    st.page_link(session.PAGES["data"], label="Go to the Data page", icon=":material/upload:")
+    st.stop()
+
+kpi_set = kpis.current_kpi_set(dataset)
+saved, items = kpis.live_kpis(kpi_set)
+st.caption(f"{dataset.name} · {dataset.rows:,} rows · KPI set “{kpi_set.name}”")
+if not items:
+    builder.sidebar(dataset, kpi_set, saved, None)
+    st.info(
+        "This dataset has no KPI yet. Add one with **Add a KPI** in the sidebar, start from a "
+        "template there, or import a KPI file."
+    )
+    st.stop()
+
+filters.render(dataset, items)
+results, problems = kpis.scored(dataset, items)
+builder.sidebar(dataset, kpi_set, saved, results)
+if results["actual"].notna().sum() == 0 and not problems:
+    st.warning(
+        "No rows match the current filters. Widen the date range or clear the category filter."
+    )
+    if st.button("Clear filters", key="clear_filters"):
+        filters.clear()
+    st.stop()
+
+for start in range(0, len(items), CARDS_PER_ROW):
+    row = st.columns(CARDS_PER_ROW)
+    for column, kpi in zip(row, items[start : start + CARDS_PER_ROW], strict=False):
+        with column:
+            card(kpi, results[results["kpi"] == kpi.name], problems.get(kpi.name))
+
+st.divider()
+names = [k.name for k in items if k.name not in problems]
+if names:
+    selected = builder.selected_name(items)
+    st.session_state["kpi_pick"] = selected if selected in names else names[0]
+    picked = st.selectbox(
+        "KPI to explore",
+        names,
+        key="kpi_pick",
+        on_change=lambda: session.set_view(kpi=st.session_state["kpi_pick"]),
+    )
+    kpi = next(k for k in items if k.name == picked)
+    explore(kpi, results[results["kpi"] == kpi.name])

@@ -1,0 +1,181 @@
+"""Data: upload spreadsheet exports, preview them, profile columns, fix types, see rejects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from kpi_logic import ingest, workspace
+from kpi_logic.errors import KPIExplorerError
+from kpi_logic.ingest_types import LOGICAL_TYPES
+from kpi_logic.sql import quote_ident
+from ui import kpis, session
+
+PREVIEW_ROWS = 200
+
+session.on_page("data")
+session.show_link_problems()
+st.title("Data")
+st.caption(
+    "Upload CSV, TSV or TXT exports, Excel workbooks (.xlsx, .xls) or Parquet files. Each file "
+    "becomes a dataset; define its KPIs on the Dashboard."
+)
+store, cur, uploads_dir = session.store(), session.cursor(), session.upload_dir()
+
+
+def _progress(bar: st.delta_generator.DeltaGenerator) -> workspace.Progress:
+    def report(fraction: float, message: str) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+    return report
+
+
+def load(upload: st.runtime.uploaded_file_manager.UploadedFile) -> None:
+    """Save the upload to disk, load it (first sheet of a workbook) and report on the page."""
+    bar = st.progress(0.0, text=f"Saving {upload.name}…")
+    path = None
+    try:
+        path = workspace.save_upload(uploads_dir, upload.name, upload)
+        sheets = ingest.list_sheets(path)
+        dataset, result = workspace.add_dataset(
+            store,
+            cur,
+            path,
+            upload.name,
+            uploads_dir,
+            sheet=sheets[0] if sheets else None,
+            progress=_progress(bar),
+        )
+    except (KPIExplorerError, OSError) as err:
+        bar.empty()
+        if path is not None:
+            workspace.discard_upload(uploads_dir, path)
+        message = str(err) if isinstance(err, KPIExplorerError) else "it could not be saved"
+        st.session_state.setdefault("load_messages", []).append(
+            ("error", f"{upload.name} was not loaded: {message}")
+        )
+        return
+    bar.empty()
+    if len(sheets) > 1:
+        st.session_state.setdefault("workbooks", {})[dataset.id] = (str(path), sheets)
+    kpis.choose_dataset(dataset.id)
+    message = f"{upload.name}: loaded {result.rows:,} rows and {len(result.columns)} columns"
+    if len(sheets) > 1:
+        message += f" from sheet “{sheets[0]}” (pick another sheet below)"
+    if len(result.rejects):
+        message += f"; {len(result.rejects):,} rows or values were rejected (see Rejected rows)"
+    messages = st.session_state.setdefault("load_messages", [])
+    messages.append(("success", message + "."))
+    messages += [("warning", f"{upload.name}: {w}") for w in result.warnings]
+
+
+files = st.file_uploader(
+    "Upload files",
+    type=list(ingest.SUPPORTED_EXTENSIONS),
+    accept_multiple_files=True,
+    key="uploader",
+    help="Each file is saved to disk and loaded into its own table.",
+)
+done = st.session_state.setdefault("loaded_uploads", set())
+for upload in files or []:
+    if upload.file_id not in done:
+        done.add(upload.file_id)
+        load(upload)
+for kind, message in st.session_state.pop("load_messages", []):
+    getattr(st, kind)(message)
+
+dataset = kpis.current_dataset()
+if dataset is None:
+    st.info("No dataset yet: upload a file above.")
+    st.stop()
+
+available = kpis.datasets()
+names = {d.id: f"{d.name} ({d.rows:,} rows)" for d in available}
+st.session_state["data_pick"] = dataset.id
+st.selectbox(
+    "Dataset",
+    list(names),
+    format_func=names.get,
+    key="data_pick",
+    on_change=lambda: kpis.choose_dataset(st.session_state["data_pick"]),
+)
+st.markdown(
+    f"**{dataset.rows:,} rows** from `{dataset.source_name}`, loaded "
+    f"{dataset.created_at:%Y-%m-%d %H:%M}"
+)
+
+workbook = st.session_state.get("workbooks", {}).get(dataset.id)
+if workbook:
+    path, sheets = workbook
+    other = st.selectbox(
+        "This workbook has more sheets; load another one as a dataset", sheets, key="sheet_pick"
+    )
+    if st.button("Load sheet", key="load_sheet"):
+        bar = st.progress(0.0, text=f"Loading sheet {other}…")
+        try:
+            added, _ = workspace.add_dataset(
+                store,
+                cur,
+                Path(path),
+                f"{dataset.source_name} · {other}",
+                uploads_dir,
+                sheet=other,
+                progress=_progress(bar),
+            )
+        except KPIExplorerError as err:
+            bar.empty()
+            st.error(f"Sheet {other} was not loaded: {err}")
+        else:
+            kpis.choose_dataset(added.id)
+            st.rerun()
+
+preview, profile, types, rejects = st.tabs(["Preview", "Columns", "Fix types", "Rejected rows"])
+with preview:
+    st.dataframe(
+        cur.sql(f"SELECT * FROM {quote_ident(dataset.table)} LIMIT {PREVIEW_ROWS}").df(),
+        hide_index=True,
+    )
+    st.caption(f"The first {min(PREVIEW_ROWS, dataset.rows):,} of {dataset.rows:,} rows.")
+with profile:
+    st.dataframe(ingest.profile_table(cur, dataset.table), hide_index=True, width="stretch")
+    st.caption("Distinct counts are approximate on large tables.")
+with types:
+    profiled = ingest.profile_table(cur, dataset.table)
+    column = st.selectbox("Column", list(profiled["column"]), key="retype_column")
+    detected = profiled.set_index("column").loc[column, "type"]
+    st.caption(f"Detected as **{detected}**.")
+    new_type = st.selectbox("Treat it as", LOGICAL_TYPES, key="retype_type")
+    if st.button("Change type", key="retype", disabled=new_type == detected):
+        bar = st.progress(0.0, text="Reloading…")
+        try:
+            result = workspace.retype(
+                store, cur, dataset, uploads_dir, {column: new_type}, progress=_progress(bar)
+            )
+        except KPIExplorerError as err:
+            bar.empty()
+            st.error(f"The type was not changed: {err}")
+        else:
+            bar.empty()
+            st.session_state.setdefault("load_messages", []).append(
+                (
+                    "success",
+                    f"“{column}” is now {new_type}; {len(result.rejects):,} values did "
+                    "not convert (see Rejected rows).",
+                )
+            )
+            st.rerun()
+with rejects:
+    rejected = workspace.rejects(cur, dataset)
+    if rejected.empty:
+        st.success("No row or value was rejected.")
+    else:
+        st.dataframe(rejected, hide_index=True, width="stretch")
+        st.caption("Rejected values are empty in the table; whole rejected rows are left out.")
+
+with st.expander("Delete this dataset", icon=":material/delete:"):
+    st.write("This deletes the table, its KPI sets, notes and history for everyone.")
+    if st.button(f"Delete {dataset.name}", key="delete_dataset", type="primary"):
+        workspace.delete_dataset(store, cur, dataset, uploads_dir)
+        session.set_view(dataset=None, kpi_set=None, kpi=None, targets={}, filters={})
+        st.rerun()

@@ -1,0 +1,176 @@
+"""Review: per KPI its owner, status, attainment, pace and last note; check-in notes; the
+history of target and definition changes; exports of results and charts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from kpi_logic import charts, export, forecast
+from kpi_logic.errors import KPIExplorerError
+from kpi_logic.model import KPI
+from ui import builder, kpis, session
+
+NOTE_STATUSES = ("on track", "at risk", "off track", "done")
+
+session.on_page("review")
+session.show_link_problems()
+st.title("Review")
+dataset = kpis.current_dataset()
+if dataset is None:
+    st.info("There is no dataset yet. Upload one on the Data page.")
+    st.stop()
+kpi_set = kpis.current_kpi_set(dataset)
+_, items = kpis.live_kpis(kpi_set)
+st.caption(f"{dataset.name} · KPI set “{kpi_set.name}” · version {kpi_set.version}")
+if not items:
+    st.info("This dataset has no KPI yet. Add one on the Dashboard.")
+    st.stop()
+
+store, cur = session.store(), session.cursor()
+results, problems = kpis.scored(dataset, items)
+
+
+def summary_row(kpi: KPI) -> dict:
+    """Owner, latest status and attainment, pace and last note of one KPI."""
+    rows = results[(results["kpi"] == kpi.name) & results["category"].isna()]
+    with_data = rows[rows["actual"].notna()].sort_values("period", na_position="first")
+    last = with_data.iloc[-1] if len(with_data) else None
+    pace = forecast.pace(kpi, results) if kpi.name not in problems else None
+    note = store.last_note(cur, kpi_set.id, kpi.name)
+    return {
+        "KPI": kpi.name,
+        "Type": kpi.type,
+        "Owner": kpi.owner,
+        "Period": None
+        if last is None or pd.isna(last["period"])
+        else charts.period_label(last["period"], kpi.grain),
+        "Actual": None if last is None else charts.format_value(last["actual"], kpi.unit),
+        "Target": None if last is None else charts.format_value(last["target"], kpi.unit),
+        "Attainment": None
+        if last is None or pd.isna(last["attainment"])
+        else float(last["attainment"]),
+        "Status": problems.get(kpi.name, "no data" if last is None else last["status"]),
+        "Pace": None
+        if pace is None
+        else f"{pace.status} (projected "
+        f"{charts.format_value(pace.projected, kpi.unit)} by {pace.due:%d %b %Y})",
+        "Last note": None
+        if note is None
+        else f"{note.created_at:%Y-%m-%d} {note.author or 'anonymous'}: {note.text}",
+    }
+
+
+overview = pd.DataFrame([summary_row(k) for k in items])
+st.dataframe(
+    overview,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "Attainment": st.column_config.ProgressColumn(
+            "Attainment", format="percent", min_value=0.0, max_value=1.5
+        )
+    },
+)
+
+st.subheader("Check-in")
+names = [k.name for k in items]
+st.session_state["note_kpi"] = builder.selected_name(items)
+chosen = st.selectbox(
+    "KPI",
+    names,
+    key="note_kpi",
+    on_change=lambda: session.set_view(kpi=st.session_state["note_kpi"]),
+)
+with st.form("note_form", clear_on_submit=True):
+    text = st.text_area(
+        "Note", max_chars=10_000, placeholder="Why did it move? What are we doing about it?"
+    )
+    status = st.selectbox("Status (optional)", ["", *NOTE_STATUSES])
+    if st.form_submit_button("Add note", type="primary"):
+        if not text.strip():
+            st.warning("Write something before adding the note.")
+        else:
+            try:
+                store.add_note(cur, kpi_set.id, chosen, kpis.author(), text.strip(), status or None)
+            except KPIExplorerError as err:
+                st.error(f"The note was not saved: {err}")
+            else:
+                st.toast("Note added.")
+notes = store.notes(cur, kpi_set.id, chosen)
+if notes:
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "When": [n.created_at for n in notes],
+                "Author": [n.author or "anonymous" for n in notes],
+                "Status": [n.status for n in notes],
+                "Note": [n.text for n in notes],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        key="notes_table",
+    )
+else:
+    st.caption(f"No notes on {chosen} yet.")
+
+st.subheader("History of targets and definitions")
+history = store.history(cur, kpi_set.id)
+if history:
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "When": [h.changed_at for h in history],
+                "Who": [h.author or "anonymous" for h in history],
+                "Version": [h.version for h in history],
+                "Change": [h.summary for h in history],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        key="history_table",
+    )
+else:
+    st.caption("No change since this KPI set was created.")
+
+st.subheader("Export")
+table = results.drop(columns=["additive"], errors="ignore").assign(
+    period=results["period"].astype("string"), as_of=results["as_of"].astype("string")
+)
+left, middle, right = st.columns(3)
+left.download_button(
+    "Results as CSV",
+    export.to_csv_bytes(table),
+    file_name="kpi_results.csv",
+    mime="text/csv",
+    key="export_csv",
+)
+middle.download_button(
+    "Results as Excel",
+    lambda: export.to_excel_bytes(table),
+    file_name="kpi_results.xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    key="export_xlsx",
+)
+selected = next(k for k in items if k.name == chosen)
+trend = results[(results["kpi"] == chosen) & results["category"].isna()]
+if selected.time and trend["actual"].notna().any():
+    pace = forecast.pace(selected, results)
+    chart = charts.trend_chart(
+        trend,
+        unit=selected.unit,
+        target_line=trend[["period", "target"]],
+        projection=None if pace is None else pace.projection_frame(),
+        grain=selected.grain,
+        title=f"{selected.name}: trend",
+    )
+    right.download_button(
+        f"Trend of {chosen} as PNG",
+        lambda: export.chart_png(chart),
+        file_name="kpi_trend.png",
+        mime="image/png",
+        key="export_png",
+    )
+else:
+    right.caption("The chart export needs a KPI with a date column and data.")

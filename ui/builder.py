@@ -1,0 +1,492 @@
+"""Sidebar: pick the dataset, build KPIs (add, edit, duplicate, delete, templates, YAML import
+and export) and tweak the selected KPI's targets and bands with sliders."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import date
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from kpi_logic import compute, expressions, suggest
+from kpi_logic.errors import KPIExplorerError
+from kpi_logic.model import (
+    DIRECTIONS,
+    GRAINS,
+    KPI,
+    KPI_TYPES,
+    UNITS,
+    kpis_from_yaml,
+    kpis_to_yaml,
+    validate,
+)
+from kpi_logic.store import Dataset, KPISet
+from ui import kpis, session
+
+AGGREGATIONS = tuple(expressions.MEASURE_FUNCTIONS)
+NONE_OPTION = "(none)"
+_NUMERIC_TYPES = (
+    "DOUBLE",
+    "FLOAT",
+    "REAL",
+    "BIGINT",
+    "INTEGER",
+    "SMALLINT",
+    "TINYINT",
+    "HUGEINT",
+    "DECIMAL",
+    "UBIGINT",
+    "UINTEGER",
+)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def dataset_columns(_cur: duckdb.DuckDBPyConnection, table: str, revision: str) -> dict[str, str]:
+    """Column name -> DuckDB type of a dataset table."""
+    return compute.table_columns(_cur, table)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _templates(_cur: duckdb.DuckDBPyConnection, table: str, revision: str) -> list[KPI]:
+    return suggest.suggest_kpis(_cur, table)
+
+
+def check_against_dataset(kpi: KPI, columns: list[str]) -> KPI:
+    """Validate ``kpi`` and its expressions against the dataset's columns; column names come
+    back as the dataset spells them."""
+    validate(kpi)
+    expressions.compile_measure(kpi.measure, columns)
+    if kpi.filter:
+        expressions.compile_filter(kpi.filter, columns)
+    changes = {
+        key: expressions.resolve_column(getattr(kpi, key), columns)
+        for key in ("time", "by")
+        if getattr(kpi, key)
+    }
+    return dataclasses.replace(kpi, **changes)
+
+
+def selected_name(items: list[KPI]) -> str | None:
+    """The name of the KPI the view has selected (the first KPI when it names none)."""
+    names = [k.name for k in items]
+    wanted = session.view().kpi
+    return wanted if wanted in names else (names[0] if names else None)
+
+
+def sidebar(
+    dataset: Dataset, kpi_set: KPISet, saved: list[KPI], results: pd.DataFrame | None
+) -> None:
+    """Draw the dashboard's sidebar: dataset, KPI builder, targets of the selected KPI."""
+    with st.sidebar:
+        _dataset_picker(dataset)
+        columns = dataset_columns(session.cursor(), dataset.table, dataset.content_hash)
+        st.subheader("KPIs")
+        _add_kpi(dataset, kpi_set, saved, columns)
+        if saved:
+            _edit_kpi(kpi_set, saved, columns)
+        _import_export(kpi_set, saved, columns)
+        if saved and results is not None:
+            _targets(kpi_set, saved, results)
+
+
+def _dataset_picker(dataset: Dataset) -> None:
+    available = kpis.datasets()
+    names = {d.id: f"{d.name} ({d.rows:,} rows)" for d in available}
+    st.session_state["dataset_pick"] = dataset.id
+    st.selectbox(
+        "Dataset",
+        list(names),
+        format_func=names.get,
+        key="dataset_pick",
+        on_change=lambda: kpis.choose_dataset(st.session_state["dataset_pick"]),
+    )
+
+
+def _kpi_form(prefix: str, columns: dict[str, str], base: KPI | None) -> KPI | None:
+    """The KPI fields; returns the KPI they describe, or None after showing what is wrong."""
+    names = list(columns)
+    dates = [c for c, t in columns.items() if t.startswith(("DATE", "TIMESTAMP"))]
+    numbers = [c for c, t in columns.items() if t.startswith(_NUMERIC_TYPES)]
+    others = [c for c in names if c not in dates and c not in numbers]
+    base = base or KPI(name="", measure="")
+    simple = expressions.aggregate_of(base.measure, names) if base.measure else None
+    name = st.text_input("Name", value=base.name, key=f"{prefix}_name", max_chars=200)
+    mode = st.radio(
+        "Measure",
+        ["Column", "Expression"],
+        horizontal=True,
+        key=f"{prefix}_mode",
+        index=0 if simple or not base.measure else 1,
+    )
+    if mode == "Column":
+        func = st.selectbox(
+            "Aggregation",
+            AGGREGATIONS,
+            key=f"{prefix}_agg",
+            index=AGGREGATIONS.index(simple[0]) if simple else 0,
+        )
+        pool = names if func in ("count", "count_distinct") else (numbers or names)
+        column = st.selectbox(
+            "Column",
+            pool,
+            key=f"{prefix}_col",
+            index=pool.index(simple[1]) if simple and simple[1] in pool else 0,
+        )
+        measure = f"{func}({_quoted(column)})"
+    else:
+        measure = st.text_input(
+            "Expression",
+            value=base.measure,
+            key=f"{prefix}_expr",
+            placeholder='sum("Profit") / sum("Revenue")',
+            help="Aggregates sum, avg, count, count_distinct, min, max, median over columns "
+            "(double-quote names with spaces), with + - * / and numbers.",
+        )
+    filter_text = st.text_input(
+        "Filter (optional)",
+        value=base.filter or "",
+        key=f"{prefix}_filter",
+        placeholder="\"Channel\" <> 'Partner'",
+        help="Comparisons, and/or/not, in (...), between, is null, with text, number or date "
+        "values.",
+    )
+    time = _pick("Date column", dates, base.time, f"{prefix}_time")
+    grain = st.selectbox("Period", GRAINS, index=GRAINS.index(base.grain), key=f"{prefix}_grain")
+    by = _pick("Category column", others, base.by, f"{prefix}_by")
+    kpi_type = st.selectbox(
+        "Type", KPI_TYPES, index=KPI_TYPES.index(base.type), key=f"{prefix}_type"
+    )
+    direction = st.radio(
+        "Better is",
+        DIRECTIONS,
+        index=DIRECTIONS.index(base.direction),
+        horizontal=True,
+        key=f"{prefix}_direction",
+    )
+    unit = st.selectbox("Format", UNITS, index=UNITS.index(base.unit), key=f"{prefix}_unit")
+    owner = st.text_input("Owner", value=base.owner, key=f"{prefix}_owner", max_chars=200)
+    headline = kpis.headline_target(base)
+    target = st.number_input(
+        "Target of all categories together per period" if by else "Target per period",
+        value=headline,
+        key=f"{prefix}_target",
+        placeholder="none yet",
+    )
+    due = st.date_input("Due date (optional)", value=base.due, key=f"{prefix}_due")
+    candidate = dataclasses.replace(
+        base,
+        name=name.strip(),
+        measure=measure.strip(),
+        filter=filter_text.strip() or None,
+        time=time,
+        grain=grain,
+        by=by,
+        type=kpi_type,
+        direction=direction,
+        unit=unit,
+        owner=owner.strip(),
+        due=due if isinstance(due, date) else None,
+    )
+    candidate = candidate.with_total_target(target) if by else candidate.with_target(target)
+    if not candidate.name:
+        st.caption("Give the KPI a name.")
+        return None
+    try:
+        return check_against_dataset(candidate, names)
+    except KPIExplorerError as err:
+        st.error(str(err), icon=":material/error:")
+        return None
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _pick(label: str, options: list[str], current: str | None, key: str) -> str | None:
+    choices = [NONE_OPTION, *options]
+    index = choices.index(current) if current in choices else 0
+    picked = st.selectbox(label, choices, index=index, key=key)
+    return None if picked == NONE_OPTION else picked
+
+
+def _add_kpi(dataset: Dataset, kpi_set: KPISet, saved: list[KPI], columns: dict[str, str]) -> None:
+    taken = {k.name for k in saved}
+    with st.expander("Add a KPI", icon=":material/add:", expanded=not saved):
+        templates = [
+            t
+            for t in _templates(session.cursor(), dataset.table, dataset.content_hash)
+            if t.name not in taken
+        ]
+        if templates:
+            by_label = {f"{t.name} ({t.type})": t for t in templates}
+            label = st.selectbox(
+                "Start from a template", [NONE_OPTION, *by_label], key="template_pick"
+            )
+            if label != NONE_OPTION:
+                st.caption(f"`{by_label[label].measure}` · {by_label[label].description}")
+                if st.button("Add this template", key="add_template"):
+                    template = by_label[label]
+                    if kpis.save_kpis(kpi_set, [*saved, template], f"Added KPI {template.name}"):
+                        session.set_view(kpi=template.name)
+                        st.rerun()
+            st.caption("Or define your own:")
+        new = _kpi_form("new", columns, None)
+        if st.button("Add KPI", type="primary", key="add_kpi", disabled=new is None):
+            if new.name in taken:
+                st.error(f'A KPI named "{new.name}" already exists; pick another name.')
+            elif kpis.save_kpis(kpi_set, [*saved, new], f"Added KPI {new.name}"):
+                for key in [k for k in st.session_state if str(k).startswith("new_")]:
+                    del st.session_state[key]
+                session.set_view(kpi=new.name)
+                st.rerun()
+
+
+def _edit_kpi(kpi_set: KPISet, saved: list[KPI], columns: dict[str, str]) -> None:
+    name = selected_name(saved)
+    current = next(k for k in saved if k.name == name)
+    with st.expander(f"Edit “{current.name}”", icon=":material/edit:"):
+        edited = _kpi_form(f"edit_{kpi_set.version}_{abs(hash(current.name))}", columns, current)
+        save, copy, delete = st.columns(3)
+        others = [k for k in saved if k.name != current.name]
+        if save.button("Save", key="save_kpi", disabled=edited is None, type="primary"):
+            if edited.name in {k.name for k in others}:
+                st.error(f'A KPI named "{edited.name}" already exists.')
+            elif kpis.save_kpis(
+                kpi_set,
+                [edited if k.name == current.name else k for k in saved],
+                f"Edited KPI {current.name}",
+            ):
+                session.set_view(kpi=edited.name)
+                st.rerun()
+        if copy.button("Duplicate", key="copy_kpi"):
+            copy_name = _free_name(f"{current.name} (copy)", {k.name for k in saved})
+            duplicate = dataclasses.replace(current, name=copy_name)
+            if kpis.save_kpis(
+                kpi_set, [*saved, duplicate], f"Duplicated KPI {current.name} as {copy_name}"
+            ):
+                session.set_view(kpi=copy_name)
+                st.rerun()
+        if delete.button("Delete", key="delete_kpi") and kpis.save_kpis(
+            kpi_set, others, f"Deleted KPI {current.name}"
+        ):
+            prefix = current.name + kpis.CATEGORY_SEPARATOR
+            targets = {
+                k: v
+                for k, v in session.view().targets.items()
+                if k != current.name and not k.startswith(prefix)
+            }
+            session.set_view(kpi=None, targets=targets)
+            st.rerun()
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    candidate, number = name, 2
+    while candidate in taken:
+        candidate, number = f"{name} {number}", number + 1
+    return candidate
+
+
+def _import_export(kpi_set: KPISet, saved: list[KPI], columns: dict[str, str]) -> None:
+    with st.expander("Import or export the KPI file", icon=":material/description:"):
+        st.download_button(
+            "Download KPI file (YAML)",
+            kpis_to_yaml(saved),
+            file_name="kpis.yaml",
+            mime="application/x-yaml",
+            key="export_yaml",
+        )
+        upload = st.file_uploader("Import a KPI file", type=["yaml", "yml"], key="import_yaml")
+        if upload is not None and st.button("Replace the KPIs with this file", key="do_import"):
+            try:
+                text = upload.getvalue().decode("utf-8")
+                imported = [check_against_dataset(k, list(columns)) for k in kpis_from_yaml(text)]
+            except UnicodeDecodeError:
+                st.error("That KPI file is not UTF-8 text; nothing was changed.")
+            except KPIExplorerError as err:
+                st.error(f"Not imported, nothing was changed: {err}")
+            else:
+                if kpis.save_kpis(kpi_set, imported, f"Imported KPI file {upload.name}"):
+                    session.set_view(kpi=None, targets={})
+                    st.rerun()
+
+
+def _step(top: float, unit: str) -> float:
+    """A slider step giving about 200-2,000 positions from 0 to ``top``."""
+    if top <= 0:
+        return 1.0 if unit != "percent" else 0.001
+    return float(10 ** math.floor(math.log10(top / 200)))
+
+
+def _slider(
+    label: str, key: str, value: float | None, top: float, unit: str, saved: float | None
+) -> None:
+    """A target slider with an exact number input beside it, both writing the view."""
+    step = _step(top, unit)
+    top = max(top, value or 0.0, step)
+    slider_key, number_key = f"slider::{key}", f"number::{key}"
+
+    def moved(source: str) -> None:
+        picked = st.session_state[source]
+        targets = dict(session.view().targets)
+        if picked is None or (saved is not None and math.isclose(picked, saved)):
+            targets.pop(key, None)
+        else:
+            targets[key] = float(picked)
+        session.set_view(targets=targets)
+
+    st.session_state[slider_key] = float(min(value or 0.0, top))
+    st.session_state[number_key] = None if value is None else float(value)
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    left.slider(
+        label,
+        0.0,
+        float(top),
+        step=step,
+        key=slider_key,
+        on_change=moved,
+        args=(slider_key,),
+        format=_slider_format(unit, top),
+    )
+    right.number_input(
+        "Exact",
+        key=number_key,
+        on_change=moved,
+        args=(number_key,),
+        step=step,
+        format="%.4f" if unit == "percent" else "%.2f",
+        placeholder="none",
+    )
+
+
+def _slider_format(unit: str, top: float) -> str:
+    if unit == "percent":
+        return "%.3f"
+    return "%.2f" if top < 100 else "%.0f"
+
+
+def _top(actuals: pd.Series) -> float:
+    """Slider end: twice the best value seen, so the target can go well beyond it."""
+    best = actuals.abs().max()
+    return 2 * float(best) if pd.notna(best) and best > 0 else 100.0
+
+
+def _targets(kpi_set: KPISet, saved: list[KPI], results: pd.DataFrame) -> None:
+    name = selected_name(saved)
+    current = next(k for k in saved if k.name == name)
+    live = kpis.with_overrides([current], session.view().targets)[0]
+    rows = results[results["kpi"] == current.name]
+    st.subheader(f"Targets · {current.name}")
+    st.caption(
+        "Move a target to see the dashboard re-score; the link carries it. "
+        "Save to keep it for everyone."
+    )
+    totals = rows[rows["category"].isna()]
+    label = "All categories together" if current.by else f"Target per {current.grain}"
+    _slider(
+        label,
+        kpis.target_key(current.name),
+        kpis.headline_target(live),
+        _top(totals["actual"]),
+        current.unit,
+        kpis.headline_target(current),
+    )
+    if current.by:
+        cells = rows[rows["category"].notna()]
+        top = _top(cells["actual"])
+        _slider(
+            f"Each {current.by} (default)",
+            kpis.target_key(current.name, kpis.ALL_CATEGORIES),
+            live.target.default,
+            top,
+            current.unit,
+            current.target.default,
+        )
+        categories = sorted(str(c) for c in cells["category"].dropna().unique())
+        with st.expander(f"Per {current.by}"):
+            for category in categories:
+                _slider(
+                    category,
+                    kpis.target_key(current.name, category),
+                    live.target.by_category.get(category, live.target.default),
+                    top,
+                    current.unit,
+                    current.target.by_category.get(category),
+                )
+            _target_grid(current, live, categories)
+    st.slider(
+        "Bands: at risk from / on target from (attainment)",
+        0.0,
+        1.5,
+        (current.bands.warning, current.bands.good),
+        step=0.01,
+        key=kpis.bands_key(current.name),
+    )
+    trial = st.session_state[kpis.bands_key(current.name)]
+    changed = bool(session.view().targets) or trial != (current.bands.warning, current.bands.good)
+    save, reset = st.columns(2)
+    if save.button("Save targets", key="save_targets", disabled=not changed, type="primary"):
+        updated = kpis.with_trial_bands(kpis.with_overrides(saved, session.view().targets))
+        if kpis.save_kpis(kpi_set, updated, _describe_changes(saved, updated)):
+            session.set_view(targets={})
+            st.rerun()
+    if reset.button("Reset to saved", key="reset_targets", disabled=not changed):
+        session.set_view(targets={})
+        st.session_state.pop(kpis.bands_key(current.name), None)
+        st.rerun()
+
+
+def _target_grid(current: KPI, live: KPI, categories: list[str]) -> None:
+    """Per-category targets (and per-period ones when there is a date) in an editable grid."""
+    grid = pd.DataFrame({current.by: categories})
+    grid["target"] = [live.target.by_category.get(c, live.target.default) for c in categories]
+    edited = st.data_editor(
+        grid,
+        key=f"grid::{current.name}",
+        hide_index=True,
+        disabled=[current.by],
+        width="stretch",
+        column_config={"target": st.column_config.NumberColumn("Target")},
+    )
+    if st.button("Use these targets", key="apply_grid"):
+        targets = dict(session.view().targets)
+        for category, value in zip(edited[current.by], edited["target"], strict=True):
+            key = kpis.target_key(current.name, category)
+            if pd.notna(value):
+                targets[key] = float(value)
+            else:
+                targets.pop(key, None)
+        session.set_view(targets=targets)
+        st.rerun()
+
+
+def _describe_changes(before: list[KPI], after: list[KPI]) -> str:
+    """A history line such as ``Sales: target 500,000 → 650,000; West 80,000 → 90,000``."""
+    parts = []
+    for old, new in zip(before, after, strict=True):
+        if old == new:
+            continue
+        changes = []
+        for label, a, b in (
+            ("total", old.target.total, new.target.total),
+            ("target", old.target.default, new.target.default),
+        ):
+            if a != b:
+                changes.append(f"{label} {_number(a)} → {_number(b)}")
+        for category in sorted(set(old.target.by_category) | set(new.target.by_category)):
+            a, b = old.target.by_category.get(category), new.target.by_category.get(category)
+            if a != b:
+                changes.append(f"{category} {_number(a)} → {_number(b)}")
+        if old.bands != new.bands:
+            changes.append(
+                f"bands {old.bands.warning:g}/{old.bands.good:g} → "
+                f"{new.bands.warning:g}/{new.bands.good:g}"
+            )
+        parts.append(f"{new.name}: " + ", ".join(changes))
+    return "; ".join(parts) or "Targets saved"
+
+
+def _number(value: float | None) -> str:
+    return "none" if value is None else f"{value:,.4g}"

@@ -1,0 +1,103 @@
+"""Date range and category filters for the dashboard, kept in the view (and so in the URL)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from kpi_logic.model import KPI
+from kpi_logic.sql import quote_ident
+from kpi_logic.store import Dataset
+from ui import session
+
+MAX_CATEGORY_VALUES = 500
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _date_span(_cur: object, table: str, revision: str, column: str) -> tuple[date, date] | None:
+    low, high = _cur.execute(
+        f"SELECT min({quote_ident(column)})::DATE, max({quote_ident(column)})::DATE "
+        f"FROM {quote_ident(table)}"
+    ).fetchone()
+    return None if low is None else (low, high)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def category_values(_cur: object, table: str, revision: str, column: str) -> list[str]:
+    """Distinct values of a category column (at most ``MAX_CATEGORY_VALUES``)."""
+    rows = _cur.execute(
+        f"SELECT DISTINCT {quote_ident(column)}::VARCHAR AS v FROM {quote_ident(table)} "
+        f"WHERE v IS NOT NULL ORDER BY v LIMIT {MAX_CATEGORY_VALUES}"
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def _on_dates() -> None:
+    picked = st.session_state["date_range"]
+    span = st.session_state["date_span"]
+    if len(picked) == 2:
+        start, end = picked
+        session.set_view(
+            start=None if start == span[0] else start, end=None if end == span[1] else end
+        )
+
+
+def _on_categories(column: str) -> None:
+    values = st.session_state[f"filter_{column}"]
+    current = dict(session.view().filters)
+    if values:
+        current[column] = tuple(values)
+    else:
+        current.pop(column, None)
+    session.set_view(filters=current)
+
+
+def render(dataset: Dataset, kpis: list[KPI]) -> None:
+    """Draw the date range and category filters for the columns the KPIs use."""
+    cur, table, revision = session.cursor(), dataset.table, dataset.content_hash
+    view = session.view()
+    time_columns = [k.time for k in kpis if k.time]
+    by_columns = list(dict.fromkeys(k.by for k in kpis if k.by))
+    left, *rights = st.columns([2] + [1] * max(len(by_columns), 1))
+    span = _date_span(cur, table, revision, time_columns[0]) if time_columns else None
+    if span:
+        st.session_state["date_span"] = span
+        st.session_state["date_range"] = (
+            max(view.start or span[0], span[0]),
+            min(view.end or span[1], span[1]),
+        )
+        left.date_input(
+            "Date range",
+            min_value=span[0],
+            max_value=span[1],
+            key="date_range",
+            on_change=_on_dates,
+            format="YYYY-MM-DD",
+        )
+    for column, box in zip(by_columns, rights, strict=False):
+        options = category_values(cur, table, revision, column)
+        st.session_state[f"filter_{column}"] = [
+            v for v in view.filters.get(column, []) if v in options
+        ]
+        box.multiselect(
+            column,
+            options,
+            key=f"filter_{column}",
+            placeholder="All",
+            on_change=_on_categories,
+            args=(column,),
+        )
+
+
+def drill_down(column: str, values: list[str]) -> None:
+    """Show only ``values`` of ``column`` everywhere (a click on a chart's category)."""
+    if session.view().filters.get(column) != tuple(values):
+        session.set_view(filters={**session.view().filters, column: tuple(values)})
+        st.rerun()
+
+
+def clear() -> None:
+    """Remove the date range and every category filter."""
+    session.set_view(filters={}, start=None, end=None)
+    st.rerun()

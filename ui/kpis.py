@@ -1,0 +1,209 @@
+"""The current dataset, its KPI set (with target overrides from sliders) and scored results.
+
+The expensive part, the aggregate over the data, is cached by table, dataset revision, KPI
+definitions and filters; targets are applied afterwards by ``compute.score``, so moving a
+target slider never re-scans the data.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from kpi_logic import compute
+from kpi_logic.errors import KPIExplorerError
+from kpi_logic.model import KPI, definition_key, kpis_from_yaml, kpis_to_yaml
+from kpi_logic.store import Dataset, KPISet
+from ui import session
+
+CATEGORY_SEPARATOR = "@"
+ALL_CATEGORIES = "*"
+
+
+def datasets() -> list[Dataset]:
+    """Every dataset in the store, newest first."""
+    return session.store().list_datasets(session.cursor())
+
+
+def current_dataset() -> Dataset | None:
+    """The dataset the view shows (the first one when the view names none)."""
+    available = datasets()
+    if not available:
+        return None
+    wanted = session.view().dataset
+    chosen = next((d for d in available if d.id == wanted), available[0])
+    if chosen.id != wanted:
+        choose_dataset(chosen.id)
+    return chosen
+
+
+def choose_dataset(dataset_id: str) -> None:
+    """Show another dataset: its own KPI set, no targets tried, no filters."""
+    session.set_view(
+        dataset=dataset_id, kpi_set=None, kpi=None, targets={}, filters={}, start=None, end=None
+    )
+
+
+def current_kpi_set(dataset: Dataset) -> KPISet:
+    """The KPI set the view shows for ``dataset`` (created empty when the dataset has none)."""
+    cur = session.cursor()
+    sets = session.store().list_kpi_sets(cur, dataset.id)
+    if not sets:
+        set_id = session.store().save_kpi_set(cur, dataset.id, "KPIs", "kpis: []\n", author())
+        sets = session.store().list_kpi_sets(cur, dataset.id)
+        session.set_view(kpi_set=set_id)
+    wanted = session.view().kpi_set
+    chosen = next((s for s in sets if s.id == wanted), sets[0])
+    if chosen.id != wanted:
+        session.set_view(kpi_set=chosen.id, kpi=None, targets={})
+    return chosen
+
+
+def saved_kpis(kpi_set: KPISet) -> list[KPI]:
+    """The KPIs as saved in ``kpi_set``; an unreadable set is reported and shows as empty."""
+    try:
+        return kpis_from_yaml(kpi_set.yaml_text)
+    except KPIExplorerError as err:
+        st.error(f"The saved KPI set could not be read: {err}")
+        return []
+
+
+def target_key(kpi: str, category: str | None = None) -> str:
+    """The key of a target override in the view.
+
+    ``"Sales"`` is the headline target (the all-categories total of a KPI with ``by``, else
+    every period's target), ``"Sales@West"`` one category's, ``"Sales@*"`` every category's.
+    """
+    return kpi if category is None else f"{kpi}{CATEGORY_SEPARATOR}{category}"
+
+
+def headline_target(kpi: KPI) -> float | None:
+    """The target the card is judged against: the total for a KPI with ``by``, else default."""
+    return kpi.target.total if kpi.by else kpi.target.default
+
+
+def with_overrides(kpis: list[KPI], overrides: dict[str, float]) -> list[KPI]:
+    """Apply slider targets (``target_key`` -> value) to the saved KPIs."""
+    result = []
+    for kpi in kpis:
+        prefix = kpi.name + CATEGORY_SEPARATOR
+        for key, value in sorted(overrides.items()):
+            if key == kpi.name:
+                kpi = kpi.with_total_target(value) if kpi.by else kpi.with_target(value)
+            elif key == prefix + ALL_CATEGORIES:
+                kpi = kpi.with_target(value)
+            elif key.startswith(prefix):
+                kpi = kpi.with_target(value, category=key[len(prefix) :])
+        result.append(kpi)
+    return result
+
+
+def bands_key(kpi: str) -> str:
+    """Session key of the bands being tried for ``kpi`` (not saved until "Save targets")."""
+    return f"bands::{kpi}"
+
+
+def with_trial_bands(kpis: list[KPI]) -> list[KPI]:
+    """Apply bands moved with the bands slider in this session."""
+    result = []
+    for kpi in kpis:
+        trial = st.session_state.get(bands_key(kpi.name))
+        result.append(kpi.with_bands(good=trial[1], warning=trial[0]) if trial else kpi)
+    return result
+
+
+def live_kpis(kpi_set: KPISet) -> tuple[list[KPI], list[KPI]]:
+    """The saved KPIs, and the KPIs as shown: with the view's targets and trial bands."""
+    saved = saved_kpis(kpi_set)
+    return saved, with_trial_bands(with_overrides(saved, session.view().targets))
+
+
+def save_kpis(kpi_set: KPISet, kpis: list[KPI], summary: str) -> bool:
+    """Save the KPI set (one transaction, with a history entry); False after showing why not.
+
+    The save is refused when someone else saved the set since this page was drawn, so their
+    change is never silently overwritten.
+    """
+    try:
+        session.store().update_kpi_set(
+            session.cursor(),
+            kpi_set.id,
+            kpis_to_yaml(kpis),
+            author(),
+            summary,
+            expected_version=kpi_set.version,
+        )
+    except KPIExplorerError as err:
+        st.error(f"Not saved: {err}", icon=":material/error:")
+        return False
+    return True
+
+
+def author() -> str:
+    """Who is making changes: the signed-in user, else the name typed in the sidebar."""
+    if st.user.get("is_logged_in"):
+        return str(st.user.get("email") or st.user.get("name"))
+    return st.session_state.get("author_name") or "anonymous"
+
+
+@st.cache_data(max_entries=256, show_spinner="Computing KPIs…")
+def _aggregate(
+    _cur: duckdb.DuckDBPyConnection,
+    table: str,
+    revision: str,
+    definitions: tuple[tuple[str, str], ...],
+    start: date | None,
+    end: date | None,
+    categories: tuple[tuple[str, tuple[str, ...]], ...],
+    _kpis: tuple[KPI, ...],
+) -> pd.DataFrame:
+    """The aggregate of ``_kpis``; cached by table, content hash, definitions and filters."""
+    return compute.aggregate(
+        _cur,
+        table,
+        list(_kpis),
+        start=start,
+        end=end,
+        categories={column: list(values) for column, values in categories} or None,
+    )
+
+
+def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Actual, target, attainment and status per KPI x category x period for the view, and
+    the problem of each KPI that could not be computed (KPI name -> message)."""
+    view = session.view()
+    categories = tuple((column, tuple(values)) for column, values in sorted(view.filters.items()))
+
+    def run(group: list[KPI]) -> pd.DataFrame:
+        definitions = tuple((k.name, definition_key(k)) for k in group)
+        return _aggregate(
+            session.cursor(),
+            dataset.table,
+            dataset.content_hash,
+            definitions,
+            view.start,
+            view.end,
+            categories,
+            tuple(group),
+        )
+
+    problems: dict[str, str] = {}
+    try:
+        agg = run(kpis)
+    except KPIExplorerError:  # find which KPIs fail; compute the others
+        frames = []
+        for kpi in kpis:
+            try:
+                frames.append(run([kpi]))
+            except KPIExplorerError as err:
+                problems[kpi.name] = str(err)
+        agg = (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=compute.AGGREGATE_COLUMNS)
+        )
+    good = [k for k in kpis if k.name not in problems]
+    return compute.score(agg, good), problems

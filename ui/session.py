@@ -1,0 +1,125 @@
+"""Per-session state shared by the pages: the one store, this session's cursor, the view.
+
+The view (dataset, KPI set, selected KPI, target overrides, filters) is read from the URL
+on a session's first run and written back to the URL after every run, so the address bar is
+always a share link for what is on screen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import duckdb
+import streamlit as st
+
+from kpi_logic import share, workspace
+from kpi_logic.errors import KPIExplorerError
+from kpi_logic.store import Store, store_path_from_env
+
+APP_DIR = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = APP_DIR / "data" / "sample_sales.csv"
+SAMPLE_KPIS = APP_DIR / "data" / "sample_kpis.yaml"
+PAGES = {"dashboard": "pages/dashboard.py", "data": "pages/data.py", "review": "pages/review.py"}
+
+
+@st.cache_resource(show_spinner="Opening the store…")
+def _open_store(path: Path, memory_limit: str | None) -> Store:
+    uploads = _upload_dir(path)
+    uploads.mkdir(parents=True, exist_ok=True)
+    opened = Store(path, allowed_dirs=[uploads, SAMPLE_DATA.parent], memory_limit=memory_limit)
+    workspace.ensure_sample(opened, SAMPLE_DATA, SAMPLE_KPIS, uploads)
+    return opened
+
+
+def _upload_dir(store_path: Path) -> Path:
+    return store_path.parent / "uploads"
+
+
+def upload_dir() -> Path:
+    """Where uploads are written: beside the store file (readable by its connection)."""
+    return _upload_dir(store_path_from_env())
+
+
+def store() -> Store:
+    """The process-wide store (one DuckDB connection); the bundled sample is loaded once.
+
+    ``KPI_MEMORY_LIMIT`` (e.g. ``4GB``) caps DuckDB's memory; beyond it, it spills to disk.
+    """
+    return _open_store(store_path_from_env(), os.environ.get("KPI_MEMORY_LIMIT") or None)
+
+
+def cursor() -> duckdb.DuckDBPyConnection:
+    """This session's own cursor on the store's connection."""
+    if "cursor" not in st.session_state:
+        st.session_state["cursor"] = store().cursor()
+    return st.session_state["cursor"]
+
+
+def start() -> None:
+    """Read the view from the URL on the session's first run and report broken link parts."""
+    if "view" in st.session_state:
+        return
+    state, problems = share.from_query_params(st.query_params.to_dict())
+    cur = cursor()
+    if state.view:
+        try:
+            saved = store().get_view(cur, state.view)
+        except KPIExplorerError as err:
+            problems.append(str(err))
+        else:
+            state, more = share.from_query_params(saved.state)
+            state = dataclasses.replace(state, view=saved.id)
+            problems += more
+    if state.dataset and not _exists(store().get_dataset, state.dataset):
+        problems.append("The dataset in this link no longer exists; showing the first dataset.")
+        state = share.ViewState()
+    if state.kpi_set and not _exists(store().get_kpi_set, state.kpi_set):
+        problems.append("The KPI set in this link no longer exists; showing the first one.")
+        state = dataclasses.replace(state, kpi_set=None, kpi=None, targets={})
+    st.session_state["view"] = state
+    st.session_state["link_problems"] = problems
+
+
+def _exists(getter: object, record_id: str) -> bool:
+    try:
+        getter(cursor(), record_id)
+    except KPIExplorerError:
+        return False
+    return True
+
+
+def view() -> share.ViewState:
+    """The current view state."""
+    return st.session_state["view"]
+
+
+def set_view(**changes: object) -> None:
+    """Change parts of the view (e.g. ``set_view(kpi="Sales")``)."""
+    st.session_state["view"] = dataclasses.replace(view(), **changes)
+
+
+def on_page(name: str) -> None:
+    """Record which page the view is on (the share link opens the same page)."""
+    if view().page != name:
+        set_view(page=name)
+
+
+def show_link_problems() -> None:
+    """Tell the user, once, which parts of the link they opened could not be used."""
+    for problem in st.session_state.pop("link_problems", []):
+        st.warning(f"Link: {problem}", icon=":material/link_off:")
+
+
+def write_url() -> None:
+    """Mirror the view into the address bar so it can be copied and shared as is."""
+    wanted = share.to_query_params(view())
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def share_link() -> str:
+    """The full link to the current view (page included)."""
+    base = (st.context.url or "").split("?", 1)[0]
+    return share.share_url(base, view())
