@@ -2,7 +2,11 @@
 
     python -m kpi_logic evaluate DATA --kpis KPIS.yaml [--format csv|json] [--totals]
                                  [--sheet NAME] [--out FILE]
+                                 [--memory-limit SIZE] [--temp-dir FOLDER]
     python -m kpi_logic suggest DATA [--sheet NAME] [--out FILE]
+
+``--memory-limit`` (DuckDB's ``memory_limit``, e.g. ``2GB``) caps DuckDB's memory; what does
+not fit spills to ``--temp-dir``, so files larger than memory can be evaluated.
 
 ``evaluate`` prints ``kpi, category, period, actual, target, attainment, status`` per KPI x
 category x period (category empty for a KPI without ``by``); ``--totals`` adds the
@@ -86,19 +90,37 @@ def _parser() -> argparse.ArgumentParser:
     for command in (evaluate, starter):
         command.add_argument("--sheet", help="sheet of an Excel workbook (default: the first)")
         command.add_argument("--out", help="write to this file instead of standard output")
+        command.add_argument(
+            "--memory-limit",
+            metavar="SIZE",
+            help="most memory DuckDB may use, e.g. 2GB (default: 80%% of the machine's)",
+        )
+        command.add_argument(
+            "--temp-dir",
+            metavar="FOLDER",
+            help="folder where DuckDB spills what does not fit in memory",
+        )
     return parser
 
 
-def _load(path_text: str, sheet: str | None) -> duckdb.DuckDBPyConnection:
-    """A sandboxed connection that can read only the data file's folder, with ``data``: the
-    table ``ingest.load_file`` makes, or a view when that table would be the Parquet file as
-    it is (see ``_parquet_as_is``)."""
-    path = Path(path_text).resolve()
+def _load(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
+    """A sandboxed connection that can reach only the data file's folder (and the spill
+    folder), with ``data``: the table ``ingest.load_file`` makes, or a view when that
+    table would be the Parquet file as it is (see ``_parquet_as_is``)."""
+    path = Path(args.data).resolve()
     if not path.is_file():
-        raise KPIExplorerError(f"{path_text}: no such file.")
-    con = sandboxed_connection(allowed_dirs=[path.parent])
+        raise KPIExplorerError(f"{args.data}: no such file.")
+    try:
+        con = sandboxed_connection(
+            allowed_dirs=[path.parent], memory_limit=args.memory_limit, temp_dir=args.temp_dir
+        )
+    except duckdb.Error as err:
+        raise KPIExplorerError(
+            f"--memory-limit {args.memory_limit!r} / --temp-dir {args.temp_dir!r}: "
+            f"{_first_line(err)}"
+        ) from err
     if not _parquet_as_is(con, path):
-        ingest.load_file(con, path, TABLE, sheet=sheet)
+        ingest.load_file(con, path, TABLE, sheet=args.sheet)
     return con
 
 
@@ -120,7 +142,7 @@ def _parquet_as_is(con: duckdb.DuckDBPyConnection, path: Path) -> bool:
 
 def _evaluate(args: argparse.Namespace) -> str:
     kpis = kpis_from_yaml(Path(args.kpis).read_text(encoding="utf-8"))
-    con = _load(args.data, args.sheet)
+    con = _load(args)
     scored = compute.score(compute.aggregate(con, TABLE, kpis), kpis)
     with_by = {k.name for k in kpis if k.by}
     total = scored["category"].isna() & scored["kpi"].isin(with_by)
@@ -130,7 +152,7 @@ def _evaluate(args: argparse.Namespace) -> str:
 
 
 def _suggest(args: argparse.Namespace) -> str:
-    return kpis_to_yaml(suggest.suggest_kpis(_load(args.data, args.sheet), TABLE))
+    return kpis_to_yaml(suggest.suggest_kpis(_load(args), TABLE))
 
 
 def _records(rows: pd.DataFrame) -> list[dict[str, object]]:

@@ -240,3 +240,29 @@ def test_parquet_that_needs_cleaning_goes_through_ingest(tmp_path: Path) -> None
         "N,,2024-01-01,1.0,2.0,0.5,off target",
         "N,,2024-02-01,2.0,2.0,1.0,on target",
     ]
+
+
+def test_memory_limit_and_temp_dir(tmp_path: Path, files: dict[str, Path]) -> None:
+    from kpi_logic import cli
+
+    spill = tmp_path / "spill"
+    args = cli._parser().parse_args(
+        ["evaluate", str(files["csv"]), "--kpis", str(files["kpis"]),
+         "--memory-limit", "300MB", "--temp-dir", str(spill)]
+    )  # fmt: skip
+    con = cli._load(args)
+    limit, folder = con.execute(
+        "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+    ).fetchone()
+    assert limit == "286.1 MiB", limit  # 300 MB in DuckDB's binary units
+    assert Path(folder) == spill and spill.is_dir()
+    assert con.execute("SELECT count(*) FROM data").fetchone()[0] == 3000
+
+    plain = run("evaluate", files["csv"], "--kpis", files["kpis"])
+    limited = run("evaluate", files["csv"], "--kpis", files["kpis"],
+                  "--memory-limit", "300MB", "--temp-dir", spill)  # fmt: skip
+    assert limited.returncode == 0, limited.stderr
+    assert limited.stdout == plain.stdout
+    assert "--memory-limit" in one_line_error(
+        run("evaluate", files["csv"], "--kpis", files["kpis"], "--memory-limit", "lots")
+    )
