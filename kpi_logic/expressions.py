@@ -311,6 +311,11 @@ class _Emitter:
             return self._aggregate(node, depth)
         if cls == "CONSTANT":
             return self._constant(node, numbers_only=True)
+        if cls == "CAST":
+            type_name = self._cast_type(node)
+            if type_name in ("DATE", "TIMESTAMP"):
+                raise ExpressionError(f"CAST to {type_name} is not allowed in a measure")
+            return f"CAST({self.measure(node['child'], depth + 1)} AS {type_name})"
         if cls == "COLUMN_REF":
             name = self._column_name(node)
             raise ExpressionError(
@@ -511,19 +516,7 @@ class _Emitter:
         raise self._refused(node)
 
     def _cast(self, node: dict, depth: int) -> str:
-        target = node.get("type_expr") or {}
-        type_name = str(target.get("type_name", "")).upper()
-        if (
-            node.get("try_cast")
-            or type_name not in _CAST_TYPES
-            or target.get("children")
-            or target.get("schema")
-            or target.get("catalog")
-        ):
-            shown = type_name or "?"
-            raise ExpressionError(
-                f"CAST to {shown} is not allowed (allowed: {', '.join(_CAST_TYPES)})"
-            )
+        type_name = self._cast_type(node)
         child = node["child"]
         if (
             child.get("class") == "CONSTANT"
@@ -534,8 +527,26 @@ class _Emitter:
             value = child["literal"]["text"]
             _check_date(value, type_name)
             self.params.append(value)
-            return f"CAST(? AS {_CAST_TYPES[type_name]})"
-        return f"CAST({self.value(child, depth + 1)} AS {_CAST_TYPES[type_name]})"
+            return f"CAST(? AS {type_name})"
+        return f"CAST({self.value(child, depth + 1)} AS {type_name})"
+
+    def _cast_type(self, node: dict) -> str:
+        """The allowed target type of a CAST node, from the fixed list."""
+        target = node.get("type_expr") or {}
+        type_name = str(target.get("type_name", "")).upper()
+        if node.get("try_cast"):
+            raise ExpressionError("TRY_CAST is not allowed")
+        if (
+            type_name not in _CAST_TYPES
+            or target.get("children")
+            or target.get("schema")
+            or target.get("catalog")
+        ):
+            shown = type_name or "?"
+            raise ExpressionError(
+                f"CAST to {shown} is not allowed (allowed: {', '.join(_CAST_TYPES)})"
+            )
+        return _CAST_TYPES[type_name]
 
     def _column_name(self, node: dict) -> str:
         names = node.get("column_names") or []
