@@ -19,6 +19,7 @@ Filter language: ``= <> != < <= > >=``, ``and or not``, ``in (...)``, ``not in``
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 import threading
@@ -253,25 +254,38 @@ def _scan(text: str) -> None:
 
 
 def _serialize(statement: str) -> dict:
-    global _connection
-    with _lock:
-        if _connection is None:
-            _connection = sandboxed_connection()
-        try:
-            row = _connection.execute("SELECT json_serialize_sql(?)", [statement]).fetchone()
-        except duckdb.Error as err:
-            first = (str(err).strip().splitlines() or ["syntax error"])[0]
-            raise ExpressionError(f"could not parse: {first}") from err
     try:
-        return json.loads(row[0])
+        return json.loads(_parse_tree_json(statement))
     except (ValueError, RecursionError) as err:
         raise ExpressionError("the expression is nested too deeply") from err
 
 
-def _check_date(value: str, type_name: str) -> None:
+@functools.lru_cache(maxsize=1024)
+def _parse_tree_json(statement: str) -> str:
+    """DuckDB's parse tree of ``statement`` as JSON text (the statement is a bound value)."""
     with _lock:
         try:
-            _connection.execute(f"SELECT CAST(? AS {_CAST_TYPES[type_name]})", [value])  # type: ignore[union-attr]
+            rows = _parser().execute("SELECT json_serialize_sql(?)", [statement]).fetchall()
+        except duckdb.Error as err:
+            first = (str(err).strip().splitlines() or ["syntax error"])[0]
+            raise ExpressionError(f"could not parse: {first}") from err
+    return rows[0][0]
+
+
+def _parser() -> duckdb.DuckDBPyConnection:
+    """The module's private sandboxed in-memory connection; call with ``_lock`` held."""
+    global _connection
+    if _connection is None:
+        _connection = sandboxed_connection()
+    return _connection
+
+
+@functools.lru_cache(maxsize=1024)
+def _check_date(value: str, type_name: str) -> None:
+    """Refuse a date or timestamp literal DuckDB can't read."""
+    with _lock:
+        try:
+            _parser().execute(f"SELECT CAST(? AS {_CAST_TYPES[type_name]})", [value]).fetchall()
         except duckdb.Error as err:
             raise ExpressionError(f"'{value}' is not a valid {type_name.lower()}") from err
 
