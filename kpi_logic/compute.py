@@ -38,7 +38,7 @@ COUNT_FUNCTIONS = ("count", "count_distinct")  # 0, not missing, for a cell with
 ADDITIVE_FUNCTIONS = ("sum", "count")  # a period's value is the sum of its days' values
 
 _H = f"__kpi_{uuid.uuid4().hex[:6]}"  # prefix of helper columns: can't meet a user's
-_PERIOD, _CATEGORY, _DAY, _KEEP = (f"{_H}_{n}" for n in ("period", "category", "day", "keep"))
+_PERIOD, _CATEGORY, _DAY = (f"{_H}_{n}" for n in ("period", "category", "day"))
 _DATE_TYPES = ("DATE", "TIMESTAMP")
 
 Categories = Sequence[str] | Mapping[str, Sequence[str]]
@@ -201,34 +201,30 @@ def _group_sql(
 ) -> tuple[str, list]:
     """``SELECT ... GROUP BY GROUPING SETS`` over a subquery of helper columns.
 
-    A KPI filter masks the measure's columns (``CASE WHEN filter THEN col END``) instead of
-    dropping rows, so every aggregate in the measure sees the filter, a count over a cell of
-    only filtered-out rows is 0 and every other aggregate there is NULL.
+    A KPI filter drops rows (``WHERE``), so every aggregate in the measure, ``count(*)``
+    included, sees only the kept rows; a category or period whose rows are all filtered out
+    has no result row (missing, not 0).
     """
     first = plans[0]
     used = list(dict.fromkeys(c for p in plans for c in p.measure.columns))
-    helpers, names, params = [], [], []
+    helpers, params = [], []
     if first.time:
         helpers += [
             f"CAST(date_trunc(?, {quote_ident(first.time)}) AS DATE) AS {_PERIOD}",
             f"CAST({quote_ident(first.time)} AS DATE) AS {_DAY}",
         ]
-        names += [_PERIOD, _DAY]
         params.append(first.kpi.grain)
     if first.by:
         helpers.append(f"{_category_sql(first.by)} AS {_CATEGORY}")
-        names.append(_CATEGORY)
         params.append(BLANK_CATEGORY)
     values = [quote_ident(c) for c in used]
-    if first.filter is not None:
-        helpers.append(f"({first.filter.sql}) AS {_KEEP}")
-        params += first.filter.params
     where, where_params = _where(first, columns, start, end, categories)
+    if first.filter is not None:  # the KPIs of a group share their filter
+        keep = f"({first.filter.sql})"
+        where = f"{where} AND {keep}" if where else f" WHERE {keep}"
+        where_params = [*where_params, *first.filter.params]
     source = f"SELECT {', '.join(helpers + values)} FROM {quote_ident(table)}{where}"
     params += where_params
-    if first.filter is not None:
-        masked = [f"CASE WHEN {_KEEP} THEN {v} END AS {v}" for v in values]
-        source = f"SELECT {', '.join(names + masked)} FROM ({source})"
     outer = [f"CAST(({p.measure.sql}) AS DOUBLE) AS m{i}" for i, p in enumerate(plans)]
     measure_params = [v for p in plans for v in p.measure.params]
     if first.time:

@@ -151,11 +151,14 @@ def test_filter_applies_to_every_aggregate(con, orders: pd.DataFrame) -> None:
             time="Order Date",
         ),
     ]
+    kpis.append(KPI("Corp rows", "count(*)", filter="Segment = 'Corporate'", time="Order Date"))
     agg = compute.aggregate(con, "orders", kpis)
     sales = expected_by(corp, ["period"], lambda g: g["Sales"].sum())
     ratio = expected_by(corp, ["period"], lambda g: g["Profit"].sum() / g["Sales"].sum())
+    rows = expected_by(corp, ["period"], len)
     np.testing.assert_allclose(actuals(agg, "Corp sales", totals=True).to_numpy(), sales)
     np.testing.assert_allclose(actuals(agg, "Corp margin", totals=True).to_numpy(), ratio)
+    np.testing.assert_allclose(actuals(agg, "Corp rows", totals=True).to_numpy(), rows)
 
 
 def test_missing_is_not_zero_except_for_counts(con) -> None:
