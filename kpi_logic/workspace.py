@@ -78,7 +78,8 @@ def add_dataset(
 ) -> tuple[Dataset, ingest.LoadResult]:
     """Load ``path`` into a new table, keep its rejected rows, and record it as a dataset."""
     table = new_table_name()
-    result = ingest.load_file(cur, path, table, sheet=sheet, progress=progress)
+    with cur.cursor() as loader:  # a cursor without unfinished results of the caller's
+        result = ingest.load_file(loader, path, table, sheet=sheet, progress=progress)
     try:
         _save_rejects(cur, table, result.rejects)
         dataset_id = store.register_dataset(
@@ -133,9 +134,10 @@ def retype(
     merged = {**source["types"], **types}
     path = Path(source["path"])
     staging = new_table_name()
-    result = ingest.load_file(
-        cur, path, staging, sheet=source["sheet"], type_overrides=merged, progress=progress
-    )
+    with cur.cursor() as loader:
+        result = ingest.load_file(
+            loader, path, staging, sheet=source["sheet"], type_overrides=merged, progress=progress
+        )
     try:
         cur.execute("BEGIN TRANSACTION")
         cur.execute(f"DROP TABLE {quote_ident(dataset.table)}")
@@ -198,7 +200,7 @@ def rejects(cur: duckdb.DuckDBPyConnection, dataset: Dataset) -> pd.DataFrame:
     ).fetchone()[0]
     if not exists:
         return pd.DataFrame(columns=REJECT_COLUMNS)
-    return cur.sql(f"SELECT * FROM {quote_ident(name)}").df()
+    return cur.execute(f"SELECT * FROM {quote_ident(name)}").df()
 
 
 def ensure_sample(store: Store, data_file: Path, kpi_file: Path, upload_dir: Path) -> None:

@@ -32,11 +32,11 @@ def latest(rows: pd.DataFrame) -> pd.Series | None:
     return with_data.sort_values("period", na_position="first").iloc[-1]
 
 
-def card(kpi: KPI, rows: pd.DataFrame, problem: str | None) -> None:
+def card(index: int, kpi: KPI, rows: pd.DataFrame, problem: str | None) -> None:
     """One KPI card: value, change vs previous period, sparkline, status, attainment, owner."""
     totals = rows[rows["category"].isna()].sort_values("period", na_position="first")
     last = latest(totals)
-    with st.container(border=True, key=f"card_{abs(hash(kpi.name))}"):
+    with st.container(border=True, key=f"card_{index}"):
         if problem:
             st.metric(kpi.name, "—")
             st.error(problem, icon=":material/error:")
@@ -186,9 +186,11 @@ if results["actual"].notna().sum() == 0 and not problems:
 
 for start in range(0, len(items), CARDS_PER_ROW):
     row = st.columns(CARDS_PER_ROW)
-    for column, kpi in zip(row, items[start : start + CARDS_PER_ROW], strict=False):
+    for offset, (column, kpi) in enumerate(
+        zip(row, items[start : start + CARDS_PER_ROW], strict=False)
+    ):
         with column:
-            card(kpi, results[results["kpi"] == kpi.name], problems.get(kpi.name))
+            card(start + offset, kpi, results[results["kpi"] == kpi.name], problems.get(kpi.name))
 
 st.divider()
 names = [k.name for k in items if k.name not in problems]

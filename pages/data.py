@@ -133,7 +133,7 @@ if workbook:
 preview, profile, types, rejects = st.tabs(["Preview", "Columns", "Fix types", "Rejected rows"])
 with preview:
     st.dataframe(
-        cur.sql(f"SELECT * FROM {quote_ident(dataset.table)} LIMIT {PREVIEW_ROWS}").df(),
+        cur.execute(f"SELECT * FROM {quote_ident(dataset.table)} LIMIT {PREVIEW_ROWS}").df(),
         hide_index=True,
     )
     st.caption(f"The first {min(PREVIEW_ROWS, dataset.rows):,} of {dataset.rows:,} rows.")

@@ -97,6 +97,7 @@ with st.form("note_form", clear_on_submit=True):
                 st.error(f"The note was not saved: {err}")
             else:
                 st.toast("Note added.")
+                st.rerun()  # so the overview shows it as the last note
 notes = store.notes(cur, kpi_set.id, chosen)
 if notes:
     st.dataframe(

@@ -248,7 +248,7 @@ def _edit_kpi(kpi_set: KPISet, saved: list[KPI], columns: dict[str, str]) -> Non
     name = selected_name(saved)
     current = next(k for k in saved if k.name == name)
     with st.expander(f"Edit “{current.name}”", icon=":material/edit:"):
-        edited = _kpi_form(f"edit_{kpi_set.version}_{abs(hash(current.name))}", columns, current)
+        edited = _kpi_form(f"edit_{kpi_set.version}_{saved.index(current)}", columns, current)
         save, copy, delete = st.columns(3)
         others = [k for k in saved if k.name != current.name]
         if save.button("Save", key="save_kpi", disabled=edited is None, type="primary"):
@@ -489,4 +489,6 @@ def _describe_changes(before: list[KPI], after: list[KPI]) -> str:
 
 
 def _number(value: float | None) -> str:
-    return "none" if value is None else f"{value:,.4g}"
+    if value is None:
+        return "none"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"

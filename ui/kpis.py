@@ -35,7 +35,9 @@ def current_dataset() -> Dataset | None:
         return None
     wanted = session.view().dataset
     chosen = next((d for d in available if d.id == wanted), available[0])
-    if chosen.id != wanted:
+    if wanted is None:
+        session.set_view(dataset=chosen.id)
+    elif chosen.id != wanted:
         choose_dataset(chosen.id)
     return chosen
 
@@ -57,7 +59,9 @@ def current_kpi_set(dataset: Dataset) -> KPISet:
         session.set_view(kpi_set=set_id)
     wanted = session.view().kpi_set
     chosen = next((s for s in sets if s.id == wanted), sets[0])
-    if chosen.id != wanted:
+    if wanted is None:
+        session.set_view(kpi_set=chosen.id)
+    elif chosen.id != wanted:
         session.set_view(kpi_set=chosen.id, kpi=None, targets={})
     return chosen
 

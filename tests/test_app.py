@@ -1,0 +1,320 @@
+"""The real Streamlit app through AppTest: every page, on the bundled sample and on generated
+messy files, against a real store. Expected figures come from pandas over the same rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+import yaml
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CSV = ROOT / "data" / "sample_sales.csv"
+SAMPLE_KPIS = ROOT / "data" / "sample_kpis.yaml"
+TIMEOUT = 180
+
+
+@pytest.fixture(scope="module")
+def sample() -> pd.DataFrame:
+    frame = pd.read_csv(SAMPLE_CSV, parse_dates=["Date"])
+    frame["month"] = frame["Date"].dt.to_period("M").dt.start_time
+    frame["quarter"] = frame["Date"].dt.to_period("Q").dt.start_time
+    return frame
+
+
+def start(store_path: Path, params: dict[str, str] | None = None) -> AppTest:
+    """A fresh session of the app on the store at ``store_path`` (``store_path`` fixture)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    for key, value in (params or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def rerun(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def chart_data(at: AppTest, title: str) -> pd.DataFrame:
+    """The data sent with the chart whose title starts with ``title``."""
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        text = spec.get("title", {})
+        text = text.get("text") if isinstance(text, dict) else text
+        if str(text).startswith(title):
+            frames = [
+                pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets
+            ]
+            return pd.concat(frames, ignore_index=True)
+    raise AssertionError(f"no chart titled {title!r}")
+
+
+def table_with(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table on the page that has ``column``."""
+    for frame in at.dataframe:
+        if column in frame.value.columns:
+            return frame.value
+    raise AssertionError(f"no table with a {column!r} column")
+
+
+def card_status(at: AppTest, index: int) -> str:
+    """The status badge text on the ``index``-th KPI card."""
+    lines = [m.body for m in at.markdown if m.body.startswith(":") and "-badge[" in m.body]
+    return lines[index].split("[", 1)[1].split("]", 1)[0]
+
+
+def test_sample_dashboard_shows_every_kpi_and_correct_trend(
+    store_path: Path, sample: pd.DataFrame
+) -> None:
+    at = start(store_path)
+    names = [k["name"] for k in yaml.safe_load(SAMPLE_KPIS.read_text())["kpis"]]
+    assert [m.label for m in at.metric] == names
+    assert at.selectbox(key="kpi_pick").value == "Revenue"
+    trend = chart_data(at, "Trend")
+    trend = trend[trend["actual"].notna()].drop_duplicates("period").sort_values("period")
+    expected = sample.groupby("month")["Revenue"].sum()
+    assert len(trend) == len(expected)
+    assert list(pd.to_datetime(trend["period"]).dt.tz_localize(None)) == list(expected.index)
+    assert trend["actual"].to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-9)
+    bullet = chart_data(at, "Actual against target")
+    last = sample[sample["month"] == sample["month"].max()].groupby("Region")["Revenue"].sum()
+    got = bullet.drop_duplicates("category").set_index("category")["actual"]
+    assert got.sort_index().to_numpy() == pytest.approx(last.sort_index().to_numpy())
+    assert chart_data(at, "Attainment by category")["attainment"].notna().any()
+
+
+def test_kpi_created_through_the_widgets_appears_with_its_value(
+    store_path: Path, sample: pd.DataFrame
+) -> None:
+    at = start(store_path)
+    at.text_input(key="new_name").input("Units sold")
+    at.selectbox(key="new_agg").select("sum")
+    rerun(at)
+    at.selectbox(key="new_col").select("Units")
+    at.selectbox(key="new_time").select("Date")
+    at.selectbox(key="new_grain").select("quarter")
+    at.selectbox(key="new_by").select("Channel")
+    at.text_input(key="new_owner").input("Ops lead")
+    at.number_input(key="new_target").set_value(50_000)
+    rerun(at)
+    assert not at.button(key="add_kpi").disabled
+    at.button(key="add_kpi").click()
+    rerun(at)
+    assert "Units sold" in [m.label for m in at.metric]
+    assert at.selectbox(key="kpi_pick").value == "Units sold"
+    trend = chart_data(at, "Trend")
+    trend = trend[trend["actual"].notna()].drop_duplicates("period").sort_values("period")
+    expected = sample.groupby("quarter")["Units"].sum()
+    assert trend["actual"].to_numpy() == pytest.approx(expected.to_numpy())
+    bullet = chart_data(at, "Actual against target").drop_duplicates("category")
+    last = sample[sample["quarter"] == sample["quarter"].max()].groupby("Channel")["Units"].sum()
+    assert bullet.set_index("category")["actual"].sort_index().to_numpy() == pytest.approx(
+        last.sort_index().to_numpy()
+    )
+    # saved for the next session, with a history entry
+    again = start(store_path)
+    assert "Units sold" in [m.label for m in again.metric]
+
+
+def test_a_typed_expression_is_checked_as_you_type(store_path: Path) -> None:
+    at = start(store_path)
+    at.text_input(key="new_name").input("Bad one")
+    at.radio(key="new_mode").set_value("Expression")
+    rerun(at)
+    at.text_input(key="new_expr").input('sum("Revenu") + (SELECT 1)')
+    rerun(at)
+    assert at.button(key="add_kpi").disabled
+    assert any("not allowed" in e.body or "Revenu" in e.body for e in at.error)
+    at.text_input(key="new_expr").input('sum("revenue ") / count(*)')
+    rerun(at)
+    assert not at.button(key="add_kpi").disabled
+
+
+def test_moving_a_target_slider_rescores_cards_and_charts(
+    store_path: Path, sample: pd.DataFrame
+) -> None:
+    at = start(store_path)
+    last_month = sample[sample["month"] == sample["month"].max()]["Revenue"].sum()
+    slider = at.slider(key="slider::Revenue")
+    assert slider.value == pytest.approx(4_000_000)  # the saved total target
+    low, high = round(last_month * 0.5, -3), round(last_month * 1.5, -3)
+    slider.set_value(low)
+    rerun(at)
+    assert card_status(at, 0) == "On target"
+    assert set(chart_data(at, "Trend")["target"].dropna()) == {low}
+    at.slider(key="slider::Revenue").set_value(high)
+    rerun(at)
+    assert card_status(at, 0) == "Off target"
+    assert set(chart_data(at, "Trend")["target"].dropna()) == {high}
+    assert at.number_input(key="number::Revenue").value == pytest.approx(high)
+    # one category's target: the bullet's target for that category only
+    at.number_input(key="number::Revenue@West").set_value(123_456.0)
+    rerun(at)
+    bullet = chart_data(at, "Actual against target").drop_duplicates("category")
+    targets = bullet.set_index("category")["target"]
+    assert targets["West"] == pytest.approx(123_456.0)
+    assert targets["North"] == pytest.approx(1_100_000)
+    # saving makes it the stored target, with who and what in the history
+    at.session_state["author_name"] = "Dana"  # the sidebar field of app.py
+    at.button(key="save_targets").click()
+    rerun(at)
+    reopened = start(store_path)
+    assert reopened.slider(key="slider::Revenue").value == pytest.approx(high)
+    reopened.switch_page("pages/review.py")
+    rerun(reopened)
+    history = table_with(reopened, "Change")
+    assert history.iloc[0]["Who"] == "Dana"
+    assert "Revenue" in history.iloc[0]["Change"] and "123,456" in history.iloc[0]["Change"]
+
+
+def test_a_link_reopens_the_same_view(store_path: Path) -> None:
+    first = start(store_path)
+    dataset = first.selectbox(key="dataset_pick").value
+    params = {
+        "ds": dataset,
+        "kpi": "Profit Margin",
+        "t": json.dumps({"Revenue": 2_500_000.0}),
+        "f": json.dumps({"Region": ["North", "East"]}),
+    }
+    at = start(store_path, params)
+    assert at.selectbox(key="kpi_pick").value == "Profit Margin"
+    assert set(at.multiselect(key="filter_Region").value) == {"East", "North"}
+    bullet = chart_data(at, "Actual against target")
+    assert set(bullet["category"]) == {"North", "East"}
+    at.selectbox(key="kpi_pick").select("Revenue")
+    rerun(at)
+    assert at.slider(key="slider::Revenue").value == pytest.approx(2_500_000.0)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ds": "x' OR 1=1 --", "t": "{not json", "kpi": "K" * 5000},
+        {"ds": "0" * 32, "ks": "f" * 32},
+        {"t": json.dumps({"Revenue": "NaN"}), "from": "2024-13-45", "to": "yesterday"},
+        {"f": json.dumps({"Region": [1, 2, {"a": 1}]}), "v": "../../etc/passwd"},
+        {"f": "[" * 3000, "t": "1e999"},
+    ],
+)
+def test_hostile_links_get_a_message_never_a_traceback(
+    store_path: Path, params: dict[str, str]
+) -> None:
+    at = start(store_path, params)
+    assert len(at.metric) == 10
+    assert any(w.body.startswith("Link:") for w in at.warning)
+
+
+def test_a_filter_that_leaves_no_rows_is_explained(store_path: Path) -> None:
+    at = start(store_path, {"from": "2030-01-01", "to": "2030-12-31"})
+    assert not at.metric
+    assert any("No rows match" in w.body for w in at.warning)
+    at.button(key="clear_filters").click()
+    rerun(at)
+    assert len(at.metric) == 10
+
+
+def messy_csv(rows: int) -> tuple[bytes, pd.DataFrame]:
+    """A semicolon, decimal-comma, cp1252 export with padded headers and a ragged row."""
+    lines = [" Datum ;Région; Umsatz ;Anzahl"]
+    records = []
+    for i in range(rows):
+        day, month = 1 + i % 28, 1 + (i // 28) % 12
+        amount = round(1000 + i * 1.25, 2)
+        text = f"{amount:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")
+        lines.append(f"{day:02d}.{month:02d}.2024;{'Süd' if i % 3 else 'Nord'};{text} €;{i % 7}")
+        records.append({"Umsatz": amount, "Anzahl": i % 7})
+    return ("\r\n".join(lines) + "\r\n").encode("cp1252"), pd.DataFrame(records)
+
+
+def test_data_page_uploads_a_messy_file_and_survives_bad_ones(store_path: Path) -> None:
+    at = start(store_path)
+    at.switch_page("pages/data.py")
+    rerun(at)
+    content, expected = messy_csv(500)
+    at.get("file_uploader")[0].set_value(("umsatz export.csv", content, "text/csv"))
+    rerun(at)
+    assert any(f"loaded {len(expected):,} rows" in s.body for s in at.success)
+    profile = at.dataframe[1].value.set_index("column")
+    assert profile.loc["Umsatz", "type"] == "number"
+    assert profile.loc["Datum", "type"] == "date"
+    preview = at.dataframe[0].value
+    assert preview["Umsatz"].sum() == pytest.approx(expected["Umsatz"].head(200).sum())
+    before = at.selectbox(key="data_pick").options
+
+    at.get("file_uploader")[0].set_value(("empty.csv", b"", "text/csv"))
+    rerun(at)
+    assert any("empty.csv was not loaded" in e.body for e in at.error)
+    at.get("file_uploader")[0].set_value(
+        ("report.xlsx", b"<html><body>not a workbook</body></html>", "application/octet-stream")
+    )
+    rerun(at)
+    assert any("report.xlsx was not loaded" in e.body for e in at.error)
+    assert at.selectbox(key="data_pick").options == before
+    assert at.dataframe[0].value["Umsatz"].sum() == pytest.approx(
+        expected["Umsatz"].head(200).sum()
+    )
+
+
+def test_changing_a_column_type_reloads_the_dataset(store_path: Path) -> None:
+    at = start(store_path)
+    at.switch_page("pages/data.py")
+    rerun(at)
+    content = b"Code,Amount\n123,5\n456,7\n789,9\n"
+    at.get("file_uploader")[0].set_value(("codes.csv", content, "text/csv"))
+    rerun(at)
+    assert table_with(at, "column").set_index("column").loc["Code", "type"] == "integer"
+    at.selectbox(key="retype_column").select("Code")
+    at.selectbox(key="retype_type").select("text")
+    rerun(at)
+    at.button(key="retype").click()
+    rerun(at)
+    assert any("“Code” is now text" in s.body for s in at.success)
+    assert table_with(at, "column").set_index("column").loc["Code", "type"] == "text"
+    assert list(table_with(at, "Code")["Code"]) == ["123", "456", "789"]
+    # a new session sees the changed type too
+    again = start(store_path, {"ds": at.selectbox(key="data_pick").value})
+    again.switch_page("pages/data.py")
+    rerun(again)
+    assert table_with(again, "column").set_index("column").loc["Code", "type"] == "text"
+
+
+def test_review_page_notes_history_and_exports(store_path: Path) -> None:
+    at = start(store_path)
+    at.switch_page("pages/review.py")
+    rerun(at)
+    overview = at.dataframe[0].value
+    assert list(overview["KPI"])[:2] == ["Revenue", "Profit Margin"]
+    assert overview.loc[0, "Owner"] == "Regional sales managers"
+    at.selectbox(key="note_kpi").select("Profit Margin")
+    rerun(at)
+    at.text_area[0].input("Discounts in the East ate the margin; pricing review on Friday.")
+    at.selectbox[1].select("at risk")
+    submit = [b for b in at.button if b.label == "Add note"][0]
+    submit.click()
+    rerun(at)
+    notes = table_with(at, "Note")
+    assert notes.iloc[0]["Note"].startswith("Discounts in the East")
+    assert notes.iloc[0]["Status"] == "at risk"
+    overview = at.dataframe[0].value.set_index("KPI")
+    assert "Discounts in the East" in overview.loc["Profit Margin", "Last note"]
+    labels = [b.label for b in at.get("download_button")]
+    assert {"Results as CSV", "Results as Excel"} <= set(labels)
+
+
+def test_empty_store_after_deleting_the_only_dataset(store_path: Path) -> None:
+    at = start(store_path)
+    at.switch_page("pages/data.py")
+    rerun(at)
+    at.button(key="delete_dataset").click()
+    rerun(at)
+    assert any("No dataset yet" in i.body for i in at.info)
+    at.switch_page("pages/dashboard.py")
+    rerun(at)
+    assert any("no dataset yet" in i.body.lower() for i in at.info)
