@@ -46,7 +46,7 @@ def card(index: int, kpi: KPI, rows: pd.DataFrame, problem: str | None) -> None:
             st.caption("No data for the current filters.")
             return
         change = last["change"]
-        previous = "" if pd.isna(last["period"]) else " vs the period before"
+        previous = "" if pd.isna(last["period"]) else " vs previous"
         st.metric(
             kpi.name,
             charts.format_value(last["actual"], kpi.unit),

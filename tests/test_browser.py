@@ -26,19 +26,17 @@ def wait_for_app(page) -> None:
     )
 
 
+CARD_STATUSES_JS = """() => Object.fromEntries(
+    [...document.querySelectorAll('[class*="st-key-card_"]')].map(card => {
+        const label = card.querySelector('[data-testid="stMetricLabel"]').innerText.trim();
+        const found = card.innerText.match(/(On target|At risk|Off target|No target|No data)/);
+        return [label, found ? found[1] : ''];
+    }))"""
+
+
 def card_statuses(page) -> dict[str, str]:
     """KPI name -> status text, read off the cards on the dashboard."""
-    return page.evaluate(
-        """() => Object.fromEntries(
-            [...document.querySelectorAll('[data-testid="stMetric"]')].map(m => {
-                const box = m.closest('[data-testid="stVerticalBlockBorderWrapper"]')
-                          || m.parentElement.parentElement;
-                const label = m.querySelector('[data-testid="stMetricLabel"]').innerText;
-                const statuses = /(On target|At risk|Off target|No target|No data)/;
-                const badge = box.innerText.match(statuses);
-                return [label.trim(), badge ? badge[1] : ''];
-            }))"""
-    )
+    return page.evaluate(CARD_STATUSES_JS)
 
 
 def test_sample_dashboard_shows_cards_and_drawn_charts(app_url: str, browser) -> None:
@@ -55,6 +53,31 @@ def test_sample_dashboard_shows_cards_and_drawn_charts(app_url: str, browser) ->
     assert {"On target", "Off target"} <= statuses or {"On target", "At risk"} <= statuses
     if os.environ.get("KPI_UPDATE_SCREENSHOT"):
         page.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=False)
+    page.close()
+
+
+def card_status_of(page, name: str) -> str:
+    """The status shown on the card of KPI ``name``."""
+    return card_statuses(page).get(name, "")
+
+
+def test_moving_a_target_slider_changes_a_card_status(app_url: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(app_url)
+    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    assert card_status_of(page, "Revenue") == "On target"
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="All categories together")
+    thumb = slider.get_by_role("slider")
+    thumb.focus()
+    thumb.press("End")  # the far end: twice the best month, out of reach
+    page.wait_for_function(
+        f"() => ({CARD_STATUSES_JS})()['Revenue'] === 'Off target'", timeout=TIMEOUT_MS
+    )
+    wait_for_app(page)
+    assert card_status_of(page, "Revenue") == "Off target"
+    page.wait_for_url(re.compile(r"[?&]t=.*Revenue"), timeout=TIMEOUT_MS)  # a share link
+    assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
 
 
