@@ -324,7 +324,8 @@ print(load_file(con, sys.argv[1], "orders").rows)
 """
 READ_CSV_SCRIPT = """
 import sys, duckdb
-con = duckdb.connect(config={"enable_progress_bar": False})
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?)", [sys.argv[1]])
 print(con.execute("SELECT count(*) FROM t").fetchone()[0])
 """
