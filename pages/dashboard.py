@@ -7,7 +7,9 @@ import streamlit as st
 
 from kpi_logic import charts, forecast
 from kpi_logic.model import KPI
-from ui import builder, filters, kpis, session
+from ui import builder, filters, kpis, session, shell
+
+shell.ensure()
 
 BADGE_COLORS = {
     "on target": "green",

@@ -10,7 +10,9 @@ from kpi_logic import ingest, workspace
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.ingest_types import LOGICAL_TYPES
 from kpi_logic.sql import quote_ident
-from ui import kpis, session
+from ui import kpis, session, shell
+
+shell.ensure()
 
 PREVIEW_ROWS = 200
 

@@ -9,7 +9,9 @@ import streamlit as st
 from kpi_logic import charts, export, forecast
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.model import KPI
-from ui import builder, kpis, session
+from ui import builder, kpis, session, shell
+
+shell.ensure()
 
 NOTE_STATUSES = ("on track", "at risk", "off track", "done")
 

@@ -101,3 +101,61 @@ def test_upload_messy_csv_shows_its_row_count(app_url: str, browser, tmp_path: P
     message.wait_for(timeout=TIMEOUT_MS)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
+
+
+def test_a_copied_link_opens_the_same_view_in_a_fresh_browser(
+    app_url: str, browser, tmp_path: Path
+) -> None:
+    teams = ["Alpha", "Beta", "Gamma"]
+    rows = [["Day", "Team", "Amount"]]
+    rows += [[f"2024-03-{1 + i % 28:02d}", teams[i % 3], str(10 + i % 17)] for i in range(777)]
+    path = tmp_path / "team amounts.csv"
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    expected_total = sum(int(r[2]) for r in rows[1:])
+
+    first = browser.new_context(viewport={"width": 1400, "height": 1600})
+    page = first.new_page()
+    page.goto(f"{app_url}/data")
+    wait_for_app(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(path))
+    page.get_by_text("loaded 777 rows").wait_for(timeout=TIMEOUT_MS)
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Dashboard").click()
+    page.get_by_text("This dataset has no KPI yet").wait_for(timeout=TIMEOUT_MS)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    name = sidebar.get_by_label("Name", exact=True)
+    name.fill("Team amount")
+    name.press("Enter")
+    wait_for_app(page)
+    sidebar.get_by_role("button", name="Add KPI").click()
+    page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    exact = sidebar.locator('[data-testid="stNumberInput"]').filter(has_text="Exact").first
+    exact.locator("input").fill("12345")
+    exact.locator("input").press("Enter")
+    page.wait_for_url(re.compile(r"[?&]t="), timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    sidebar.get_by_text("Share this view").click()
+    link = sidebar.locator('[data-testid="stCode"]').inner_text().strip()
+    assert "t=" in link and link.startswith(app_url)
+    first.close()
+
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1600})
+    page = fresh.new_page()
+    page.goto(link)
+    page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    assert page.locator('[data-testid="stMetricLabel"]').first.inner_text().strip() == (
+        "Team amount"
+    )
+    assert page.locator('[data-testid="stMetricValue"]').first.inner_text().strip() == (
+        f"{expected_total / 1000:.1f}K" if expected_total >= 10_000 else f"{expected_total:,}"
+    )
+    value = page.locator('[data-testid="stSidebar"] [data-testid="stNumberInput"] input')
+    assert "12345" in [
+        v.replace(",", "").split(".")[0]
+        for v in value.evaluate_all("inputs => inputs.map(i => i.value)")
+    ]
+    page.get_by_text("777 rows").first.wait_for(timeout=TIMEOUT_MS)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    fresh.close()

@@ -1,0 +1,70 @@
+"""The frame around every page: access gate, session start, navigation, name and share panel.
+
+``app.py`` calls :func:`run`. Each page calls :func:`ensure` first: Streamlit runs a file of
+``pages/`` on its own (without ``app.py``) when it is the first page a freshly started server
+is asked for; ``ensure`` then runs the whole frame instead, so the access gate and the view
+are never skipped.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import streamlit as st
+
+from ui import access, session, sharing
+
+_state = threading.local()  # each session's script runs in its own thread
+
+
+def run() -> None:
+    """Draw the app: gate, navigation, the current page, then the share panel."""
+    st.set_page_config(page_title="KPI Explorer", page_icon=":material/monitoring:", layout="wide")
+    _state.active = True
+    try:
+        if not access.allowed():
+            return
+        session.start()
+        navigation = st.navigation(
+            [
+                st.Page(
+                    session.PAGES["dashboard"],
+                    title="Dashboard",
+                    icon=":material/dashboard:",
+                    url_path="dashboard",
+                    default=True,
+                ),
+                st.Page(
+                    session.PAGES["data"], title="Data", icon=":material/table:", url_path="data"
+                ),
+                st.Page(
+                    session.PAGES["review"],
+                    title="Review",
+                    icon=":material/rate_review:",
+                    url_path="review",
+                ),
+            ]
+        )
+        share_slot = st.sidebar.container()
+        st.sidebar.text_input(
+            "Your name (for notes and history)",
+            key="author_name",
+            placeholder="anonymous",
+            max_chars=200,
+            disabled=bool(st.user.get("is_logged_in")),
+        )
+        try:
+            navigation.run()
+        finally:  # also after st.stop() in a page, so the URL and share link are current
+            session.write_url()
+            with share_slot:
+                sharing.panel()
+    finally:
+        _state.active = False
+
+
+def ensure() -> None:
+    """First line of every page: run the whole app when this page was started on its own."""
+    if not getattr(_state, "active", False):
+        run()
+        st.stop()
