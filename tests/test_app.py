@@ -318,3 +318,44 @@ def test_empty_store_after_deleting_the_only_dataset(store_path: Path) -> None:
     at.switch_page("pages/dashboard.py")
     rerun(at)
     assert any("no dataset yet" in i.body.lower() for i in at.info)
+
+
+def test_an_app_password_from_secrets_guards_every_page(store_path: Path) -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.secrets["app_password"] = "correct horse"
+    at.run()
+    assert not at.metric and not at.exception
+    at.text_input(key="app_password_input").input("wrong")
+    rerun(at)
+    assert any("not right" in e.body for e in at.error)
+    assert not at.metric
+    at.text_input(key="app_password_input").input("correct horse")
+    rerun(at)
+    assert len(at.metric) == 10
+
+
+def test_saved_views_save_open_rename_delete(store_path: Path) -> None:
+    at = start(store_path, {"kpi": "Profit Margin", "f": json.dumps({"Region": ["West"]})})
+    at.text_input(key="view_name").input("West margins")
+    at.run()  # the name enables the button, as typing does in a browser
+    at.button(key="save_view").click()
+    rerun(at)
+
+    other = start(store_path)  # a colleague's session, on the default view
+    assert other.selectbox(key="kpi_pick").value == "Revenue"
+    assert other.selectbox(key="view_pick").options == ["West margins"]
+    other.button(key="open_view").click()
+    rerun(other)
+    assert other.selectbox(key="kpi_pick").value == "Profit Margin"
+    assert set(chart_data(other, "Actual against target")["category"]) == {"West"}
+
+    renamer = start(store_path)
+    renamer.text_input(key="view_rename").input("West margin review")
+    renamer.run()
+    renamer.button(key="rename_view").click()
+    rerun(renamer)
+    remover = start(store_path)
+    assert remover.selectbox(key="view_pick").options == ["West margin review"]
+    remover.button(key="delete_view").click()
+    rerun(remover)
+    assert "view_pick" not in [s.key for s in start(store_path).selectbox]
