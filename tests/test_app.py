@@ -359,3 +359,19 @@ def test_saved_views_save_open_rename_delete(store_path: Path) -> None:
     remover.button(key="delete_view").click()
     rerun(remover)
     assert "view_pick" not in [s.key for s in start(store_path).selectbox]
+
+
+def test_a_single_period_target_applies_to_that_period_only(
+    store_path: Path, sample: pd.DataFrame
+) -> None:
+    last = sample["month"].max().date()
+    at = start(
+        store_path, {"kpi": "New Customers", "t": json.dumps({f"New Customers|{last}": 5e3})}
+    )
+    actual = sample[sample["month"] == sample["month"].max()]["New Customers"].sum()
+    assert actual < 5_000 * 0.9  # so the card must be off target
+    assert card_status(at, 9) == "Off target"
+    trend = chart_data(at, "Trend").dropna(subset=["target"]).drop_duplicates("period")
+    targets = dict(zip(pd.to_datetime(trend["period"]).dt.date, trend["target"], strict=True))
+    assert targets.pop(last) == 5_000
+    assert set(targets.values()) == {3_000}  # the saved target of every other month

@@ -21,6 +21,7 @@ from kpi_logic.model import (
     UNITS,
     kpis_from_yaml,
     kpis_to_yaml,
+    period_start,
     validate,
 )
 from kpi_logic.store import Dataset, KPISet
@@ -28,6 +29,7 @@ from ui import kpis, session
 
 AGGREGATIONS = tuple(expressions.MEASURE_FUNCTIONS)
 NONE_OPTION = "(none)"
+MAX_PERIOD_ROWS = 24
 _NUMERIC_TYPES = (
     "DOUBLE",
     "FLOAT",
@@ -416,6 +418,9 @@ def _targets(kpi_set: KPISet, saved: list[KPI], results: pd.DataFrame) -> None:
                     current.target.by_category.get(category),
                 )
             _target_grid(current, live, categories)
+    if current.time:
+        with st.expander(f"Per {current.grain}"):
+            _period_grid(current, live, rows)
     st.slider(
         "Bands: at risk from / on target from (attainment)",
         0.0,
@@ -462,6 +467,42 @@ def _target_grid(current: KPI, live: KPI, categories: list[str]) -> None:
         st.rerun()
 
 
+def _period_grid(current: KPI, live: KPI, rows: pd.DataFrame) -> None:
+    """Targets of single periods (the latest ones and up to the due date) in a grid."""
+    periods = sorted({p for p in rows["period"].dropna()})[-MAX_PERIOD_ROWS:]
+    if current.due:
+        periods = sorted({*periods, period_start(current.due, current.grain)})
+    scope = f" for each {current.by} without a target of its own" if current.by else ""
+    st.caption(f"Targets of single periods{scope}; an empty cell uses the default.")
+    grid = pd.DataFrame(
+        {
+            "period": [pd.Timestamp(p) for p in periods],
+            "target": [live.target.by_period.get(p) for p in periods],
+        }
+    )
+    edited = st.data_editor(
+        grid,
+        key=f"periods::{current.name}",
+        hide_index=True,
+        disabled=["period"],
+        width="stretch",
+        column_config={
+            "period": st.column_config.DateColumn("Period", format="YYYY-MM-DD"),
+            "target": st.column_config.NumberColumn("Target"),
+        },
+    )
+    if st.button("Use these period targets", key="apply_periods"):
+        targets = dict(session.view().targets)
+        for period, value in zip(periods, edited["target"], strict=True):
+            key = kpis.period_key(current.name, period)
+            if pd.notna(value):
+                targets[key] = float(value)
+            else:
+                targets.pop(key, None)
+        session.set_view(targets=targets)
+        st.rerun()
+
+
 def _describe_changes(before: list[KPI], after: list[KPI]) -> str:
     """A history line such as ``Sales: target 500,000 → 650,000; West 80,000 → 90,000``."""
     parts = []
@@ -479,6 +520,10 @@ def _describe_changes(before: list[KPI], after: list[KPI]) -> str:
             a, b = old.target.by_category.get(category), new.target.by_category.get(category)
             if a != b:
                 changes.append(f"{category} {_number(a)} → {_number(b)}")
+        for period in sorted(set(old.target.by_period) | set(new.target.by_period)):
+            a, b = old.target.by_period.get(period), new.target.by_period.get(period)
+            if a != b:
+                changes.append(f"{period:%Y-%m-%d} {_number(a)} → {_number(b)}")
         if old.bands != new.bands:
             changes.append(
                 f"bands {old.bands.warning:g}/{old.bands.good:g} → "

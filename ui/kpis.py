@@ -20,6 +20,7 @@ from kpi_logic.store import Dataset, KPISet
 from ui import session
 
 CATEGORY_SEPARATOR = "@"
+PERIOD_SEPARATOR = "|"
 ALL_CATEGORIES = "*"
 
 
@@ -79,9 +80,15 @@ def target_key(kpi: str, category: str | None = None) -> str:
     """The key of a target override in the view.
 
     ``"Sales"`` is the headline target (the all-categories total of a KPI with ``by``, else
-    every period's target), ``"Sales@West"`` one category's, ``"Sales@*"`` every category's.
+    every period's target), ``"Sales@West"`` one category's, ``"Sales@*"`` every category's,
+    ``"Sales|2024-12-01"`` one period's (see :func:`period_key`).
     """
     return kpi if category is None else f"{kpi}{CATEGORY_SEPARATOR}{category}"
+
+
+def period_key(kpi: str, period: date) -> str:
+    """The key of one period's target override: ``"Sales|2024-12-01"``."""
+    return f"{kpi}{PERIOD_SEPARATOR}{period.isoformat()}"
 
 
 def headline_target(kpi: KPI) -> float | None:
@@ -101,6 +108,12 @@ def with_overrides(kpis: list[KPI], overrides: dict[str, float]) -> list[KPI]:
                 kpi = kpi.with_target(value)
             elif key.startswith(prefix):
                 kpi = kpi.with_target(value, category=key[len(prefix) :])
+            elif key.startswith(kpi.name + PERIOD_SEPARATOR):
+                try:
+                    period = date.fromisoformat(key[len(kpi.name) + 1 :])
+                except ValueError:
+                    continue  # a damaged link: leave that part out
+                kpi = kpi.with_target(value, period=period)
         result.append(kpi)
     return result
 
