@@ -78,15 +78,15 @@ def add_dataset(
 ) -> tuple[Dataset, ingest.LoadResult]:
     """Load ``path`` into a new table, keep its rejected rows, and record it as a dataset."""
     table = new_table_name()
-    with cur.cursor() as loader:  # a cursor without unfinished results of the caller's
-        result = ingest.load_file(loader, path, table, sheet=sheet, progress=progress)
     try:
+        with cur.cursor() as loader:  # a cursor without unfinished results of the caller's
+            result = ingest.load_file(loader, path, table, sheet=sheet, progress=progress)
         _save_rejects(cur, table, result.rejects)
         dataset_id = store.register_dataset(
             cur, name, Path(path).name, table, result.rows, _revision(path, sheet, {})
         )
         _write_source(upload_dir, table, {"path": str(path), "sheet": sheet, "types": {}})
-    except Exception:
+    except BaseException:  # also a cancelled load (the progress callback raises then)
         for leftover in (table, table + REJECTS_SUFFIX):
             cur.execute(f"DROP TABLE IF EXISTS {quote_ident(leftover)}")
         raise
@@ -134,10 +134,19 @@ def retype(
     merged = {**source["types"], **types}
     path = Path(source["path"])
     staging = new_table_name()
-    with cur.cursor() as loader:
-        result = ingest.load_file(
-            loader, path, staging, sheet=source["sheet"], type_overrides=merged, progress=progress
-        )
+    try:
+        with cur.cursor() as loader:
+            result = ingest.load_file(
+                loader,
+                path,
+                staging,
+                sheet=source["sheet"],
+                type_overrides=merged,
+                progress=progress,
+            )
+    except BaseException:
+        cur.execute(f"DROP TABLE IF EXISTS {quote_ident(staging)}")
+        raise
     try:
         cur.execute("BEGIN TRANSACTION")
         cur.execute(f"DROP TABLE {quote_ident(dataset.table)}")

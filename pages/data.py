@@ -35,7 +35,10 @@ def _progress(bar: st.delta_generator.DeltaGenerator) -> workspace.Progress:
 
 def load(upload: st.runtime.uploaded_file_manager.UploadedFile) -> None:
     """Save the upload to disk, load it (first sheet of a workbook) and report on the page."""
+    st.session_state["loading"] = upload.name
     bar = st.progress(0.0, text=f"Saving {upload.name}…")
+    cancel = st.empty()
+    cancel.button("Cancel", key=f"cancel_{upload.file_id}", help="Stops loading at its next step.")
     path = None
     try:
         path = workspace.save_upload(uploads_dir, upload.name, upload)
@@ -51,6 +54,8 @@ def load(upload: st.runtime.uploaded_file_manager.UploadedFile) -> None:
         )
     except (KPIExplorerError, OSError) as err:
         bar.empty()
+        cancel.empty()
+        st.session_state.pop("loading", None)
         if path is not None:
             workspace.discard_upload(uploads_dir, path)
         message = str(err) if isinstance(err, KPIExplorerError) else "it could not be saved"
@@ -58,7 +63,13 @@ def load(upload: st.runtime.uploaded_file_manager.UploadedFile) -> None:
             ("error", f"{upload.name} was not loaded: {message}")
         )
         return
+    except BaseException:  # cancelled: the next rerun says so
+        if path is not None:
+            workspace.discard_upload(uploads_dir, path)
+        raise
     bar.empty()
+    cancel.empty()
+    st.session_state.pop("loading", None)
     if len(sheets) > 1:
         st.session_state.setdefault("workbooks", {})[dataset.id] = (str(path), sheets)
     kpis.choose_dataset(dataset.id)
@@ -79,6 +90,8 @@ files = st.file_uploader(
     key="uploader",
     help="Each file is saved to disk and loaded into its own table.",
 )
+if cancelled := st.session_state.pop("loading", None):
+    st.warning(f"Loading {cancelled} was cancelled; nothing was added. Upload it again to retry.")
 done = st.session_state.setdefault("loaded_uploads", set())
 for upload in files or []:
     if upload.file_id not in done:
