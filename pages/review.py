@@ -14,6 +14,19 @@ from ui import builder, kpis, session, shell
 shell.ensure()
 
 NOTE_STATUSES = ("on track", "at risk", "off track", "done")
+STATUS_MARKS = {
+    "on target": "🟢",
+    "at risk": "🟠",
+    "off target": "🔴",
+    "on track": "🟢",
+    "behind": "🔴",
+}
+
+
+def marked(status: str) -> str:
+    """A status with a coloured mark, e.g. ``🟢 on target`` (grey for the rest)."""
+    return f"{STATUS_MARKS.get(status, '⚪')} {status}"
+
 
 session.on_page("review")
 session.show_link_problems()
@@ -71,7 +84,9 @@ st.dataframe(
     column_config={
         "Attainment": st.column_config.ProgressColumn(
             "Attainment", format="percent", min_value=0.0, max_value=1.5
-        )
+        ),
+        "Pace": st.column_config.TextColumn("Pace to due date", width="large"),
+        "Last note": st.column_config.TextColumn("Last note", width="large"),
     },
 )
 
