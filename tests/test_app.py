@@ -375,3 +375,23 @@ def test_a_single_period_target_applies_to_that_period_only(
     targets = dict(zip(pd.to_datetime(trend["period"]).dt.date, trend["target"], strict=True))
     assert targets.pop(last) == 5_000
     assert set(targets.values()) == {3_000}  # the saved target of every other month
+
+
+def test_a_target_move_never_queries_the_data_again(store_path: Path) -> None:
+    """After the first run the dataset's table is renamed away: a slider move still re-scores
+    (a query on the table would fail and turn the card into an error), so it used the cached
+    aggregate only."""
+    from ui import session
+
+    at = start(store_path)
+    store = session.store()  # the app's own store object (cached per process and path)
+    cur = store.cursor()
+    (dataset,) = store.list_datasets(cur)
+    cur.execute(f'ALTER TABLE "{dataset.table}" RENAME TO "{dataset.table}_away"')
+    try:
+        at.slider(key="slider::Revenue").set_value(8_000_000.0)
+        rerun(at)
+        assert card_status(at, 0) == "Off target"
+        assert set(chart_data(at, "Trend")["target"].dropna()) == {8_000_000.0}
+    finally:
+        cur.execute(f'ALTER TABLE "{dataset.table}_away" RENAME TO "{dataset.table}"')
