@@ -12,6 +12,8 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
+from tests import messy_files as mf
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CSV = ROOT / "data" / "sample_sales.csv"
 SAMPLE_KPIS = ROOT / "data" / "sample_kpis.yaml"
@@ -395,3 +397,30 @@ def test_a_target_move_never_queries_the_data_again(store_path: Path) -> None:
         assert set(chart_data(at, "Trend")["target"].dropna()) == {8_000_000.0}
     finally:
         cur.execute(f'ALTER TABLE "{dataset.table}_away" RENAME TO "{dataset.table}"')
+
+
+def test_every_kind_of_bad_file_gets_one_line_and_loses_nothing(
+    store_path: Path, tmp_path: Path
+) -> None:
+    bad = [
+        mf.empty_file(tmp_path),
+        mf.png_named_csv(tmp_path),
+        mf.random_bytes_csv(tmp_path),
+        mf.truncated_xlsx(tmp_path),
+        mf.encrypted_xlsx(tmp_path),
+        mf.zip_bomb_xlsx(tmp_path),
+        mf.wide_csv(tmp_path),
+    ]
+    at = start(store_path)
+    at.switch_page("pages/data.py")
+    rerun(at)
+    before = at.selectbox(key="data_pick").options
+    for path in bad:
+        at.get("file_uploader")[0].set_value((path.name, path.read_bytes(), "text/csv"))
+        rerun(at)
+        errors = [e.body for e in at.error if e.body.startswith(f"{path.name} was not loaded")]
+        assert len(errors) == 1 and "\n" not in errors[0], path.name
+        assert at.selectbox(key="data_pick").options == before
+    at.switch_page("pages/dashboard.py")
+    rerun(at)
+    assert len(at.metric) == 10  # the sample and its KPIs are untouched
