@@ -456,15 +456,8 @@ def _target_grid(current: KPI, live: KPI, categories: list[str]) -> None:
         column_config={"target": st.column_config.NumberColumn("Target")},
     )
     if st.button("Use these targets", key="apply_grid"):
-        targets = dict(session.view().targets)
-        for category, value in zip(edited[current.by], edited["target"], strict=True):
-            key = kpis.target_key(current.name, category)
-            if pd.notna(value):
-                targets[key] = float(value)
-            else:
-                targets.pop(key, None)
-        session.set_view(targets=targets)
-        st.rerun()
+        keys = [kpis.target_key(current.name, c) for c in edited[current.by]]
+        _use_grid(keys, edited["target"])
 
 
 def _period_grid(current: KPI, live: KPI, rows: pd.DataFrame) -> None:
@@ -492,15 +485,19 @@ def _period_grid(current: KPI, live: KPI, rows: pd.DataFrame) -> None:
         },
     )
     if st.button("Use these period targets", key="apply_periods"):
-        targets = dict(session.view().targets)
-        for period, value in zip(periods, edited["target"], strict=True):
-            key = kpis.period_key(current.name, period)
-            if pd.notna(value):
-                targets[key] = float(value)
-            else:
-                targets.pop(key, None)
-        session.set_view(targets=targets)
-        st.rerun()
+        _use_grid([kpis.period_key(current.name, p) for p in periods], edited["target"])
+
+
+def _use_grid(keys: list[str], values: pd.Series) -> None:
+    """Put a target grid's values into the view (an empty cell removes that target)."""
+    targets = dict(session.view().targets)
+    for key, value in zip(keys, values, strict=True):
+        if pd.notna(value):
+            targets[key] = float(value)
+        else:
+            targets.pop(key, None)
+    session.set_view(targets=targets)
+    st.rerun()
 
 
 def _describe_changes(before: list[KPI], after: list[KPI]) -> str:
