@@ -41,6 +41,7 @@ def sandboxed_connection(
         dirs.append(os.path.abspath(temp_dir))
     if dirs:
         con.execute("SET allowed_directories = ?", [dirs])
+    con.execute("SET enable_progress_bar = false")  # it would print into piped output
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con
