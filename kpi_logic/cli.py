@@ -29,7 +29,6 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from kpi_logic import compute, ingest, suggest
 from kpi_logic.errors import KPIExplorerError
@@ -143,44 +142,38 @@ def _parquet_as_is(con: duckdb.DuckDBPyConnection, path: Path) -> bool:
 def _evaluate(args: argparse.Namespace) -> str:
     kpis = kpis_from_yaml(Path(args.kpis).read_text(encoding="utf-8"))
     con = _load(args)
-    scored = compute.score(compute.aggregate(con, TABLE, kpis), kpis)
+    scored = compute.score_records(compute.aggregate_records(con, TABLE, kpis), kpis)
     with_by = {k.name for k in kpis if k.by}
-    total = scored["category"].isna() & scored["kpi"].isin(with_by)
+    rows = []
+    for record in scored:
+        total = record["category"] is None and record["kpi"] in with_by
+        if args.totals or not total:
+            row = {c: _plain(record[c]) for c in OUTPUT_COLUMNS}
+            rows.append({**row, "total": total} if args.totals else row)
     columns = [*OUTPUT_COLUMNS, "total"] if args.totals else OUTPUT_COLUMNS
-    rows = scored.assign(total=total)[columns] if args.totals else scored[~total][columns]
-    return _json(rows) if args.format == "json" else _csv(rows)
+    return _json(rows) if args.format == "json" else _csv(rows, columns)
 
 
 def _suggest(args: argparse.Namespace) -> str:
     return kpis_to_yaml(suggest.suggest_kpis(_load(args), TABLE))
 
 
-def _records(rows: pd.DataFrame) -> list[dict[str, object]]:
-    """Plain Python rows: ISO dates, None for missing and non-finite numbers."""
-    records = []
-    for row in rows.itertuples(index=False):
-        record = {}
-        for column, value in zip(rows.columns, row, strict=True):
-            if hasattr(value, "item"):  # numpy scalar
-                value = value.item()
-            if isinstance(value, float) and not math.isfinite(value):
-                value = None
-            record[column] = value.isoformat() if isinstance(value, date) else value
-        records.append(record)
-    return records
+def _plain(value: object) -> object:
+    """A value as JSON has it: ISO dates, None for missing and non-finite numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value.isoformat() if isinstance(value, date) else value
 
 
-def _json(rows: pd.DataFrame) -> str:
-    return json.dumps(_records(rows), indent=1) + "\n"
+def _json(rows: list[dict[str, object]]) -> str:
+    return json.dumps(rows, indent=1) + "\n"
 
 
-def _csv(rows: pd.DataFrame) -> str:
+def _csv(rows: list[dict[str, object]], columns: list[str]) -> str:
     """CSV; empty cells for missing values, true/false for flags."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows.columns), lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    for record in _records(rows):
-        writer.writerow(
-            {k: str(v).lower() if isinstance(v, bool) else v for k, v in record.items()}
-        )
+    for row in rows:
+        writer.writerow({k: str(v).lower() if isinstance(v, bool) else v for k, v in row.items()})
     return out.getvalue()

@@ -1,10 +1,14 @@
 """Actuals per KPI x category x period in DuckDB (``aggregate``), then targets and status in
-pandas (``score``).
+plain Python (``score``).
 
 ``aggregate`` runs one query per group of KPIs sharing (time column, grain, category column,
-filter); ``score`` is pure pandas so a target slider re-scores the small aggregate only.
+filter); ``score`` needs no DuckDB so a target slider re-scores the small aggregate only.
 
-Formulas (``score``):
+Each rule lives once, over plain records (``aggregate_records``, ``score_records``, used as
+they are by the command line, which never loads pandas); ``aggregate`` and ``score`` are the
+pandas frames of the same records, for the app, the charts and ``forecast``.
+
+Formulas (``score_records``):
 
 - higher is better: ``attainment = actual / target``
 - lower is better: ``attainment = target / actual`` (``inf`` when actual <= 0: nothing left to
@@ -17,19 +21,22 @@ Formulas (``score``):
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import duckdb
-import numpy as np
-import pandas as pd
 
 from kpi_logic import expressions
 from kpi_logic.errors import ExpressionError, KPIDefinitionError
-from kpi_logic.model import KPI, period_start
+from kpi_logic.model import KPI, Bands, period_start
 from kpi_logic.sql import quote_ident
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STATUSES = ("on target", "at risk", "off target", "no target", "no data")
 AGGREGATE_COLUMNS = ["kpi", "category", "period", "actual", "as_of", "additive"]
@@ -89,7 +96,7 @@ def compile_kpi(kpi: KPI, columns: Mapping[str, str]) -> _Plan:
     return _Plan(kpi, measure, where, time, by, simple)
 
 
-def aggregate(
+def aggregate_records(
     con: duckdb.DuckDBPyConnection,
     table: str,
     kpis: Sequence[KPI],
@@ -97,16 +104,21 @@ def aggregate(
     start: date | None = None,
     end: date | None = None,
     categories: Categories | None = None,
-) -> pd.DataFrame:
-    """Actual per KPI x category x period: ``kpi, category, period, actual, as_of, additive``.
+) -> list[dict[str, object]]:
+    """Actual per KPI x category x period as plain records with the keys of
+    ``AGGREGATE_COLUMNS``: ``kpi, category, period, actual, as_of, additive``.
 
     ``category`` is None on the all-categories row of a KPI with ``by`` (recomputed from the
     rows, never summed or averaged from categories) and on every row of a KPI without ``by``;
     ``period`` is the first day of the period (None without a time column); ``as_of`` is the
-    last date with data; ``actual`` is NaN where the measure is not a finite number (a
-    ratio over a zero denominator); ``additive`` is True for a plain sum or count (a period's value
-    is the sum of its days', which ``forecast.pace`` uses). Cells without rows are missing,
-    except for count measures where a cell of a seen category and a seen period is 0.
+    last date with data (None when there is none); ``actual`` is a float, NaN where the
+    measure is not a finite number (a ratio over a zero denominator) or has no rows;
+    ``additive`` is True for a plain sum or count (a period's value is the sum of its days',
+    which ``forecast.pace`` uses). Cells without rows are missing, except for count measures
+    where a cell of a seen category and a seen period is 0.
+
+    Rows come per KPI in the order of ``kpis``: its all-categories rows first, then by
+    category and period (None first).
 
     ``start``/``end`` (inclusive) limit the dates of KPIs with a time column. ``categories``
     is a list of values of each KPI's own ``by`` column, or a mapping column -> values applied
@@ -117,20 +129,54 @@ def aggregate(
     groups: dict[tuple, list[_Plan]] = {}
     for plan in plans:
         groups.setdefault(plan.group, []).append(plan)
-    frames = [
-        _run_group(con, table, group, columns, start, end, categories) for group in groups.values()
+    records = [
+        record
+        for group in groups.values()
+        for record in _run_group(con, table, group, columns, start, end, categories)
     ]
-    if not frames:
-        return pd.DataFrame(columns=AGGREGATE_COLUMNS)
-    result = pd.concat(frames, ignore_index=True)
     order = {kpi.name: i for i, kpi in enumerate(kpis)}
-    result["_order"] = result["kpi"].map(order)
-    result["_cell"] = result["category"].notna()
-    result = result.sort_values(["_order", "_cell", "category", "period"], na_position="first")
-    result = result[AGGREGATE_COLUMNS].reset_index(drop=True)
-    for column in ("category", "period", "as_of"):
-        result[column] = result[column].astype(object).where(result[column].notna(), None)
-    return result
+    records.sort(
+        key=lambda r: (
+            order[r["kpi"]],
+            r["category"] is not None,
+            r["category"] or "",
+            r["period"] is not None,
+            r["period"] or date.min,
+        )
+    )
+    return records
+
+
+def aggregate(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    kpis: Sequence[KPI],
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    categories: Categories | None = None,
+) -> pd.DataFrame:
+    """``aggregate_records`` as a frame with columns ``AGGREGATE_COLUMNS`` (None, not NaN, in
+    ``category``, ``period`` and ``as_of``); without KPIs an empty frame of those columns.
+    """
+    import pandas as pd  # here, not at module level: the command line path never loads pandas
+
+    records = aggregate_records(con, table, kpis, start=start, end=end, categories=categories)
+    if not kpis:
+        return pd.DataFrame(columns=AGGREGATE_COLUMNS)
+    frame = pd.DataFrame(
+        {
+            "kpi": pd.Series([r["kpi"] for r in records], dtype="str"),
+            **{
+                column: pd.Series([r[column] for r in records], dtype=object)
+                for column in ("category", "period")
+            },
+            "actual": pd.Series([r["actual"] for r in records], dtype="float64"),
+            "as_of": pd.Series([r["as_of"] for r in records], dtype=object),
+            "additive": pd.Series([r["additive"] for r in records], dtype=bool),
+        }
+    )
+    return frame
 
 
 def _run_group(
@@ -141,8 +187,8 @@ def _run_group(
     start: date | None,
     end: date | None,
     categories: Categories | None,
-) -> pd.DataFrame:
-    """One query for KPIs sharing time, grain, by and filter; long format out."""
+) -> list[dict[str, object]]:
+    """One query for KPIs sharing time, grain, by and filter; one record per KPI and row."""
     sql, params = _group_sql(table, plans, columns, start, end, categories)
     try:
         cursor = con.execute(sql, params)
@@ -151,44 +197,56 @@ def _run_group(
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise KPIDefinitionError(f"KPI {names} could not be computed: {reason}") from err
     names = [d[0] for d in cursor.description]
-    wide = pd.DataFrame(cursor.fetchall(), columns=names, dtype=object)
+    wide = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     first = plans[0]
-    category = wide[_CATEGORY] if first.by else pd.Series(None, index=wide.index, dtype=object)
-    period = wide[_PERIOD] if first.time else pd.Series(None, index=wide.index, dtype=object)
-    as_of = wide[_DAY].dropna().max() if first.time and len(wide) else None
-    frames = []
+    days = [row[_DAY] for row in wide if row[_DAY] is not None] if first.time else []
+    as_of = max(days, default=None)
+    records = []
     for i, plan in enumerate(plans):
-        long = pd.DataFrame(
+        long = [
             {
                 "kpi": plan.kpi.name,
-                "category": category.where(wide["is_total"] == 0, None) if first.by else category,
-                "period": period,
-                "actual": wide[f"m{i}"].astype("float64").replace([np.inf, -np.inf], np.nan),
+                "category": row[_CATEGORY] if first.by and row["is_total"] == 0 else None,
+                "period": row[_PERIOD] if first.time else None,
+                "actual": _finite(row[f"m{i}"]),
                 "as_of": as_of,
                 "additive": bool(plan.simple and plan.simple[0] in ADDITIVE_FUNCTIONS),
             }
-        )
+            for row in wide
+        ]
         if plan.simple and plan.simple[0] in COUNT_FUNCTIONS and first.by and first.time:
-            long = _zero_fill(long)
-        frames.append(long)
-    return pd.concat(frames, ignore_index=True)
+            long += _zero_fill(long)
+        records += long
+    return records
 
 
-def _zero_fill(long: pd.DataFrame) -> pd.DataFrame:
-    """Count KPIs: a seen category in a seen period without rows counts 0."""
-    cells = long[long["category"].notna()]
-    grid = pd.MultiIndex.from_product(
-        [cells["category"].unique(), long["period"].dropna().unique()], names=["category", "period"]
-    )
-    missing = grid.difference(pd.MultiIndex.from_frame(cells[["category", "period"]]))
-    if missing.empty:
-        return long
-    extra = missing.to_frame(index=False)
-    extra.insert(0, "kpi", long["kpi"].iloc[0])
-    extra["actual"] = 0.0
-    extra["as_of"] = long["as_of"].iloc[0]
-    extra["additive"] = long["additive"].iloc[0]
-    return pd.concat([long, extra[long.columns]], ignore_index=True)
+def _finite(value: float | None) -> float:
+    """A measure value as a float: NaN when missing or not finite."""
+    return float(value) if value is not None and math.isfinite(value) else math.nan
+
+
+def _zero_fill(long: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Count KPIs: the rows to add so that a seen category in a seen period without rows
+    counts 0 (sorted by category and period)."""
+    cells = [r for r in long if r["category"] is not None]
+    if not cells:
+        return []
+    seen = {(r["category"], r["period"]) for r in cells}
+    categories = dict.fromkeys(r["category"] for r in cells)
+    periods = dict.fromkeys(r["period"] for r in long if r["period"] is not None)
+    missing = sorted((c, p) for c in categories for p in periods if (c, p) not in seen)
+    first = long[0]
+    return [
+        {
+            "kpi": first["kpi"],
+            "category": category,
+            "period": period,
+            "actual": 0.0,
+            "as_of": first["as_of"],
+            "additive": first["additive"],
+        }
+        for category, period in missing
+    ]
 
 
 def _group_sql(
@@ -275,66 +333,92 @@ def _where(
     return (" WHERE " + " AND ".join(conditions) if conditions else ""), params
 
 
-def score(agg: pd.DataFrame, kpis: Sequence[KPI]) -> pd.DataFrame:
-    """Add ``target, attainment, status, previous, change, change_pct`` (see module doc).
-
-    Pure pandas over the aggregate: cheap enough to run on every target slider move.
+def score_records(
+    records: Sequence[Mapping[str, object]], kpis: Sequence[KPI]
+) -> list[dict[str, object]]:
+    """Each record (``kpi, category, period, actual``; other keys are kept) with ``target,
+    attainment, status, previous, change, change_pct`` added (see module doc); missing numbers
+    are NaN (an ``actual`` of None counts as missing too). Pure Python: cheap enough to run on
+    every target slider move.
     """
     by_name = {kpi.name: kpi for kpi in kpis}
-    out = agg.copy()
-    rows = zip(out["kpi"], out["category"], out["period"], strict=True)
-    targets = [by_name[k].target_for(_none(c), _none(p)) for k, c, p in rows]
-    out["target"] = np.array([np.nan if t is None else t for t in targets], dtype="float64")
-    lower = out["kpi"].map(lambda k: by_name[k].direction == "lower").to_numpy(dtype=bool)
-    actual, target = out["actual"].to_numpy(dtype="float64"), out["target"].to_numpy()
-    out["attainment"] = attainment = attainment_of(actual, target, lower)
-    no_data, no_target = np.isnan(actual), np.isnan(target) | (target == 0)
-    good = out["kpi"].map(lambda k: by_name[k].bands.good).to_numpy(dtype="float64")
-    warning = out["kpi"].map(lambda k: by_name[k].bands.warning).to_numpy(dtype="float64")
-    out["status"] = np.select(
-        [no_data, no_target, attainment >= good, attainment >= warning],
-        ["no data", "no target", "on target", "at risk"],
-        "off target",
-    )
-    out["previous"] = _previous(out, by_name)
-    out["change"] = out["actual"] - out["previous"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["change_pct"] = (out["change"] / out["previous"].abs()).replace(
-            [np.inf, -np.inf], np.nan
+    actuals = {(r["kpi"], r["category"], r["period"]): _number(r["actual"]) for r in records}
+    scored = []
+    for record in records:
+        kpi = by_name[record["kpi"]]
+        category, period = record["category"], record["period"]
+        actual = _number(record["actual"])
+        found = kpi.target_for(category, period)
+        target = math.nan if found is None else float(found)
+        rate = attainment(actual, target, kpi.direction == "lower")
+        previous = math.nan
+        if isinstance(period, date):  # the calendar period before, same KPI and category
+            before = period_start(period - timedelta(days=1), kpi.grain)
+            previous = actuals.get((kpi.name, category, before), math.nan)
+        change = actual - previous
+        change_pct = change / abs(previous) if previous != 0 else math.nan
+        scored.append(
+            {
+                **record,
+                "target": target,
+                "attainment": rate,
+                "status": status_of(actual, target, rate, kpi.bands),
+                "previous": previous,
+                "change": change,
+                "change_pct": math.nan if math.isinf(change_pct) else change_pct,
+            }
         )
-    return out
+    return scored
 
 
-def attainment_of(actual: np.ndarray, target: np.ndarray, lower: np.ndarray) -> np.ndarray:
+def attainment(actual: float, target: float, lower: bool) -> float:
     """``actual / target``, or ``target / actual`` where lower is better (inf when actual <= 0);
-    NaN when actual or target is missing or the target is 0.
+    NaN when actual or target is missing (NaN) or the target is 0.
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        result = np.where(lower, np.where(actual > 0, target / actual, np.inf), actual / target)
-    result[np.isnan(actual) | np.isnan(target) | (target == 0)] = np.nan
-    return result
+    if math.isnan(actual) or math.isnan(target) or target == 0:
+        return math.nan
+    if lower:
+        return target / actual if actual > 0 else math.inf
+    return actual / target
 
 
-def _none(value: object) -> object:
-    """pandas' missing markers (NaN, NaT, NA) as None."""
-    return None if value is None or pd.isna(value) else value
+def status_of(actual: float, target: float, rate: float, bands: Bands) -> str:
+    """One of ``STATUSES`` for a cell with attainment ``rate`` (see module doc)."""
+    if math.isnan(actual):
+        return "no data"
+    if math.isnan(target) or target == 0:
+        return "no target"
+    if rate >= bands.good:
+        return "on target"
+    return "at risk" if rate >= bands.warning else "off target"
 
 
-def _previous(out: pd.DataFrame, by_name: Mapping[str, KPI]) -> pd.Series:
-    """Actual of the calendar period before, same KPI and category (NaN when none)."""
-    previous = {
-        (k, p): period_start(p - timedelta(days=1), by_name[k].grain)
-        for k, p in set(zip(out["kpi"], out["period"], strict=True))
-        if isinstance(p, date)
-    }
-    actuals = {
-        (k, _none(c), p): a
+def _number(value: object) -> float:
+    """A record's number as a float, NaN for None."""
+    return math.nan if value is None else float(value)  # type: ignore[arg-type]
+
+
+def score(agg: pd.DataFrame, kpis: Sequence[KPI]) -> pd.DataFrame:
+    """``agg`` (from ``aggregate``, perhaps filtered) with the columns ``score_records`` adds,
+    on the same index: ``target, attainment, previous, change, change_pct`` (float64) and
+    ``status``.
+    """
+    import pandas as pd  # here, not at module level: the command line path never loads pandas
+
+    def none(value: object) -> object:  # pandas' missing markers (NaN, NaT, NA) as None
+        return None if value is None or pd.isna(value) else value
+
+    out = agg.copy()
+    records = [
+        {"kpi": k, "category": none(c), "period": none(p), "actual": none(a)}
         for k, c, p, a in zip(
             out["kpi"], out["category"], out["period"], out["actual"], strict=True
         )
-    }
-    values = [
-        actuals.get((k, _none(c), previous[k, p]), np.nan) if (k, p) in previous else np.nan
-        for k, c, p in zip(out["kpi"], out["category"], out["period"], strict=True)
     ]
-    return pd.Series(values, index=out.index, dtype="float64")
+    scored = score_records(records, kpis)
+    for column in ("target", "attainment", "status", "previous", "change", "change_pct"):
+        dtype = "str" if column == "status" else "float64"
+        if column.startswith("change") and out["actual"].dtype == object:
+            dtype = object  # what ``actual - previous`` gives on the all-object frame of no KPIs
+        out[column] = pd.Series([r[column] for r in scored], index=out.index, dtype=dtype)
+    return out

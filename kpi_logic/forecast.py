@@ -10,7 +10,7 @@ actual. With ``as_of`` the last date with data::
 
 A plain sum or count grows with the days of the window, so it is paced linearly; an average
 or a ratio is a level, judged as it stands. The KPI is "on track" when the attainment of the
-projected value (``compute.attainment_of``, so lower-is-better works too) reaches
+projected value (``compute.attainment``, so lower-is-better works too) reaches
 ``bands.good``, else "behind".
 
 Example: a monthly sum with a target of 3,100 due 2024-01-31, 1,200 by 2024-01-10: elapsed is
@@ -25,7 +25,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from kpi_logic.compute import attainment_of
+from kpi_logic.compute import attainment
 from kpi_logic.model import KPI, period_start
 
 PACE_STATUSES = ("on track", "behind")
@@ -77,9 +77,7 @@ def pace(kpi: KPI, scored: pd.DataFrame, as_of: date | None = None) -> Pace | No
     elapsed = ((min(as_of, kpi.due) - start).days + 1) / ((kpi.due - start).days + 1)
     linear = bool(in_window["additive"].iloc[0]) if "additive" in in_window else True
     expected, projected = (target * elapsed, actual / elapsed) if linear else (target, actual)
-    attainment = attainment_of(
-        np.array([projected]), np.array([float(target)]), np.array([kpi.direction == "lower"])
-    )[0]
+    rate = attainment(projected, float(target), kpi.direction == "lower")
     return Pace(
         kpi=kpi.name,
         start=start,
@@ -91,5 +89,5 @@ def pace(kpi: KPI, scored: pd.DataFrame, as_of: date | None = None) -> Pace | No
         expected=expected,
         projected=projected,
         linear=linear,
-        status="on track" if attainment >= kpi.bands.good else "behind",
+        status="on track" if rate >= kpi.bands.good else "behind",
     )

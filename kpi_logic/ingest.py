@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import math
 import os
@@ -21,11 +22,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from kpi_logic.errors import IngestError
 from kpi_logic.ingest_types import (
@@ -38,6 +37,13 @@ from kpi_logic.ingest_types import (
     missing_sql,
 )
 from kpi_logic.sql import quote_ident
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+# pandas and pyarrow are imported inside the functions that need them (Excel, profiles, the
+# rejects frame, text type detection): the command line loads a Parquet file without either.
 
 SUPPORTED_EXTENSIONS = ("csv", "tsv", "txt", "parquet", "xlsx", "xls")
 MAX_FILE_BYTES = 2 * 1024**3  # any file, checked before anything is read
@@ -100,13 +106,33 @@ class ColumnInfo:
 
 @dataclass
 class LoadResult:
-    """What ``load_file`` made: the table, its row count, columns, rejected cells, warnings."""
+    """What ``load_file`` made: the table, its row count, columns, rejected cells, warnings.
+
+    ``reject_rows`` lists the first ``MAX_REJECTS_LISTED`` rejects by row as dicts with the
+    columns of ``rejects``, the frame built from them on first use.
+    """
 
     table: str
     rows: int
     columns: list[ColumnInfo]
-    rejects: pd.DataFrame
+    reject_rows: list[dict[str, object]]
     warnings: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def rejects(self) -> pd.DataFrame:
+        """``row`` (int64), ``column``, ``value``, ``reason`` per rejected row or cell."""
+        import pandas as pd
+
+        listed = self.reject_rows
+        return pd.DataFrame(
+            {
+                "row": pd.Series([r["row"] for r in listed], dtype="int64"),
+                **{
+                    k: pd.Series([r[k] for r in listed], dtype=object)
+                    for k in ("column", "value", "reason")
+                },
+            }
+        )
 
 
 @dataclass
@@ -142,6 +168,8 @@ def list_sheets(path: str | os.PathLike[str]) -> list[str]:
         return []
     _check_file(path, MAX_EXCEL_BYTES)
     _check_workbook(path, ext)
+    import pandas as pd
+
     try:
         return list(pd.ExcelFile(path, engine="calamine").sheet_names)
     except Exception as err:
@@ -188,6 +216,8 @@ def profile_table(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
 
     All statistics come from a single aggregate query (one scan of the table).
     """
+    import pandas as pd
+
     try:
         described = con.execute(f"DESCRIBE {quote_ident(table)}").fetchall()
     except duckdb.CatalogException as err:
@@ -531,6 +561,9 @@ def _load_excel(
     report: Progress,
 ) -> LoadResult:
     """Excel via calamine into pandas, typed cells kept, text columns detected as for CSV."""
+    import pandas as pd
+    import pyarrow as pa
+
     sheets = list_sheets(path)
     if sheet is not None and sheet not in sheets:
         raise IngestError(f"{path.name} has no sheet {sheet!r}; its sheets: {', '.join(sheets)}.")
@@ -582,6 +615,8 @@ def _excel_column(values: list[object], name: str) -> tuple[pa.Array, str]:
     Numbers mixed into a date column are Excel serial dates (days since 1899-12-30); so is a
     whole column of whole numbers in the serial range under a header that says "date".
     """
+    import pyarrow as pa
+
     present = [v for v in values if not _blank(v)]
     kinds = {_cell_kind(v) for v in present}
     if not present:
@@ -605,7 +640,8 @@ def _excel_column(values: list[object], name: str) -> tuple[pa.Array, str]:
 
 
 def _blank(value: object) -> bool:
-    return value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+    """None, NaN or pandas' NaT (a ``datetime`` that, like NaN, is unequal to itself)."""
+    return value is None or (isinstance(value, float | date) and value != value)
 
 
 def _cell_kind(value: object) -> str:
@@ -731,6 +767,8 @@ def _sample(
     """Distinct values per column in the first ``SAMPLE_ROWS`` rows (``SAMPLE_VALUES`` at most)."""
     if not idents:
         return {}
+    import pyarrow.compute as pc
+
     select = ", ".join(quote_ident(i) for i in idents)
     sample_sql = source.sample_sql or source.sql
     query = f"SELECT {select} FROM {sample_sql} LIMIT {SAMPLE_ROWS}"
@@ -866,21 +904,11 @@ def _finish(
     if empty_rows:
         kept_null = " AND ".join(f"{quote_ident(p.info.name)} IS NULL" for p in kept)
         con.execute(f"DELETE FROM {quote_ident(tmp)} WHERE {kept_null}")
-    listed = sorted(rejects, key=lambda r: r["row"])[:MAX_REJECTS_LISTED]
-    frame = pd.DataFrame(
-        {
-            "row": pd.Series([r["row"] for r in listed], dtype="int64"),
-            **{
-                k: pd.Series([r[k] for r in listed], dtype=object)
-                for k in ("column", "value", "reason")
-            },
-        }
-    )
     return LoadResult(
         table=tmp,
         rows=total - empty_rows,
         columns=[p.info for p in kept],
-        rejects=frame,
+        reject_rows=sorted(rejects, key=lambda r: r["row"])[:MAX_REJECTS_LISTED],
         warnings=warnings,
     )
 
