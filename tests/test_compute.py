@@ -6,6 +6,7 @@ The data is generated with a seeded random, written to a real Parquet file and l
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from pathlib import Path
 
@@ -323,3 +324,40 @@ def test_ratio_over_nothing_is_missing(tmp_path: Path) -> None:
 def test_a_measure_that_fails_in_duckdb_names_the_kpi(con) -> None:
     with pytest.raises(KPIDefinitionError, match='KPI "Text sum" could not be computed: '):
         compute.aggregate(con, "orders", [KPI("Text sum", 'sum("Region")')])
+
+
+def test_records_are_the_frames_rows(con) -> None:
+    """aggregate/score are frames of aggregate_records/score_records: same rows, same order."""
+    kpis = [
+        SALES.with_target(30_000.0),
+        ORDERS.with_target(40.0),
+        KPI("Margin", 'sum("Profit") / sum("Sales")', direction="lower", target=Target(0.2)),
+    ]
+    records = compute.score_records(compute.aggregate_records(con, "orders", kpis), kpis)
+    frame = compute.score(compute.aggregate(con, "orders", kpis), kpis)
+    assert len(records) == len(frame) > 0
+    for record, row in zip(records, frame.to_dict("records"), strict=True):
+        assert record.keys() == row.keys()
+        for key, value in record.items():  # approx: DuckDB sums floats in parallel
+            expected = (
+                pytest.approx(row[key], nan_ok=True) if isinstance(value, float) else row[key]
+            )
+            assert value == expected, key
+        assert type(record["period"]) is type(row["period"])
+
+
+@pytest.mark.parametrize(
+    ("actual", "target", "lower", "expected"),
+    [
+        (90.0, 100.0, False, 0.9),
+        (80.0, 100.0, True, 1.25),
+        (0.0, 100.0, True, math.inf),  # nothing left to cut
+        (-5.0, 100.0, True, math.inf),
+        (90.0, 0.0, False, math.nan),
+        (math.nan, 100.0, False, math.nan),
+        (90.0, math.nan, True, math.nan),
+    ],
+)
+def test_attainment(actual: float, target: float, lower: bool, expected: float) -> None:
+    got = compute.attainment(actual, target, lower)
+    assert got == pytest.approx(expected, nan_ok=True)
