@@ -187,7 +187,7 @@ def bullet_chart(
         x=alt.X("target:Q"), size=alt.value(22)
     )
     return alt.layer(*band_layers, actual, target).properties(
-        title=alt.TitleParams(title, subtitle=subtitle),
+        title=alt.TitleParams(title, subtitle=subtitle, subtitleColor=TARGET_COLOR),
         width="container",
         height=alt.Step(34),
     )
