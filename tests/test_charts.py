@@ -146,7 +146,8 @@ def test_bullet_selection_is_named(one_period: pd.DataFrame) -> None:
         one_period, unit="number", direction="higher", good=1, warning=0.9, selection_name="pick"
     )
     assert other.to_dict()["params"][0]["name"] == "pick"
-    assert spec["title"] == {"text": "Actual against target", "subtitle": "Dec 2024"}
+    assert spec["title"]["text"] == "Actual against target"
+    assert spec["title"]["subtitle"] == "Dec 2024"
 
 
 def test_trend_layers(totals: pd.DataFrame) -> None:
