@@ -91,6 +91,60 @@ def test_messy_file_loads_exactly(con, tmp_path, make):
     check(con, result, messy)
 
 
+@pytest.mark.parametrize("make", GOOD_FILES, ids=lambda f: f.__name__)
+def test_view_gives_the_rows_and_types_of_the_table(con, tmp_path, make):
+    """``materialize=False``: a view with exactly the table's columns, types and rows."""
+    messy = make(tmp_path)
+    table = load_file(con, messy.path, "table")
+    view = load_file(con, messy.path, "view", materialize=False)
+    assert view.table == "view"
+    assert view.columns == table.columns
+    assert set(view.warnings) <= set(table.warnings)
+    if make in (mf.excel_xlsx, mf.cp1252_csv):  # read into memory / a UTF-8 copy: a table
+        assert view.rows == table.rows
+        assert "view" in table_names(con)
+    else:
+        assert view.rows is None and view.reject_rows == [] and view.rejects.empty
+        assert "view" not in table_names(con)
+    assert con.execute('DESCRIBE "view"').fetchall() == con.execute('DESCRIBE "table"').fetchall()
+    rows = [con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ('"table"', "view")]
+    assert rows[0] == rows[1]
+    assert len(rows[1]) == len(next(iter(messy.columns.values())))
+
+
+def test_view_and_table_replace_each_other(con, tmp_path):
+    path = mf.money_csv(tmp_path).path
+    load_file(con, path, "t", materialize=False)
+    load_file(con, path, "t")
+    assert "t" in table_names(con)
+    load_file(con, path, "t", materialize=False)
+    assert "t" not in table_names(con)
+    assert con.execute("SELECT count(*) FROM t").fetchone()[0] > 0
+
+
+def test_view_of_a_large_file_types_it_from_the_sample(con, tmp_path, monkeypatch):
+    """Past the sample a cell that doesn't convert is NULL in the view, as in the table."""
+    monkeypatch.setattr(ingest, "SAMPLE_ROWS", 20)
+    lines = ["Id,Amount,Day"] + [f"{i},{i * 10},2024-01-{i % 28 + 1:02d}" for i in range(40)]
+    lines[31] = "30,thirty,2024-02-30"
+    path = tmp_path / "late.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = load_file(con, path, "v", materialize=False)
+    assert [c.dtype for c in result.columns] == ["integer", "integer", "date"]
+    assert con.execute("SELECT * FROM v WHERE Id = 30").fetchall() == [(30, None, None)]
+    assert con.execute("SELECT count(*) FROM v").fetchone()[0] == 40
+
+
+def test_sample_keeps_first_seen_order_and_limits(con, tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest, "SAMPLE_ROWS", 8)
+    monkeypatch.setattr(ingest, "SAMPLE_VALUES", 3)
+    path = tmp_path / "order.csv"
+    cells = ["b", "", "a", "b", "c", "a", "d", "e", "f"]  # "f" is past the sample
+    path.write_text("X,Y\n" + "".join(f"{c},{i}\n" for i, c in enumerate(cells)), "utf-8")
+    source = ingest._csv_source(con, path, path, "csv", "utf-8")
+    assert ingest._sample(con, source, ["X", "Y"]) == {"X": ["b", "a", "c"], "Y": ["0", "1", "2"]}
+
+
 def test_old_xls_workbook(con, tmp_path):
     pytest.importorskip("xlwt")
     messy = mf.excel_xls(tmp_path)
