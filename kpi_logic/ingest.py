@@ -52,6 +52,8 @@ MAX_UNZIPPED_BYTES = 1024**3  # xlsx: declared uncompressed size of all parts
 MAX_ZIP_RATIO = 200  # xlsx: compression ratio of one large part (zip bombs are far above)
 MAX_COLUMNS = 2_000
 SAMPLE_ROWS = 20_000  # rows read to decide the type of text columns
+SAMPLE_CELLS = 2_000_000  # ... fewer on wide files, so the sample stays this size at most
+MIN_SAMPLE_ROWS = 1_000
 SAMPLE_VALUES = 2_000  # distinct values per column looked at
 MAX_REJECTS_LISTED = 1_000
 _HEAD_BYTES = 1024**2  # start of a text file read for encoding, delimiter and header
@@ -843,8 +845,8 @@ def _plan_columns(
 def _sample(
     con: duckdb.DuckDBPyConnection, source: _Source, idents: list[str]
 ) -> dict[str, list[str]]:
-    """Distinct values per column in the first ``SAMPLE_ROWS`` rows, in the order first seen
-    (``SAMPLE_VALUES`` at most).
+    """Distinct values per column in the first ``SAMPLE_ROWS`` rows (fewer on wide files, see
+    ``SAMPLE_CELLS``), in the order first seen (``SAMPLE_VALUES`` at most).
 
     DuckDB reads the sample into one list per column (``list`` keeps the order of the rows
     the LIMIT passes on) and Python keeps each list's first occurrences: no pyarrow, and
@@ -855,9 +857,10 @@ def _sample(
         return {}
     cols = [quote_ident(i) for i in idents]
     sample_sql = source.sample_sql or source.sql
+    rows = max(MIN_SAMPLE_ROWS, min(SAMPLE_ROWS, SAMPLE_CELLS // len(cols)))
     query = (
         f"SELECT {', '.join(f'list({c})' for c in cols)} "
-        f"FROM (SELECT {', '.join(cols)} FROM {sample_sql} LIMIT {SAMPLE_ROWS})"
+        f"FROM (SELECT {', '.join(cols)} FROM {sample_sql} LIMIT {rows})"
     )
     lists = con.execute(query, _params_in(source, sample_sql)).fetchone() or [None] * len(cols)
     values = {}
