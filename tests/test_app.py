@@ -424,3 +424,26 @@ def test_every_kind_of_bad_file_gets_one_line_and_loses_nothing(
     at.switch_page("pages/dashboard.py")
     rerun(at)
     assert len(at.metric) == 10  # the sample and its KPIs are untouched
+
+
+def test_a_workbook_loads_its_first_sheet_and_offers_the_others(
+    store_path: Path, tmp_path: Path
+) -> None:
+    messy = mf.excel_xlsx(tmp_path)
+    at = start(store_path)
+    at.switch_page("pages/data.py")
+    rerun(at)
+    at.get("file_uploader")[0].set_value(
+        (messy.path.name, messy.path.read_bytes(), "application/octet-stream")
+    )
+    rerun(at)
+    rows = len(messy.columns["Amount"])
+    assert any(f"loaded {rows:,} rows" in s.body and "Orders" in s.body for s in at.success)
+    assert sum(table_with(at, "Amount")["Amount"]) == pytest.approx(sum(messy.columns["Amount"]))
+    assert at.selectbox(key="sheet_pick").options == ["Orders", "Notes"]
+    at.selectbox(key="sheet_pick").select("Notes")
+    at.button(key="load_sheet").click()
+    rerun(at)
+    assert at.selectbox(key="data_pick").value is not None
+    assert list(table_with(at, "Note")["Note"]) == ["hello"]
+    assert len(at.selectbox(key="data_pick").options) == 3  # sample, Orders, Notes
