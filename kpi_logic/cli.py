@@ -117,14 +117,21 @@ def _load(args: argparse.Namespace, *, materialize: bool = True) -> duckdb.DuckD
             f"--memory-limit {args.memory_limit!r} / --temp-dir {args.temp_dir!r}: "
             f"{_first_line(err)}"
         ) from err
-    ingest.load_file(con, path, TABLE, sheet=args.sheet, materialize=materialize)
+    loaded = ingest.load_file(con, path, TABLE, sheet=args.sheet, materialize=materialize)
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return con
 
 
 def _evaluate(args: argparse.Namespace) -> str:
     kpis = kpis_from_yaml(Path(args.kpis).read_text(encoding="utf-8"))
-    con = _load(args, materialize=False)  # one scan: the aggregate reads the file itself
-    scored = compute.score_records(compute.aggregate_records(con, TABLE, kpis), kpis)
+    try:  # one scan: the aggregate reads the file through a strict typed view
+        con = _load(args, materialize=False)
+        records = compute.aggregate_records(con, TABLE, kpis)
+    except KPIExplorerError:  # rows that don't fit: a table skips them and warns, or the
+        con = _load(args)  # KPI file is at fault and the same error comes again
+        records = compute.aggregate_records(con, TABLE, kpis)
+    scored = compute.score_records(records, kpis)
     with_by = {k.name for k in kpis if k.by}
     rows = []
     for record in scored:

@@ -155,6 +155,7 @@ class _Source:
     decimal_hint: str = "."
     details: dict[str, str] = field(default_factory=dict)
     sample_sql: str | None = None  # when sampling must read differently (no reject log)
+    view_sql: str | None = None  # a view's strict read: a row that doesn't fit is an error
     rejects_table: str | None = None  # DuckDB's reject log for CSV rows that don't fit
 
 
@@ -520,6 +521,7 @@ def _csv_source(
         columns=[(n, n, h) for n, h in zip(names, header, strict=True)],
         decimal_hint="," if delimiter == ";" else ".",
         sample_sql=f"read_csv($path, {options}, ignore_errors = true)",
+        view_sql=f"read_csv($path, {options})",
         rejects_table=rejects,
     )
 
@@ -704,7 +706,8 @@ def _build(
     materialize: bool = True,
 ) -> LoadResult:
     """Sample, decide types, convert in one CREATE TABLE AS, collect rejects, swap in (or,
-    with ``materialize=False``, make ``table`` a view of the typed SELECT)."""
+    with ``materialize=False``, make ``table`` a view of the typed SELECT, unless the file has
+    rows the view's strict read refuses: then it is a table after all, with those rows listed)."""
     known = {name for _, name, _ in source.columns}
     unknown = sorted(set(overrides) - known)
     if unknown:
@@ -716,9 +719,14 @@ def _build(
         report(0.15, "Detecting column types")
         plans = _plan_columns(con, source, overrides, params)
         if not materialize:
-            result = _create_view(con, source, table, plans, params)
-            report(1.0, "Ready (a view over the file)")
-            return result
+            try:
+                result = _create_view(con, source, table, plans, params)
+            except duckdb.Error:  # rows that don't fit the columns: a table lists them
+                with suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+            else:
+                report(1.0, "Ready (a view over the file)")
+                return result
         report(0.3, "Converting")
         _create(con, source, tmp, plans, params)
         report(0.85, "Checking rejected values")
@@ -769,10 +777,12 @@ def _create_view(
     rows and columns ``_finish`` drops left out (columns with a blank header and no value
     cost one scan of those columns, so only when there are such headers).
 
-    The view reads without DuckDB's reject log (``sample_sql``): each query of the view would
-    otherwise write one. DuckDB binds the parameters into the view's SQL as constants.
+    The view reads strictly and without DuckDB's reject log (``view_sql``): each query of the
+    view would otherwise write one, so a row that doesn't fit the columns makes the query fail
+    instead of vanishing unreported (load a table to get it listed among the rejects).
+    DuckDB binds the parameters into the view's SQL as constants.
     """
-    sql = source.sample_sql or source.sql
+    sql = source.view_sql or source.sample_sql or source.sql
     inner = f"SELECT {', '.join(f'{p.expr} AS {quote_ident(p.info.name)}' for p in plans)}"
     inner += f" FROM {sql}"
     used = {k: v for k, v in params.values.items() if f"${k}" in inner}

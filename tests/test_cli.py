@@ -351,3 +351,21 @@ def _number(text: str) -> object:
         return float(text)
     except ValueError:
         return text
+
+
+def test_evaluate_reports_rows_that_do_not_fit(tmp_path: Path) -> None:
+    """A ragged CSV is never evaluated silently short of a row: the row is skipped and said."""
+    data = tmp_path / "ragged.csv"
+    data.write_text("Day,Team,Amount\n2024-01-01,A,5\n2024-01-02,B,7,extra\n2024-01-03,A,9\n")
+    spec = tmp_path / "k.yaml"
+    spec.write_text('kpis:\n  - {name: Amt, measure: sum("Amount"), by: Team}\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "kpi_logic", "evaluate", str(data), "--kpis", str(spec)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == ["Amt,A,,14.0,,,no target"]
+    assert result.stderr.startswith("warning: 1 row(s) were skipped")

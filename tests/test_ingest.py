@@ -100,7 +100,8 @@ def test_view_gives_the_rows_and_types_of_the_table(con, tmp_path, make):
     assert view.table == "view"
     assert view.columns == table.columns
     assert set(view.warnings) <= set(table.warnings)
-    if make in (mf.excel_xlsx, mf.cp1252_csv):  # read into memory / a UTF-8 copy: a table
+    # read into memory / from a UTF-8 copy / rows that don't fit the columns: a table
+    if make in (mf.excel_xlsx, mf.cp1252_csv, mf.ragged_csv):
         assert view.rows == table.rows
         assert "view" in table_names(con)
     else:
