@@ -447,3 +447,31 @@ def test_a_workbook_loads_its_first_sheet_and_offers_the_others(
     assert at.selectbox(key="data_pick").value is not None
     assert list(table_with(at, "Note")["Note"]) == ["hello"]
     assert len(at.selectbox(key="data_pick").options) == 3  # sample, Orders, Notes
+
+
+def test_a_template_turns_an_uploaded_export_into_a_kpi(store_path: Path) -> None:
+    rows = [
+        (f"2024-{1 + i % 6:02d}-{1 + i % 28:02d}", ["North", "South"][i % 2], 100 + i, 60 + i // 2)
+        for i in range(300)
+    ]
+    text = "Order Date,Region,Revenue,Cost\n" + "".join(
+        f'{d},{r},"${v:,}.00",{c}\n' for d, r, v, c in rows
+    )
+    at = start(store_path)
+    at.switch_page("pages/data.py")
+    rerun(at)
+    at.get("file_uploader")[0].set_value(("orders.csv", text.encode(), "text/csv"))
+    rerun(at)
+    at.switch_page("pages/dashboard.py")
+    rerun(at)
+    assert any("no KPI yet" in i.body for i in at.info)
+    labels = at.selectbox(key="template_pick").options
+    revenue = next(label for label in labels if label.startswith("Revenue"))
+    at.selectbox(key="template_pick").select(revenue)
+    rerun(at)
+    at.button(key="add_template").click()
+    rerun(at)
+    assert [m.label for m in at.metric] == ["Revenue"]
+    june = sum(v for d, _, v, _ in rows if d.startswith("2024-06"))
+    trend = chart_data(at, "Trend").dropna(subset=["actual"]).drop_duplicates("period")
+    assert trend.sort_values("period")["actual"].iloc[-1] == pytest.approx(june)
