@@ -104,12 +104,14 @@ def test_kpi_created_through_the_widgets_appears_with_its_value(
     at.selectbox(key="new_grain").select("quarter")
     at.selectbox(key="new_by").select("Channel")
     at.text_input(key="new_owner").input("Ops lead")
+    at.text_area(key="new_description").input("Units shipped per quarter, all channels.")
     at.number_input(key="new_target").set_value(50_000)
     rerun(at)
     assert not at.button(key="add_kpi").disabled
     at.button(key="add_kpi").click()
     rerun(at)
-    assert "Units sold" in [m.label for m in at.metric]
+    card = next(m for m in at.metric if m.label == "Units sold")
+    assert card.help == "Units shipped per quarter, all channels."
     assert at.selectbox(key="kpi_pick").value == "Units sold"
     trend = chart_data(at, "Trend")
     trend = trend[trend["actual"].notna()].drop_duplicates("period").sort_values("period")

@@ -170,6 +170,14 @@ def _kpi_form(prefix: str, columns: dict[str, str], base: KPI | None) -> KPI | N
     )
     unit = st.selectbox("Format", UNITS, index=UNITS.index(base.unit), key=f"{prefix}_unit")
     owner = st.text_input("Owner", value=base.owner, key=f"{prefix}_owner", max_chars=200)
+    description = st.text_area(
+        "Description (optional)",
+        value=base.description,
+        key=f"{prefix}_description",
+        max_chars=1_000,
+        height=68,
+        help="Shown on the card's help icon: what the KPI means and why it matters.",
+    )
     headline = kpis.headline_target(base)
     target = st.number_input(
         "Target of all categories together per period" if by else "Target per period",
@@ -190,6 +198,7 @@ def _kpi_form(prefix: str, columns: dict[str, str], base: KPI | None) -> KPI | N
         direction=direction,
         unit=unit,
         owner=owner.strip(),
+        description=description.strip(),
         due=due if isinstance(due, date) else None,
     )
     candidate = candidate.with_total_target(target) if by else candidate.with_target(target)
