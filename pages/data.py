@@ -159,7 +159,10 @@ with types:
     profiled = ingest.profile_table(cur, dataset.table)
     column = st.selectbox("Column", list(profiled["column"]), key="retype_column")
     detected = profiled.set_index("column").loc[column, "type"]
-    st.caption(f"Detected as **{detected}**.")
+    chosen = workspace.type_overrides(uploads_dir, dataset)
+    st.caption(f"Now **{detected}**" + (" (set by hand)." if column in chosen else " (detected)."))
+    if chosen:
+        st.caption("Set by hand: " + ", ".join(f"{c} → {t}" for c, t in sorted(chosen.items())))
     new_type = st.selectbox("Treat it as", LOGICAL_TYPES, key="retype_type")
     if st.button("Change type", key="retype", disabled=new_type == detected):
         bar = st.progress(0.0, text="Reloading…")

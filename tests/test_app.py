@@ -282,6 +282,7 @@ def test_changing_a_column_type_reloads_the_dataset(store_path: Path) -> None:
     assert any("“Code” is now text" in s.body for s in at.success)
     assert table_with(at, "column").set_index("column").loc["Code", "type"] == "text"
     assert list(table_with(at, "Code")["Code"]) == ["123", "456", "789"]
+    assert any(c.body == "Set by hand: Code → text" for c in at.caption)
     # a new session sees the changed type too
     again = start(store_path, {"ds": at.selectbox(key="data_pick").value})
     again.switch_page("pages/data.py")
