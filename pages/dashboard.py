@@ -165,7 +165,7 @@ if dataset is None:
     st.stop()
 
 kpi_set = kpis.current_kpi_set(dataset)
-saved, items = kpis.live_kpis(kpi_set)
+saved, items = kpis.live_kpis(dataset, kpi_set)
 st.caption(f"{dataset.name} · {dataset.rows:,} rows · KPI set “{kpi_set.name}”")
 if not items:
     builder.sidebar(dataset, kpi_set, saved, None)

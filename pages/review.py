@@ -36,7 +36,7 @@ if dataset is None:
     st.info("There is no dataset yet. Upload one on the Data page.")
     st.stop()
 kpi_set = kpis.current_kpi_set(dataset)
-_, items = kpis.live_kpis(kpi_set)
+_, items = kpis.live_kpis(dataset, kpi_set)
 st.caption(f"{dataset.name} · KPI set “{kpi_set.name}” · version {kpi_set.version}")
 if not items:
     st.info("This dataset has no KPI yet. Add one on the Dashboard.")

@@ -184,7 +184,7 @@ def test_a_link_reopens_the_same_view(store_path: Path) -> None:
     params = {
         "ds": dataset,
         "kpi": "Profit Margin",
-        "t": json.dumps({"Revenue": 2_500_000.0}),
+        "t": json.dumps({"Revenue@North": 2_500_000.0}),
         "f": json.dumps({"Region": ["North", "East"]}),
     }
     at = start(store_path, params)
@@ -194,7 +194,12 @@ def test_a_link_reopens_the_same_view(store_path: Path) -> None:
     assert set(bullet["category"]) == {"North", "East"}
     at.selectbox(key="kpi_pick").select("Revenue")
     rerun(at)
-    assert at.slider(key="slider::Revenue").value == pytest.approx(2_500_000.0)
+    assert at.slider(key="slider::Revenue@North").value == pytest.approx(2_500_000.0)
+    targets = chart_data(at, "Actual against target").drop_duplicates("category")
+    assert targets.set_index("category")["target"].to_dict() == {
+        "East": 1_050_000,
+        "North": 2_500_000,
+    }
 
 
 @pytest.mark.parametrize(
@@ -478,3 +483,25 @@ def test_a_template_turns_an_uploaded_export_into_a_kpi(store_path: Path) -> Non
     june = sum(v for d, _, v, _ in rows if d.startswith("2024-06"))
     trend = chart_data(at, "Trend").dropna(subset=["actual"]).drop_duplicates("period")
     assert trend.sort_values("period")["actual"].iloc[-1] == pytest.approx(june)
+
+
+def test_drilling_down_judges_the_card_on_the_picked_categories(
+    store_path: Path, sample: pd.DataFrame
+) -> None:
+    last = sample[sample["month"] == sample["month"].max()]
+    north = last[last["Region"] == "North"]["Revenue"].sum()
+    picked = last[last["Region"].isin(["North", "South"])]["Revenue"].sum()
+    assert north >= 1_100_000 and picked >= 1_100_000 + 900_000  # both on target
+
+    one = start(store_path, {"f": json.dumps({"Region": ["North"]})})
+    assert card_status(one, 0) == "On target"
+    assert chart_data(one, "Trend")["target"].dropna().unique().tolist() == [1_100_000]
+    assert "slider::Revenue" not in [s.key for s in one.slider]  # set per Region instead
+
+    two = start(store_path, {"f": json.dumps({"Region": ["North", "South"]})})
+    assert card_status(two, 0) == "On target"
+    assert chart_data(two, "Trend")["target"].dropna().unique().tolist() == [2_000_000]
+    # a ratio is judged against the picked categories' common target (never a sum of them)
+    params = {"f": json.dumps({"Region": ["North", "South"]}), "kpi": "Profit Margin"}
+    ratio = start(store_path, params)
+    assert chart_data(ratio, "Trend")["target"].dropna().unique().tolist() == [0.45]

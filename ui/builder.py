@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import compute, expressions, suggest
+from kpi_logic import expressions, suggest
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.model import (
     DIRECTIONS,
@@ -43,12 +43,6 @@ _NUMERIC_TYPES = (
     "UBIGINT",
     "UINTEGER",
 )
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def dataset_columns(_cur: duckdb.DuckDBPyConnection, table: str, revision: str) -> dict[str, str]:
-    """Column name -> DuckDB type of a dataset table."""
-    return compute.table_columns(_cur, table)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -84,7 +78,7 @@ def sidebar(
     """Draw the dashboard's sidebar: dataset, KPI builder, targets of the selected KPI."""
     with st.sidebar:
         _dataset_picker(dataset)
-        columns = dataset_columns(session.cursor(), dataset.table, dataset.content_hash)
+        columns = kpis.dataset_columns(session.cursor(), dataset.table, dataset.content_hash)
         st.subheader("KPIs")
         _add_kpi(dataset, kpi_set, saved, columns)
         if saved:
@@ -395,15 +389,21 @@ def _targets(kpi_set: KPISet, saved: list[KPI], results: pd.DataFrame) -> None:
         "Save to keep it for everyone."
     )
     totals = rows[rows["category"].isna()]
-    label = "All categories together" if current.by else f"Target per {current.grain}"
-    _slider(
-        label,
-        kpis.target_key(current.name),
-        kpis.headline_target(live),
-        _top(totals["actual"]),
-        current.unit,
-        kpis.headline_target(current),
-    )
+    if current.by and session.view().filters.get(current.by):
+        st.caption(
+            f"Only some {current.by} are shown: their card is judged against their own "
+            f"targets, set one by one under “Per {current.by}”."
+        )
+    else:
+        label = "All categories together" if current.by else f"Target per {current.grain}"
+        _slider(
+            label,
+            kpis.target_key(current.name),
+            kpis.headline_target(live),
+            _top(totals["actual"]),
+            current.unit,
+            kpis.headline_target(current),
+        )
     if current.by:
         cells = rows[rows["category"].notna()]
         top = _top(cells["actual"])

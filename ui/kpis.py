@@ -7,13 +7,14 @@ target slider never re-scans the data.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import duckdb
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import compute
+from kpi_logic import compute, expressions
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.model import KPI, definition_key, kpis_from_yaml, kpis_to_yaml
 from kpi_logic.store import Dataset, KPISet
@@ -132,10 +133,43 @@ def with_trial_bands(kpis: list[KPI]) -> list[KPI]:
     return result
 
 
-def live_kpis(kpi_set: KPISet) -> tuple[list[KPI], list[KPI]]:
-    """The saved KPIs, and the KPIs as shown: with the view's targets and trial bands."""
+@st.cache_data(max_entries=64, show_spinner=False)
+def dataset_columns(_cur: duckdb.DuckDBPyConnection, table: str, revision: str) -> dict[str, str]:
+    """Column name -> DuckDB type of a dataset table."""
+    return compute.table_columns(_cur, table)
+
+
+def with_selected_totals(
+    kpis: list[KPI], filters: Mapping[str, Sequence[str]], columns: Sequence[str]
+) -> list[KPI]:
+    """With a filter on a KPI's own category column, its all-categories row covers only the
+    picked categories: judge it against their targets, summed for a sum or a count, else
+    their common target (none when they differ)."""
+    result = []
+    for kpi in kpis:
+        picked = filters.get(kpi.by) if kpi.by else None
+        if not picked:
+            result.append(kpi)
+            continue
+        targets = [kpi.target.for_cell(str(c), None) for c in picked]
+        simple = expressions.aggregate_of(kpi.measure, columns)
+        if any(t is None for t in targets):
+            total = None
+        elif simple and simple[0] in compute.ADDITIVE_FUNCTIONS:
+            total = float(sum(targets))
+        else:
+            total = targets[0] if len(set(targets)) == 1 else None
+        result.append(kpi.with_total_target(total))
+    return result
+
+
+def live_kpis(dataset: Dataset, kpi_set: KPISet) -> tuple[list[KPI], list[KPI]]:
+    """The saved KPIs, and the KPIs as shown: totals judged on the picked categories, then
+    the view's targets and trial bands."""
     saved = saved_kpis(kpi_set)
-    return saved, with_trial_bands(with_overrides(saved, session.view().targets))
+    columns = list(dataset_columns(session.cursor(), dataset.table, dataset.content_hash))
+    shown = with_selected_totals(saved, session.view().filters, columns)
+    return saved, with_trial_bands(with_overrides(shown, session.view().targets))
 
 
 def save_kpis(kpi_set: KPISet, kpis: list[KPI], summary: str) -> bool:
