@@ -81,6 +81,26 @@ def test_moving_a_target_slider_changes_a_card_status(app_url: str, browser) -> 
     page.close()
 
 
+def test_clicking_a_bar_drills_down_to_that_category(app_url: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 2600})
+    page.goto(app_url)
+    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    bullet = page.locator('[data-testid="stVegaLiteChart"]').first
+    bar = bullet.locator("svg path[aria-label^='Actual:'][aria-label*='Region: North;']")
+    bar.wait_for(timeout=TIMEOUT_MS)
+    bar.click()
+    page.wait_for_url(re.compile(r"[?&]f=.*North"), timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    regions = bullet.locator("svg path[aria-label^='Actual:']")
+    regions.first.wait_for(timeout=TIMEOUT_MS)
+    labels = regions.evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+    assert labels and all("Region: North;" in label for label in labels)
+    assert card_status_of(page, "Revenue") == "On target"  # North against North's target
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
+
+
 def test_upload_messy_csv_shows_its_row_count(app_url: str, browser, tmp_path: Path) -> None:
     rows = [["  Order Date ", "Region", "Amount", "Amount"]]
     rows += [
