@@ -176,6 +176,13 @@ if not items:
     st.stop()
 
 filters.render(dataset, items)
+filtered = [c for c, values in session.view().filters.items() if values]
+partial = [k.name for k in items if any(c != k.by for c in filtered)]
+if partial:
+    st.caption(
+        f"Filtered by {', '.join(filtered)}: the targets of {', '.join(partial)} are set for "
+        "every value of that column, so their attainment compares a part with a whole target."
+    )
 results, problems = kpis.scored(dataset, items)
 builder.sidebar(dataset, kpi_set, saved, results)
 if results["actual"].notna().sum() == 0 and not problems:

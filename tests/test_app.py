@@ -495,6 +495,9 @@ def test_drilling_down_judges_the_card_on_the_picked_categories(
 
     one = start(store_path, {"f": json.dumps({"Region": ["North"]})})
     assert card_status(one, 0) == "On target"
+    partial = [c.body for c in one.caption if c.body.startswith("Filtered by Region")]
+    assert len(partial) == 1 and "Revenue" not in partial[0]  # Revenue is by Region
+    assert "Customer Acquisition Cost" in partial[0]  # by Channel: a part vs the whole
     assert chart_data(one, "Trend")["target"].dropna().unique().tolist() == [1_100_000]
     assert "slider::Revenue" not in [s.key for s in one.slider]  # set per Region instead
 
