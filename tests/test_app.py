@@ -508,3 +508,10 @@ def test_drilling_down_judges_the_card_on_the_picked_categories(
     params = {"f": json.dumps({"Region": ["North", "South"]}), "kpi": "Profit Margin"}
     ratio = start(store_path, params)
     assert chart_data(ratio, "Trend")["target"].dropna().unique().tolist() == [0.45]
+
+
+def test_a_zero_or_missing_target_is_explained_not_divided_by(store_path: Path) -> None:
+    at = start(store_path, {"t": json.dumps({"Revenue": 0})})
+    assert card_status(at, 0) == "No target"
+    assert "set a target" in [m.body for m in at.markdown if "-badge[" in m.body][0]
+    assert not at.exception
