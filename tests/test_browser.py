@@ -5,9 +5,11 @@ slider keys, and the address bar as a share link."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -98,6 +100,41 @@ def test_clicking_a_bar_drills_down_to_that_category(app_url: str, browser) -> N
     assert labels and all("Region: North;" in label for label in labels)
     assert card_status_of(page, "Revenue") == "On target"  # North against North's target
     assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
+
+
+def test_a_target_typed_in_the_category_grid_reaches_the_chart(app_url: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 2200})
+    page.goto(app_url)
+    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.locator("summary", has_text="Per Region").click()
+    grid = sidebar.locator('[data-testid="stDataFrame"]').first
+    grid.wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_timeout(1000)  # the expander opens and the grid draws on its canvas
+    box = grid.bounding_box()
+    page.mouse.dblclick(box["x"] + box["width"] * 0.75, box["y"] + 52)  # a row's target cell
+    page.wait_for_timeout(500)  # the cell editor opens
+    page.keyboard.press("Control+A")
+    page.keyboard.type("777777")
+    page.wait_for_timeout(300)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(1000)  # the edit reaches the app (a rerun)
+    wait_for_app(page)
+    sidebar.get_by_role("button", name="Use these targets").click()
+    page.wait_for_url(re.compile(r"[?&]t="), timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    params = parse_qs(urlparse(page.url).query)
+    targets = json.loads(params["t"][0])
+    assert len(targets) == 1 and list(targets.values()) == [777777.0]  # only the edited cell
+    region = next(iter(targets)).split("@", 1)[1]
+    tick = page.locator(
+        f"[data-testid='stVegaLiteChart'] svg path[aria-label^='target:']"
+        f"[aria-label*='Region: {region};']"
+    ).first
+    tick.wait_for(timeout=TIMEOUT_MS)
+    assert "Target: $777,777" in tick.get_attribute("aria-label")
     page.close()
 
 

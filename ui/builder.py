@@ -466,7 +466,7 @@ def _target_grid(current: KPI, live: KPI, categories: list[str]) -> None:
     )
     if st.button("Use these targets", key="apply_grid"):
         keys = [kpis.target_key(current.name, c) for c in edited[current.by]]
-        _use_grid(keys, edited["target"])
+        _use_grid(keys, grid["target"], edited["target"])
 
 
 def _period_grid(current: KPI, live: KPI, rows: pd.DataFrame) -> None:
@@ -494,15 +494,19 @@ def _period_grid(current: KPI, live: KPI, rows: pd.DataFrame) -> None:
         },
     )
     if st.button("Use these period targets", key="apply_periods"):
-        _use_grid([kpis.period_key(current.name, p) for p in periods], edited["target"])
+        keys = [kpis.period_key(current.name, p) for p in periods]
+        _use_grid(keys, grid["target"], edited["target"])
 
 
-def _use_grid(keys: list[str], values: pd.Series) -> None:
-    """Put a target grid's values into the view (an empty cell removes that target)."""
+def _use_grid(keys: list[str], before: pd.Series, after: pd.Series) -> None:
+    """Put the cells the user changed in a target grid into the view (an emptied cell
+    removes that target); unchanged cells stay out of the link."""
     targets = dict(session.view().targets)
-    for key, value in zip(keys, values, strict=True):
-        if pd.notna(value):
-            targets[key] = float(value)
+    for key, old, new in zip(keys, before, after, strict=True):
+        if (pd.isna(old) and pd.isna(new)) or old == new:
+            continue
+        if pd.notna(new):
+            targets[key] = float(new)
         else:
             targets.pop(key, None)
     session.set_view(targets=targets)
