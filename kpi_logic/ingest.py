@@ -260,7 +260,7 @@ def profile_table(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
         rows.append(
             {
                 "column": name,
-                "type": _logical(sql_type),
+                "type": logical_type(sql_type),
                 "nulls": nulls,
                 "distinct": distinct,
                 "min": low,
@@ -839,7 +839,7 @@ def _plan_columns(
             info = ColumnInfo(name, header, kind.dtype, kind.detail)
             warning = kind.warning
         else:
-            natural = _logical(types[ident])
+            natural = logical_type(types[ident])
             dtype = force or natural
             cast = "CAST" if dtype == natural or dtype == "text" else "TRY_CAST"
             expr = f"{cast}({col} AS {SQL_TYPES[dtype]})"
@@ -1057,7 +1057,7 @@ def _params_in(source: _Source, sql: str) -> dict[str, object]:
     return {k: v for k, v in source.params.items() if f"${k}" in sql}
 
 
-def _logical(sql_type: str) -> str:
+def logical_type(sql_type: str) -> str:
     """Our logical type for a DuckDB type; anything unusual is shown as text."""
     if sql_type.startswith("DECIMAL"):
         return "number"

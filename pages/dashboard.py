@@ -202,15 +202,15 @@ for start in range(0, len(items), CARDS_PER_ROW):
             card(start + offset, kpi, results[results["kpi"] == kpi.name], problems.get(kpi.name))
 
 st.divider()
-names = [k.name for k in items if k.name not in problems]
-if names:
-    selected = builder.selected_name(items)
-    st.session_state["kpi_pick"] = selected if selected in names else names[0]
-    picked = st.selectbox(
-        "KPI to explore",
-        names,
-        key="kpi_pick",
-        on_change=lambda: session.set_view(kpi=st.session_state["kpi_pick"]),
-    )
+st.session_state["kpi_pick"] = builder.selected_name(items)
+picked = st.selectbox(
+    "KPI to explore",
+    [k.name for k in items],
+    key="kpi_pick",
+    on_change=lambda: session.set_view(kpi=st.session_state["kpi_pick"]),
+)
+if picked in problems:
+    st.error(f"{problems[picked]} Fix it with **Edit** in the sidebar.", icon=":material/error:")
+else:
     kpi = next(k for k in items if k.name == picked)
     explore(kpi, results[results["kpi"] == kpi.name])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+import pandas as pd
 import streamlit as st
 
 from kpi_logic import ingest, workspace
@@ -24,6 +26,12 @@ st.caption(
     "becomes a dataset; define its KPIs on the Dashboard."
 )
 store, cur, uploads_dir = session.store(), session.cursor(), session.upload_dir()
+
+
+@st.cache_data(max_entries=32, show_spinner="Profiling the columns…")
+def _profile(_cur: duckdb.DuckDBPyConnection, table: str, revision: str) -> pd.DataFrame:
+    """The column profile of a dataset (one scan), kept until its content changes."""
+    return ingest.profile_table(_cur, table)
 
 
 def _progress(bar: st.delta_generator.DeltaGenerator) -> workspace.Progress:
@@ -105,16 +113,7 @@ if dataset is None:
     st.info("No dataset yet: upload a file above.")
     st.stop()
 
-available = kpis.datasets()
-names = {d.id: f"{d.name} ({d.rows:,} rows)" for d in available}
-st.session_state["data_pick"] = dataset.id
-st.selectbox(
-    "Dataset",
-    list(names),
-    format_func=names.get,
-    key="data_pick",
-    on_change=lambda: kpis.choose_dataset(st.session_state["data_pick"]),
-)
+kpis.dataset_picker(dataset, "data_pick")
 st.markdown(
     f"**{dataset.rows:,} rows** from `{dataset.source_name}`, loaded "
     f"{dataset.created_at:%Y-%m-%d %H:%M}"
@@ -152,11 +151,11 @@ with preview:
         hide_index=True,
     )
     st.caption(f"The first {min(PREVIEW_ROWS, dataset.rows):,} of {dataset.rows:,} rows.")
+profiled = _profile(cur, dataset.table, dataset.content_hash)
 with profile:
-    st.dataframe(ingest.profile_table(cur, dataset.table), hide_index=True, width="stretch")
+    st.dataframe(profiled, hide_index=True, width="stretch")
     st.caption("Distinct counts are approximate on large tables.")
 with types:
-    profiled = ingest.profile_table(cur, dataset.table)
     column = st.selectbox("Column", list(profiled["column"]), key="retype_column")
     detected = profiled.set_index("column").loc[column, "type"]
     chosen = workspace.type_overrides(uploads_dir, dataset)

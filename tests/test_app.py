@@ -515,3 +515,34 @@ def test_a_zero_or_missing_target_is_explained_not_divided_by(store_path: Path) 
     assert card_status(at, 0) == "No target"
     assert "set a target" in [m.body for m in at.markdown if "-badge[" in m.body][0]
     assert not at.exception
+
+
+def test_a_broken_kpi_is_reported_and_not_recomputed_on_a_slider_move(
+    store_path: Path,
+) -> None:
+    """A KPI DuckDB can't compute (a sum of text) shows its error on its card; the others
+    still compute, and a target move re-scores without going back to the data."""
+    from ui import session
+
+    at = start(store_path)
+    at.text_input(key="new_name").input("Broken")
+    at.radio(key="new_mode").set_value("Expression")
+    rerun(at)
+    at.text_input(key="new_expr").input('sum("Region")')
+    rerun(at)
+    at.button(key="add_kpi").click()
+    rerun(at)
+    assert any('"Broken" could not be computed' in e.body for e in at.error)
+    assert card_status(at, 0) == "On target"  # Revenue is unaffected
+    cur = session.store().cursor()
+    (dataset,) = session.store().list_datasets(cur)
+    cur.execute(f'ALTER TABLE "{dataset.table}" RENAME TO "{dataset.table}_away"')
+    try:
+        at.selectbox(key="kpi_pick").select("Revenue")
+        rerun(at)
+        at.slider(key="slider::Revenue").set_value(8_000_000.0)
+        rerun(at)
+        assert card_status(at, 0) == "Off target"
+        assert any('"Broken" could not be computed' in e.body for e in at.error)
+    finally:
+        cur.execute(f'ALTER TABLE "{dataset.table}_away" RENAME TO "{dataset.table}"')

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import expressions, suggest
+from kpi_logic import expressions, ingest, suggest
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.model import (
     DIRECTIONS,
@@ -24,25 +24,13 @@ from kpi_logic.model import (
     period_start,
     validate,
 )
+from kpi_logic.sql import quote_ident
 from kpi_logic.store import Dataset, KPISet
 from ui import kpis, session
 
 AGGREGATIONS = tuple(expressions.MEASURE_FUNCTIONS)
 NONE_OPTION = "(none)"
 MAX_PERIOD_ROWS = 24
-_NUMERIC_TYPES = (
-    "DOUBLE",
-    "FLOAT",
-    "REAL",
-    "BIGINT",
-    "INTEGER",
-    "SMALLINT",
-    "TINYINT",
-    "HUGEINT",
-    "DECIMAL",
-    "UBIGINT",
-    "UINTEGER",
-)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -77,7 +65,7 @@ def sidebar(
 ) -> None:
     """Draw the dashboard's sidebar: dataset, KPI builder, targets of the selected KPI."""
     with st.sidebar:
-        _dataset_picker(dataset)
+        kpis.dataset_picker(dataset, "dataset_pick")
         columns = kpis.dataset_columns(session.cursor(), dataset.table, dataset.content_hash)
         st.subheader("KPIs")
         _add_kpi(dataset, kpi_set, saved, columns)
@@ -88,24 +76,12 @@ def sidebar(
             _targets(kpi_set, saved, results)
 
 
-def _dataset_picker(dataset: Dataset) -> None:
-    available = kpis.datasets()
-    names = {d.id: f"{d.name} ({d.rows:,} rows)" for d in available}
-    st.session_state["dataset_pick"] = dataset.id
-    st.selectbox(
-        "Dataset",
-        list(names),
-        format_func=names.get,
-        key="dataset_pick",
-        on_change=lambda: kpis.choose_dataset(st.session_state["dataset_pick"]),
-    )
-
-
 def _kpi_form(prefix: str, columns: dict[str, str], base: KPI | None) -> KPI | None:
     """The KPI fields; returns the KPI they describe, or None after showing what is wrong."""
     names = list(columns)
-    dates = [c for c, t in columns.items() if t.startswith(("DATE", "TIMESTAMP"))]
-    numbers = [c for c, t in columns.items() if t.startswith(_NUMERIC_TYPES)]
+    kinds = {c: ingest.logical_type(t) for c, t in columns.items()}
+    dates = [c for c in names if kinds[c] in ("date", "datetime")]
+    numbers = [c for c in names if kinds[c] in ("number", "integer")]
     others = [c for c in names if c not in dates and c not in numbers]
     base = base or KPI(name="", measure="")
     simple = expressions.aggregate_of(base.measure, names) if base.measure else None
@@ -131,7 +107,7 @@ def _kpi_form(prefix: str, columns: dict[str, str], base: KPI | None) -> KPI | N
             key=f"{prefix}_col",
             index=pool.index(simple[1]) if simple and simple[1] in pool else 0,
         )
-        measure = f"{func}({_quoted(column)})"
+        measure = f"{func}({quote_ident(column)})"
     else:
         measure = st.text_input(
             "Expression",
@@ -204,10 +180,6 @@ def _kpi_form(prefix: str, columns: dict[str, str], base: KPI | None) -> KPI | N
     except KPIExplorerError as err:
         st.error(str(err), icon=":material/error:")
         return None
-
-
-def _quoted(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
 
 
 def _pick(label: str, options: list[str], current: str | None, key: str) -> str | None:

@@ -44,6 +44,19 @@ def current_dataset() -> Dataset | None:
     return chosen
 
 
+def dataset_picker(dataset: Dataset, key: str) -> None:
+    """A select box of every dataset (name and rows) that switches the view to another."""
+    names = {d.id: f"{d.name} ({d.rows:,} rows)" for d in datasets()}
+    st.session_state[key] = dataset.id
+    st.selectbox(
+        "Dataset",
+        list(names),
+        format_func=names.get,
+        key=key,
+        on_change=lambda: choose_dataset(st.session_state[key]),
+    )
+
+
 def choose_dataset(dataset_id: str) -> None:
     """Show another dataset: its own KPI set, no targets tried, no filters."""
     session.set_view(
@@ -210,51 +223,47 @@ def _aggregate(
     end: date | None,
     categories: tuple[tuple[str, tuple[str, ...]], ...],
     _kpis: tuple[KPI, ...],
-) -> pd.DataFrame:
-    """The aggregate of ``_kpis``; cached by table, content hash, definitions and filters."""
-    return compute.aggregate(
-        _cur,
-        table,
-        list(_kpis),
-        start=start,
-        end=end,
-        categories={column: list(values) for column, values in categories} or None,
-    )
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The aggregate of ``_kpis`` and the problem of each KPI that could not be computed;
+    cached by table, content hash, definitions and filters, failures included (so a broken
+    KPI does not send every slider move back to the data)."""
+
+    def run(group: list[KPI]) -> pd.DataFrame:
+        return compute.aggregate(
+            _cur,
+            table,
+            group,
+            start=start,
+            end=end,
+            categories={column: list(values) for column, values in categories} or None,
+        )
+
+    try:
+        return run(list(_kpis)), {}
+    except KPIExplorerError:  # find which KPIs fail; compute the others
+        pass
+    frames, problems = [], {}
+    for kpi in _kpis:
+        try:
+            frames.append(run([kpi]))
+        except KPIExplorerError as err:
+            problems[kpi.name] = str(err)
+    agg = pd.concat(frames, ignore_index=True) if frames else run([])
+    return agg, problems
 
 
 def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[pd.DataFrame, dict[str, str]]:
     """Actual, target, attainment and status per KPI x category x period for the view, and
     the problem of each KPI that could not be computed (KPI name -> message)."""
     view = session.view()
-    categories = tuple((column, tuple(values)) for column, values in sorted(view.filters.items()))
-
-    def run(group: list[KPI]) -> pd.DataFrame:
-        definitions = tuple((k.name, definition_key(k)) for k in group)
-        return _aggregate(
-            session.cursor(),
-            dataset.table,
-            dataset.content_hash,
-            definitions,
-            view.start,
-            view.end,
-            categories,
-            tuple(group),
-        )
-
-    problems: dict[str, str] = {}
-    try:
-        agg = run(kpis)
-    except KPIExplorerError:  # find which KPIs fail; compute the others
-        frames = []
-        for kpi in kpis:
-            try:
-                frames.append(run([kpi]))
-            except KPIExplorerError as err:
-                problems[kpi.name] = str(err)
-        agg = (
-            pd.concat(frames, ignore_index=True)
-            if frames
-            else pd.DataFrame(columns=compute.AGGREGATE_COLUMNS)
-        )
-    good = [k for k in kpis if k.name not in problems]
-    return compute.score(agg, good), problems
+    agg, problems = _aggregate(
+        session.cursor(),
+        dataset.table,
+        dataset.content_hash,
+        tuple((k.name, definition_key(k)) for k in kpis),
+        view.start,
+        view.end,
+        tuple((column, tuple(values)) for column, values in sorted(view.filters.items())),
+        tuple(kpis),
+    )
+    return compute.score(agg, [k for k in kpis if k.name not in problems]), problems
