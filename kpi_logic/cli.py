@@ -101,10 +101,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace, *, materialize: bool = True) -> duckdb.DuckDBPyConnection:
+def _load(
+    args: argparse.Namespace, *, materialize: bool = True
+) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
     """A sandboxed connection that can reach only the data file's folder (and the spill
     folder), with ``data``: the table ``ingest.load_file`` makes, or with ``materialize=False``
-    its typed view over the file (read when queried: the folder stays allowed)."""
+    its typed view over the file (read when queried: the folder stays allowed); and the
+    load's warnings."""
     path = Path(args.data).resolve()
     if not path.is_file():
         raise KPIExplorerError(f"{args.data}: no such file.")
@@ -118,19 +121,26 @@ def _load(args: argparse.Namespace, *, materialize: bool = True) -> duckdb.DuckD
             f"{_first_line(err)}"
         ) from err
     loaded = ingest.load_file(con, path, TABLE, sheet=args.sheet, materialize=materialize)
-    for warning in loaded.warnings:
+    return con, loaded.warnings
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    return con
 
 
 def _evaluate(args: argparse.Namespace) -> str:
     kpis = kpis_from_yaml(Path(args.kpis).read_text(encoding="utf-8"))
-    try:  # one scan: the aggregate reads the file through a strict typed view
-        con = _load(args, materialize=False)
+    con, warnings = _load(args, materialize=False)  # one scan: the query reads the file
+    columns = compute.table_columns(con, TABLE)
+    for kpi in kpis:  # a bad KPI file fails here, before any data is read
+        compute.compile_kpi(kpi, columns)
+    try:
         records = compute.aggregate_records(con, TABLE, kpis)
-    except KPIExplorerError:  # rows that don't fit: a table skips them and warns, or the
-        con = _load(args)  # KPI file is at fault and the same error comes again
+    except KPIExplorerError:  # rows the view's strict read refuses: a table skips and lists
+        con, warnings = _load(args)  # them (or the query itself fails again, with its message)
         records = compute.aggregate_records(con, TABLE, kpis)
+    _warn(warnings)
     scored = compute.score_records(records, kpis)
     with_by = {k.name for k in kpis if k.by}
     rows = []
@@ -144,7 +154,9 @@ def _evaluate(args: argparse.Namespace) -> str:
 
 
 def _suggest(args: argparse.Namespace) -> str:
-    return kpis_to_yaml(suggest.suggest_kpis(_load(args), TABLE))
+    con, warnings = _load(args)
+    _warn(warnings)
+    return kpis_to_yaml(suggest.suggest_kpis(con, TABLE))
 
 
 def _plain(value: object) -> object:

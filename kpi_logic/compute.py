@@ -388,9 +388,7 @@ def status_of(actual: float, target: float, rate: float, bands: Bands) -> str:
         return "no data"
     if math.isnan(target) or target == 0:
         return "no target"
-    if rate >= bands.good:
-        return "on target"
-    return "at risk" if rate >= bands.warning else "off target"
+    return bands.status(rate)
 
 
 def _number(value: object) -> float:
@@ -418,7 +416,5 @@ def score(agg: pd.DataFrame, kpis: Sequence[KPI]) -> pd.DataFrame:
     scored = score_records(records, kpis)
     for column in ("target", "attainment", "status", "previous", "change", "change_pct"):
         dtype = "str" if column == "status" else "float64"
-        if column.startswith("change") and out["actual"].dtype == object:
-            dtype = object  # what ``actual - previous`` gives on the all-object frame of no KPIs
         out[column] = pd.Series([r[column] for r in scored], index=out.index, dtype=dtype)
     return out

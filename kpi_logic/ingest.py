@@ -203,8 +203,10 @@ def load_file(
     (names, types, conversions; cells that don't convert are NULL, empty rows left out) runs
     on every query of the view, so a single query reads the file once instead of twice. Only
     the type-detection sample is read now: ``rows`` is None, rejects are empty and the
-    warnings are type detection's only; rows DuckDB can't read (wrong number of fields,
-    invalid UTF-8 after the first megabyte) are skipped without notice. The file must stay
+    warnings are type detection's only. The view reads strictly: a row DuckDB can't read
+    (wrong number of fields, invalid UTF-8 after the first megabyte) fails the view's queries
+    instead of vanishing, and one found while the view is made makes ``table`` a table after
+    all, with that row among the rejects. The file must stay
     readable by ``con`` for as long as the view is used. Excel workbooks and text files in
     other encodings than UTF-8/UTF-16 (read from a temporary UTF-8 copy) are materialized
     anyway; their ``rows`` is then counted.

@@ -60,10 +60,10 @@ def _source_file(upload_dir: Path, table: str) -> Path:
     return Path(upload_dir) / f"{table}.json"
 
 
-def _revision(path: Path, sheet: str | None, types: dict[str, str]) -> str:
+def _revision(digest: str, sheet: str | None, types: dict[str, str]) -> str:
     """Content hash of a dataset: the file's bytes, the sheet and the type overrides."""
     extra = json.dumps([sheet, sorted(types.items())], separators=(",", ":"))
-    return f"{file_hash(path)}:{hashlib.sha256(extra.encode()).hexdigest()[:16]}"
+    return f"{digest}:{hashlib.sha256(extra.encode()).hexdigest()[:16]}"
 
 
 def add_dataset(
@@ -82,10 +82,12 @@ def add_dataset(
         with cur.cursor() as loader:  # a cursor without unfinished results of the caller's
             result = ingest.load_file(loader, path, table, sheet=sheet, progress=progress)
         _save_rejects(cur, table, result.rejects)
+        digest = file_hash(path)
         dataset_id = store.register_dataset(
-            cur, name, Path(path).name, table, result.rows, _revision(path, sheet, {})
+            cur, name, Path(path).name, table, result.rows, _revision(digest, sheet, {})
         )
-        _write_source(upload_dir, table, {"path": str(path), "sheet": sheet, "types": {}})
+        source = {"path": str(path), "sheet": sheet, "types": {}, "file_hash": digest}
+        _write_source(upload_dir, table, source)
     except BaseException:  # also a cancelled load (the progress callback raises then)
         for leftover in (table, table + REJECTS_SUFFIX):
             cur.execute(f"DROP TABLE IF EXISTS {quote_ident(leftover)}")
@@ -157,7 +159,8 @@ def retype(
         cur.execute(f"DROP TABLE IF EXISTS {quote_ident(staging)}")
         raise
     _save_rejects(cur, dataset.table, result.rejects)
-    store.update_dataset(cur, dataset.id, result.rows, _revision(path, source["sheet"], merged))
+    revision = _revision(source["file_hash"], source["sheet"], merged)  # the file is unchanged
+    store.update_dataset(cur, dataset.id, result.rows, revision)
     _write_source(upload_dir, dataset.table, {**source, "types": merged})
     return result
 

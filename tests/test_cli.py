@@ -250,7 +250,7 @@ def test_memory_limit_and_temp_dir(tmp_path: Path, files: dict[str, Path]) -> No
         ["evaluate", str(files["csv"]), "--kpis", str(files["kpis"]),
          "--memory-limit", "300MB", "--temp-dir", str(spill)]
     )  # fmt: skip
-    con = cli._load(args)
+    con, _ = cli._load(args)
     limit, folder = con.execute(
         "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
     ).fetchone()
