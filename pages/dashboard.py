@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import charts, forecast
+from kpi_logic import charts
 from kpi_logic.model import KPI
 from ui import builder, filters, kpis, session, shell
 
@@ -26,18 +26,10 @@ def badge(status: str) -> str:
     return f":{BADGE_COLORS.get(status, 'gray')}-badge[{status.capitalize()}]"
 
 
-def latest(rows: pd.DataFrame) -> pd.Series | None:
-    """The most recent period of ``rows`` that has an actual value."""
-    with_data = rows[rows["actual"].notna()]
-    if with_data.empty:
-        return None
-    return with_data.sort_values("period", na_position="first").iloc[-1]
-
-
 def card(index: int, kpi: KPI, rows: pd.DataFrame, problem: str | None) -> None:
     """One KPI card: value, change vs previous period, sparkline, status, attainment, owner."""
     totals = rows[rows["category"].isna()].sort_values("period", na_position="first")
-    last = latest(totals)
+    last = kpis.latest(totals)
     with st.container(border=True, key=f"card_{index}"):
         if problem:
             st.metric(kpi.name, "—")
@@ -86,7 +78,7 @@ def explore(kpi: KPI, rows: pd.DataFrame) -> None:
     left, right = st.columns(2)
     with left:
         cells = rows[rows["category"].notna()]
-        last = latest(cells) if kpi.by else None
+        last = kpis.latest(cells) if kpi.by else None
         if last is None:
             st.info("Give this KPI a category column (“by”) in the sidebar to compare categories.")
         else:
@@ -111,21 +103,11 @@ def explore(kpi: KPI, rows: pd.DataFrame) -> None:
                 filters.drill_down(kpi.by, categories)
             st.caption("Click a bar to show only that category on the whole dashboard.")
     with right:
-        totals = rows[rows["category"].isna()]
         if not kpi.time:
             st.info("Give this KPI a date column in the sidebar to see its trend.")
         else:
-            pace = forecast.pace(kpi, rows)
-            st.altair_chart(
-                charts.trend_chart(
-                    totals,
-                    unit=kpi.unit,
-                    target_line=totals[["period", "target"]],
-                    projection=None if pace is None else pace.projection_frame(),
-                    grain=kpi.grain,
-                ),
-                width="stretch",
-            )
+            chart, pace = kpis.trend(kpi, rows)
+            st.altair_chart(chart, width="stretch")
             if pace is not None:
                 st.markdown(
                     f"Pace to {kpi.due:%d %b %Y}: {badge(pace.status)} expected by "
@@ -168,7 +150,7 @@ kpi_set = kpis.current_kpi_set(dataset)
 saved, items = kpis.live_kpis(dataset, kpi_set)
 st.caption(f"{dataset.name} · {dataset.rows:,} rows · KPI set “{kpi_set.name}”")
 if not items:
-    builder.sidebar(dataset, kpi_set, saved, None)
+    builder.sidebar(dataset, kpi_set, saved, items, None)
     st.info(
         "This dataset has no KPI yet. Add one with **Add a KPI** in the sidebar, start from a "
         "template there, or import a KPI file."
@@ -184,7 +166,7 @@ if partial:
         "every value of that column, so their attainment compares a part with a whole target."
     )
 results, problems = kpis.scored(dataset, items)
-builder.sidebar(dataset, kpi_set, saved, results)
+builder.sidebar(dataset, kpi_set, saved, items, results)
 if results["actual"].notna().sum() == 0 and not problems:
     st.warning(
         "No rows match the current filters. Widen the date range or clear the category filter."

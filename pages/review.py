@@ -9,6 +9,7 @@ import streamlit as st
 from kpi_logic import charts, export, forecast
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.model import KPI
+from kpi_logic.store import Note
 from ui import builder, kpis, session, shell
 
 shell.ensure()
@@ -46,13 +47,16 @@ store, cur = session.store(), session.cursor()
 results, problems = kpis.scored(dataset, items)
 
 
+last_notes: dict[str, Note] = {}
+for note in store.notes(cur, kpi_set.id):  # newest first: one query for every KPI
+    last_notes.setdefault(note.kpi_name, note)
+
+
 def summary_row(kpi: KPI) -> dict:
     """Owner, latest status and attainment, pace and last note of one KPI."""
-    rows = results[(results["kpi"] == kpi.name) & results["category"].isna()]
-    with_data = rows[rows["actual"].notna()].sort_values("period", na_position="first")
-    last = with_data.iloc[-1] if len(with_data) else None
+    last = kpis.latest(results[(results["kpi"] == kpi.name) & results["category"].isna()])
     pace = forecast.pace(kpi, results) if kpi.name not in problems else None
-    note = store.last_note(cur, kpi_set.id, kpi.name)
+    note = last_notes.get(kpi.name)
     return {
         "KPI": kpi.name,
         "Type": kpi.type,
@@ -172,17 +176,9 @@ middle.download_button(
     key="export_xlsx",
 )
 selected = next(k for k in items if k.name == chosen)
-trend = results[(results["kpi"] == chosen) & results["category"].isna()]
-if selected.time and trend["actual"].notna().any():
-    pace = forecast.pace(selected, results)
-    chart = charts.trend_chart(
-        trend,
-        unit=selected.unit,
-        target_line=trend[["period", "target"]],
-        projection=None if pace is None else pace.projection_frame(),
-        grain=selected.grain,
-        title=f"{selected.name}: trend",
-    )
+totals = results[(results["kpi"] == chosen) & results["category"].isna()]
+if selected.time and kpis.latest(totals) is not None:
+    chart, _ = kpis.trend(selected, results, title=f"{selected.name}: trend")
     right.download_button(
         f"Trend of {chosen} as PNG",
         lambda: export.chart_png(chart),

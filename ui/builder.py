@@ -61,9 +61,14 @@ def selected_name(items: list[KPI]) -> str | None:
 
 
 def sidebar(
-    dataset: Dataset, kpi_set: KPISet, saved: list[KPI], results: pd.DataFrame | None
+    dataset: Dataset,
+    kpi_set: KPISet,
+    saved: list[KPI],
+    shown: list[KPI],
+    results: pd.DataFrame | None,
 ) -> None:
-    """Draw the dashboard's sidebar: dataset, KPI builder, targets of the selected KPI."""
+    """Draw the dashboard's sidebar: dataset, KPI builder, targets of the selected KPI
+    (``shown``: the KPIs as the dashboard shows them, ``kpis.live_kpis``)."""
     with st.sidebar:
         kpis.dataset_picker(dataset, "dataset_pick")
         columns = kpis.dataset_columns(session.cursor(), dataset.table, dataset.content_hash)
@@ -73,7 +78,7 @@ def sidebar(
             _edit_kpi(kpi_set, saved, columns)
         _import_export(kpi_set, saved, columns)
         if saved and results is not None:
-            _targets(kpi_set, saved, results)
+            _targets(kpi_set, saved, shown, results)
 
 
 def _kpi_form(prefix: str, columns: dict[str, str], base: KPI | None) -> KPI | None:
@@ -249,12 +254,7 @@ def _edit_kpi(kpi_set: KPISet, saved: list[KPI], columns: dict[str, str]) -> Non
         if delete.button("Delete", key="delete_kpi") and kpis.save_kpis(
             kpi_set, others, f"Deleted KPI {current.name}"
         ):
-            prefix = current.name + kpis.CATEGORY_SEPARATOR
-            targets = {
-                k: v
-                for k, v in session.view().targets.items()
-                if k != current.name and not k.startswith(prefix)
-            }
+            targets = kpis.without_targets_of(current.name, session.view().targets)
             session.set_view(kpi=None, targets=targets)
             st.rerun()
 
@@ -350,10 +350,10 @@ def _top(actuals: pd.Series) -> float:
     return 2 * float(best) if pd.notna(best) and best > 0 else 100.0
 
 
-def _targets(kpi_set: KPISet, saved: list[KPI], results: pd.DataFrame) -> None:
+def _targets(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.DataFrame) -> None:
     name = selected_name(saved)
     current = next(k for k in saved if k.name == name)
-    live = kpis.with_overrides([current], session.view().targets)[0]
+    live = next(k for k in shown if k.name == name)
     rows = results[results["kpi"] == current.name]
     st.subheader(f"Targets · {current.name}")
     st.caption(
@@ -498,14 +498,14 @@ def _describe_changes(before: list[KPI], after: list[KPI]) -> str:
         ):
             if a != b:
                 changes.append(f"{label} {_number(a)} → {_number(b)}")
-        for category in sorted(set(old.target.by_category) | set(new.target.by_category)):
-            a, b = old.target.by_category.get(category), new.target.by_category.get(category)
-            if a != b:
-                changes.append(f"{category} {_number(a)} → {_number(b)}")
-        for period in sorted(set(old.target.by_period) | set(new.target.by_period)):
-            a, b = old.target.by_period.get(period), new.target.by_period.get(period)
-            if a != b:
-                changes.append(f"{period:%Y-%m-%d} {_number(a)} → {_number(b)}")
+        for before_map, after_map in (
+            (old.target.by_category, new.target.by_category),
+            (old.target.by_period, new.target.by_period),  # a date prints as 2024-12-01
+        ):
+            for key in sorted(set(before_map) | set(after_map)):
+                a, b = before_map.get(key), after_map.get(key)
+                if a != b:
+                    changes.append(f"{key} {_number(a)} → {_number(b)}")
         if old.bands != new.bands:
             changes.append(
                 f"bands {old.bands.warning:g}/{old.bands.good:g} → "

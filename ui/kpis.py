@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 
+import altair as alt
 import duckdb
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import compute, expressions
+from kpi_logic import charts, compute, expressions, forecast
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.model import KPI, definition_key, kpis_from_yaml, kpis_to_yaml
 from kpi_logic.store import Dataset, KPISet
@@ -103,6 +104,15 @@ def target_key(kpi: str, category: str | None = None) -> str:
 def period_key(kpi: str, period: date) -> str:
     """The key of one period's target override: ``"Sales|2024-12-01"``."""
     return f"{kpi}{PERIOD_SEPARATOR}{period.isoformat()}"
+
+
+def without_targets_of(kpi: str, overrides: dict[str, float]) -> dict[str, float]:
+    """``overrides`` less every key of ``kpi`` (its headline, category and period targets)."""
+    return {
+        key: value
+        for key, value in overrides.items()
+        if key != kpi and not key.startswith((kpi + CATEGORY_SEPARATOR, kpi + PERIOD_SEPARATOR))
+    }
 
 
 def headline_target(kpi: KPI) -> float | None:
@@ -267,3 +277,29 @@ def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[pd.DataFrame, dict[str, s
         tuple(kpis),
     )
     return compute.score(agg, [k for k in kpis if k.name not in problems]), problems
+
+
+def latest(rows: pd.DataFrame) -> pd.Series | None:
+    """The most recent period of scored ``rows`` that has an actual value (None if none)."""
+    with_data = rows[rows["actual"].notna()]
+    if with_data.empty:
+        return None
+    return with_data.sort_values("period", na_position="first").iloc[-1]
+
+
+def trend(
+    kpi: KPI, rows: pd.DataFrame, title: str = "Trend"
+) -> tuple[alt.LayerChart, forecast.Pace | None]:
+    """The trend chart of ``kpi`` (its all-categories rows of ``rows``, the target line and
+    the pace projection) and its pace to the due date."""
+    totals = rows[(rows["kpi"] == kpi.name) & rows["category"].isna()]
+    pace = forecast.pace(kpi, rows)
+    chart = charts.trend_chart(
+        totals,
+        unit=kpi.unit,
+        target_line=totals[["period", "target"]],
+        projection=None if pace is None else pace.projection_frame(),
+        grain=kpi.grain,
+        title=title,
+    )
+    return chart, pace
