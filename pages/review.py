@@ -47,8 +47,9 @@ store, cur = session.store(), session.cursor()
 results, problems = kpis.scored(dataset, items)
 
 
+all_notes = store.notes(cur, kpi_set.id)  # newest first: one query for the whole page
 last_notes: dict[str, Note] = {}
-for note in store.notes(cur, kpi_set.id):  # newest first: one query for every KPI
+for note in all_notes:
     last_notes.setdefault(note.kpi_name, note)
 
 
@@ -119,7 +120,7 @@ with st.form("note_form", clear_on_submit=True):
             else:
                 st.toast("Note added.")
                 st.rerun()  # so the overview shows it as the last note
-notes = store.notes(cur, kpi_set.id, chosen)
+notes = [n for n in all_notes if n.kpi_name == chosen]
 if notes:
     st.dataframe(
         pd.DataFrame(
