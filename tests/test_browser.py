@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -95,10 +96,13 @@ def test_clicking_a_bar_drills_down_to_that_category(app_url: str, browser) -> N
     page.wait_for_url(re.compile(r"[?&]f=.*North"), timeout=TIMEOUT_MS)
     wait_for_app(page)
     regions = bullet.locator("svg path[aria-label^='Actual:']")
-    regions.first.wait_for(timeout=TIMEOUT_MS)
+    expect(regions).to_have_count(1, timeout=TIMEOUT_MS)  # the chart redraws with North only
     labels = regions.evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
     assert labels and all("Region: North;" in label for label in labels)
-    assert card_status_of(page, "Revenue") == "On target"  # North against North's target
+    page.wait_for_function(  # North against North's target: on target
+        f"() => ({CARD_STATUSES_JS})()['Revenue'] === 'On target'", timeout=TIMEOUT_MS
+    )
+    assert card_status_of(page, "Revenue") == "On target"
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
 
@@ -133,8 +137,10 @@ def test_a_target_typed_in_the_category_grid_reaches_the_chart(app_url: str, bro
         f"[data-testid='stVegaLiteChart'] svg path[aria-label^='target:']"
         f"[aria-label*='Region: {region};']"
     ).first
-    tick.wait_for(timeout=TIMEOUT_MS)
-    assert "Target: $777,777" in tick.get_attribute("aria-label")
+    # the chart redraws after the address bar changes: wait for the new target on the tick
+    expect(tick).to_have_attribute(
+        "aria-label", re.compile(r"Target: \$777,777"), timeout=TIMEOUT_MS
+    )
     page.close()
 
 
