@@ -1,8 +1,13 @@
-"""Altair charts over scored KPI results (``compute.score`` rows), never raw data rows.
+"""Charts over scored KPI results (``compute.score`` rows), never raw data rows.
 
 Every builder takes a small aggregate (one row per category x period) and plain arguments
 (``unit``, ``direction``, bands), so it does not depend on the KPI object. Statuses are drawn
 in ``STATUS_COLORS`` everywhere, and every selection parameter has a fixed name.
+
+A chart is a Vega-Lite spec whose ``datasets`` are DataFrames, as ``st.vega_lite_chart``
+takes them (``to_json`` gives plain Vega-Lite, e.g. for a PNG). Altair writes and validates
+each chart's template once per shape (unit, titles, bands...) over named data slots; a call
+fills the slots with its data, so redrawing a chart after a target move costs no Altair work.
 
 >>> format_value(1_234_567, "currency")
 '$1.2M'
@@ -10,8 +15,11 @@ in ``STATUS_COLORS`` everywhere, and every selection parameter has a fixed name.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -37,6 +45,8 @@ PERIOD_FORMATS = {
     "year": "%Y",
 }
 _BAND_OPACITY = 0.25
+
+Spec = dict[str, Any]  # Vega-Lite, with DataFrames as its datasets
 
 
 def number_format(unit: str) -> str:
@@ -84,12 +94,6 @@ def period_label(period: object, grain: str) -> str:
     if grain == "quarter":
         return f"Q{day.quarter} {day.year}"
     return day.strftime(PERIOD_FORMATS.get(grain, "%d %b %Y"))
-
-
-def sparkline_values(series: pd.DataFrame) -> list[float]:
-    """Actuals ordered by period, missing ones dropped: ``chart_data`` of ``st.metric``."""
-    ordered = series.sort_values("period", na_position="first")["actual"]
-    return [float(v) for v in ordered.dropna()]
 
 
 def _status_color() -> alt.Color:
@@ -141,6 +145,32 @@ def _bands(rows: pd.DataFrame, direction: str, good: float, warning: float) -> p
     return out
 
 
+def to_json(spec: Spec) -> str:
+    """``spec`` as plain Vega-Lite JSON, its datasets written out as rows."""
+    datasets = {
+        name: alt.utils.data.to_values(frame)["values"]
+        for name, frame in spec.get("datasets", {}).items()
+    }
+    return json.dumps({**spec, "datasets": datasets})
+
+
+def _spec(
+    build: Callable[..., alt.TopLevelMixin], datasets: dict[str, pd.DataFrame], *options
+) -> Spec:
+    """The chart ``build(*options)`` draws over named data slots, with ``datasets`` in them."""
+    spec = json.loads(_template(build, *options))
+    spec["datasets"] = datasets
+    return spec
+
+
+@functools.lru_cache(maxsize=256)
+def _template(build: Callable[..., alt.TopLevelMixin], *options) -> str:
+    """The JSON spec of ``build(*options)``, made and validated by Altair once per shape."""
+    spec = build(*options).to_dict()
+    spec.pop("config", None)  # Altair's default theme (a 300 px view): the charts size themselves
+    return json.dumps(spec)
+
+
 def bullet_chart(
     rows: pd.DataFrame,
     *,
@@ -151,20 +181,27 @@ def bullet_chart(
     selection_name: str = "category_pick",
     category_title: str = "Category",
     title: str = "Actual against target",
-) -> alt.LayerChart:
+) -> Spec:
     """One horizontal bullet per category for one period: off / at-risk / on-target ranges
     of each category's target in muted status colours, the actual as a bar coloured by
     status, the target as a tick. Clicking a bar selects its ``category`` in the point
-    selection ``selection_name`` (for ``st.altair_chart(on_select="rerun")``).
+    selection ``selection_name`` (for ``st.vega_lite_chart(on_select="rerun")``).
     """
     columns = ["category", "period", "actual", "target", "attainment", "status"]
     data = _bands(_with_periods(rows, columns), direction, good, warning)
     periods = data["period"].dropna().unique() if "period" in data else []
-    subtitle = f"{pd.Timestamp(periods[0]):%b %Y}" if len(periods) == 1 else alt.Undefined
+    subtitle = f"{pd.Timestamp(periods[0]):%b %Y}" if len(periods) == 1 else None
+    options = (subtitle, unit, selection_name, category_title, title)
+    return _spec(_bullet, {"bullet": data}, *options)
+
+
+def _bullet(
+    subtitle: str | None, unit: str, selection_name: str, category_title: str, title: str
+) -> alt.LayerChart:
     pick = alt.selection_point(name=selection_name, fields=["category"])
     value = number_format(unit)
     tooltip = _value_tooltips(unit, category_title, None)
-    base = alt.Chart(data).encode(
+    base = alt.Chart(alt.NamedData(name="bullet")).encode(
         y=alt.Y("category:N", title=category_title, sort=None),
         tooltip=tooltip,
     )
@@ -186,8 +223,9 @@ def bullet_chart(
     target = base.mark_tick(color=TARGET_COLOR, thickness=3).encode(
         x=alt.X("target:Q"), size=alt.value(22)
     )
+    subtitle_text = alt.Undefined if subtitle is None else subtitle
     return alt.layer(*band_layers, actual, target).properties(
-        title=alt.TitleParams(title, subtitle=subtitle, subtitleColor=TARGET_COLOR),
+        title=alt.TitleParams(title, subtitle=subtitle_text, subtitleColor=TARGET_COLOR),
         width="container",
         height=alt.Step(34),
     )
@@ -201,22 +239,36 @@ def trend_chart(
     projection: pd.DataFrame | None = None,
     grain: str = "month",
     title: str = "Trend",
-) -> alt.LayerChart:
+) -> Spec:
     """Actual per period (a line, points coloured by status), the target as a dashed step
     line (``target_line``: ``period, target``) and the pace projection to the due date as a
     dotted line (``projection``: ``date, value``). With more than one ``category`` in
     ``series`` there is a line per category, coloured by category.
     """
-    value, period_format = number_format(unit), PERIOD_FORMATS.get(grain, "%d %b %Y")
     data = _with_periods(series, ["category", "period", "actual", "target", "attainment", "status"])
     data = data[data["period"].notna()].reset_index(drop=True)
     by_category = "category" in data and data["category"].nunique() > 1
-    tooltip = _value_tooltips(unit, "Category", period_format)
     if by_category:
         data["category"] = data["category"].fillna("All")  # the all-categories row
-    else:
+    datasets = {"trend": data}
+    if target_line is not None:
+        datasets["targets"] = _with_periods(target_line, ["period", "target"]).dropna()
+    if projection is not None:
+        projected = projection.loc[:, ["date", "value"]].reset_index(drop=True)
+        projected["date"] = pd.to_datetime(projected["date"])
+        datasets["projection"] = projected
+    layers = ("targets" in datasets, "projection" in datasets)
+    return _spec(_trend, datasets, by_category, *layers, unit, grain, title)
+
+
+def _trend(
+    by_category: bool, targets: bool, projection: bool, unit: str, grain: str, title: str
+) -> alt.LayerChart:
+    value, period_format = number_format(unit), PERIOD_FORMATS.get(grain, "%d %b %Y")
+    tooltip = _value_tooltips(unit, "Category", period_format)
+    if not by_category:
         tooltip = tooltip[1:]
-    base = alt.Chart(data).encode(
+    base = alt.Chart(alt.NamedData(name="trend")).encode(
         x=alt.X("period:T", title="Period", axis=alt.Axis(format=period_format)),
         y=alt.Y(
             "actual:Q", title="Actual", axis=alt.Axis(format=value), scale=alt.Scale(zero=False)
@@ -229,10 +281,9 @@ def trend_chart(
     else:
         points = base.mark_point(filled=True, size=70, opacity=1).encode(color=_status_color())
         layers = [base.mark_line(color=ACTUAL_COLOR), points]
-    if target_line is not None:
-        targets = _with_periods(target_line, ["period", "target"]).dropna()
+    if targets:
         layers.append(
-            alt.Chart(targets)
+            alt.Chart(alt.NamedData(name="targets"))
             .mark_line(color=TARGET_COLOR, strokeDash=[6, 4], interpolate="step-after")
             .encode(
                 x=alt.X("period:T"),
@@ -243,11 +294,9 @@ def trend_chart(
                 ],
             )
         )
-    if projection is not None:
-        projected = projection.loc[:, ["date", "value"]].reset_index(drop=True)
-        projected["date"] = pd.to_datetime(projected["date"])
+    if projection:
         layers.append(
-            alt.Chart(projected)
+            alt.Chart(alt.NamedData(name="projection"))
             .mark_line(color=ACTUAL_COLOR, strokeDash=[2, 3], strokeWidth=2, point=True)
             .encode(
                 x=alt.X("date:T"),
@@ -270,14 +319,20 @@ def heatmap(
     grain: str = "month",
     category_title: str = "Category",
     title: str = "Attainment by category and period",
-) -> alt.LayerChart:
+) -> Spec:
     """Category x period cells labelled with attainment %, coloured by where it falls
     against the bands (below ``warning``, up to ``good``, from ``good``: the status colours);
     cells without attainment are grey.
     """
+    data = _with_periods(rows, ["category", "period", "actual", "target", "attainment", "status"])
+    options = (unit, good, warning, grain, category_title, title)
+    return _spec(_heatmap, {"heatmap": data}, *options)
+
+
+def _heatmap(
+    unit: str, good: float, warning: float, grain: str, category_title: str, title: str
+) -> alt.LayerChart:
     period_format = PERIOD_FORMATS.get(grain, "%d %b %Y")
-    columns = ["category", "period", "actual", "target", "attainment", "status"]
-    data = _with_periods(rows, columns)
     scale = alt.Scale(
         type="threshold",
         domain=[warning, good],
@@ -286,7 +341,7 @@ def heatmap(
     color = alt.Color(
         "attainment:Q", scale=scale, title="Attainment", legend=alt.Legend(format=".0%")
     )
-    base = alt.Chart(data).encode(
+    base = alt.Chart(alt.NamedData(name="heatmap")).encode(
         x=alt.X(
             "period:O",
             timeUnit="yearmonthdate",

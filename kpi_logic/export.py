@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 
-import altair as alt
 import pandas as pd
 import vl_convert
+
+from kpi_logic import charts
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -45,6 +46,6 @@ def to_excel_bytes(frame: pd.DataFrame, sheet_name: str = "KPIs") -> bytes:
     return buffer.getvalue()
 
 
-def chart_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
-    """Render an Altair chart to PNG offline (vl-convert)."""
-    return vl_convert.vegalite_to_png(chart.to_json(), scale=scale)
+def chart_png(chart: charts.Spec, scale: float = 2.0) -> bytes:
+    """Render a chart of ``kpi_logic.charts`` to PNG offline (vl-convert)."""
+    return vl_convert.vegalite_to_png(charts.to_json(chart), scale=scale)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import pandas as pd
 import streamlit as st
 
@@ -26,10 +28,44 @@ def badge(status: str) -> str:
     return f":{BADGE_COLORS.get(status, 'gray')}-badge[{status.capitalize()}]"
 
 
-def card(index: int, kpi: KPI, rows: pd.DataFrame, problem: str | None) -> None:
+@dataclass
+class CardFacts:
+    """What a KPI's card shows besides the KPI itself."""
+
+    last: pd.Series | None = None  # the latest all-categories row with an actual
+    sparkline: list[float] = field(default_factory=list)  # actuals by period
+    periods: int = 0  # all-categories rows, with or without an actual
+    on_target: int = 0  # categories on target in the latest period...
+    categories: int = 0  # ... of so many
+
+
+def card_facts(results: pd.DataFrame) -> dict[str, CardFacts]:
+    """Each KPI's ``CardFacts``, from one sort of the scored results (a rerun after a target
+    move redraws every card, so this stays a few plain passes over columns)."""
+    ordered = results.sort_values("period", na_position="first", kind="stable")
+    totals = ordered[ordered["category"].isna()]
+    facts: dict[str, CardFacts] = {}
+    last_at: dict[str, int] = {}
+    for i, (name, actual) in enumerate(zip(totals["kpi"], totals["actual"], strict=True)):
+        fact = facts.setdefault(name, CardFacts())
+        fact.periods += 1
+        if pd.notna(actual):
+            fact.sparkline.append(float(actual))
+            last_at[name] = i
+    for name, i in last_at.items():
+        facts[name].last = totals.iloc[i]
+    latest = {name: f.last["period"] for name, f in facts.items() if f.last is not None}
+    cells = results[results["category"].notna()]
+    for name, period, status in zip(cells["kpi"], cells["period"], cells["status"], strict=True):
+        if name in latest and period == latest[name]:
+            facts[name].categories += 1
+            facts[name].on_target += status == "on target"
+    return facts
+
+
+def card(index: int, kpi: KPI, facts: CardFacts, problem: str | None) -> None:
     """One KPI card: value, change vs previous period, sparkline, status, attainment, owner."""
-    totals = rows[rows["category"].isna()].sort_values("period", na_position="first")
-    last = kpis.latest(totals)
+    last = facts.last
     with st.container(border=True, key=f"card_{index}"):
         if problem:
             st.metric(kpi.name, "—")
@@ -47,7 +83,7 @@ def card(index: int, kpi: KPI, rows: pd.DataFrame, problem: str | None) -> None:
             delta=None if pd.isna(change) else charts.format_value(change, kpi.unit, signed=True),
             delta_color="normal" if kpi.direction == "higher" else "inverse",
             delta_description=previous.strip() or None,
-            chart_data=charts.sparkline_values(totals) if len(totals) > 1 else None,
+            chart_data=facts.sparkline if facts.periods > 1 else None,
             chart_type="line",
             help=kpi.description or None,
         )
@@ -60,9 +96,7 @@ def card(index: int, kpi: KPI, rows: pd.DataFrame, problem: str | None) -> None:
             status_line += f" ({charts.format_value(last['target'], kpi.unit)})"
         st.markdown(status_line)
         if kpi.by:
-            cells = rows[rows["category"].notna() & (rows["period"] == last["period"])]
-            on = int((cells["status"] == "on target").sum())
-            st.caption(f"{on} of {len(cells)} {kpi.by} on target")
+            st.caption(f"{facts.on_target} of {facts.categories} {kpi.by} on target")
         period = (
             ""
             if pd.isna(last["period"])
@@ -83,7 +117,7 @@ def explore(kpi: KPI, rows: pd.DataFrame) -> None:
             st.info("Give this KPI a category column (“by”) in the sidebar to compare categories.")
         else:
             period_rows = cells[cells["period"] == last["period"]] if kpi.time else cells
-            event = st.altair_chart(
+            event = st.vega_lite_chart(
                 charts.bullet_chart(
                     period_rows,
                     unit=kpi.unit,
@@ -107,7 +141,7 @@ def explore(kpi: KPI, rows: pd.DataFrame) -> None:
             st.info("Give this KPI a date column in the sidebar to see its trend.")
         else:
             chart, pace = kpis.trend(kpi, rows)
-            st.altair_chart(chart, width="stretch")
+            st.vega_lite_chart(chart, width="stretch")
             if pace is not None:
                 st.markdown(
                     f"Pace to {kpi.due:%d %b %Y}: {badge(pace.status)} expected by "
@@ -122,7 +156,7 @@ def explore(kpi: KPI, rows: pd.DataFrame) -> None:
     if kpi.by and kpi.time:
         cells = rows[rows["category"].notna()]
         if cells["attainment"].notna().any():
-            st.altair_chart(
+            st.vega_lite_chart(
                 charts.heatmap(
                     cells,
                     unit=kpi.unit,
@@ -175,13 +209,14 @@ if results["actual"].notna().sum() == 0 and not problems:
         filters.clear()
     st.stop()
 
+facts = card_facts(results)
 for start in range(0, len(items), CARDS_PER_ROW):
     row = st.columns(CARDS_PER_ROW)
     for offset, (column, kpi) in enumerate(
         zip(row, items[start : start + CARDS_PER_ROW], strict=False)
     ):
         with column:
-            card(start + offset, kpi, results[results["kpi"] == kpi.name], problems.get(kpi.name))
+            card(start + offset, kpi, facts.get(kpi.name, CardFacts()), problems.get(kpi.name))
 
 st.divider()
 st.session_state["kpi_pick"] = builder.selected_name(items)

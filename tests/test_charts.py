@@ -3,9 +3,9 @@ their colours, tooltips are formatted, the selection is named, and Vega-Lite ren
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import pytest
@@ -62,13 +62,13 @@ def cells() -> pd.DataFrame:
     return scored(rows)
 
 
-def datasets(chart: alt.TopLevelMixin) -> list[list[dict]]:
-    """The inline data sets of a chart's spec."""
-    return list(chart.to_dict()["datasets"].values())
+def datasets(chart: charts.Spec) -> list[list[dict]]:
+    """The data sets of a chart, as Vega-Lite gets them outside Streamlit."""
+    return list(json.loads(charts.to_json(chart))["datasets"].values())
 
 
-def layers(chart: alt.LayerChart) -> list[dict]:
-    return chart.to_dict()["layer"]
+def layers(chart: charts.Spec) -> list[dict]:
+    return chart["layer"]
 
 
 def tooltip_formats(layer: dict) -> dict[str, str | None]:
@@ -136,16 +136,14 @@ def test_bullet_bands_when_lower_is_better(one_period: pd.DataFrame) -> None:
 
 
 def test_bullet_selection_is_named(one_period: pd.DataFrame) -> None:
-    spec = charts.bullet_chart(
-        one_period, unit="number", direction="higher", good=1, warning=0.9
-    ).to_dict()
+    spec = charts.bullet_chart(one_period, unit="number", direction="higher", good=1, warning=0.9)
     (param,) = spec["params"]
     assert param["name"] == "category_pick"
     assert param["select"] == {"type": "point", "fields": ["category"]}
     other = charts.bullet_chart(
         one_period, unit="number", direction="higher", good=1, warning=0.9, selection_name="pick"
     )
-    assert other.to_dict()["params"][0]["name"] == "pick"
+    assert other["params"][0]["name"] == "pick"
     assert spec["title"]["text"] == "Actual against target"
     assert spec["title"]["subtitle"] == "Dec 2024"
 
@@ -200,6 +198,25 @@ def test_heatmap(cells: pd.DataFrame) -> None:
     assert tooltip_formats(rects)["actual"] == "$,.0f"
 
 
+def test_charts_of_one_shape_share_a_template_but_not_their_data(
+    one_period: pd.DataFrame,
+) -> None:
+    """A second chart of the same shape carries its own data, and changing one chart's spec
+    changes no other."""
+    first = charts.bullet_chart(one_period, unit="number", direction="higher", good=1, warning=0.9)
+    doubled = one_period.assign(target=one_period["target"] * 2)
+    second = charts.bullet_chart(doubled, unit="number", direction="higher", good=1, warning=0.9)
+    assert [r["target"] for r in datasets(first)[0]] == [1000.0, 1000.0, 1000.0, None]
+    assert [r["target"] for r in datasets(second)[0]] == [2000.0, 2000.0, 2000.0, None]
+    assert {k: v for k, v in first.items() if k != "datasets"} == {
+        k: v for k, v in second.items() if k != "datasets"
+    }
+    first["layer"][0]["mark"]["color"] = "black"
+    third = charts.bullet_chart(one_period, unit="number", direction="higher", good=1, warning=0.9)
+    assert third["layer"][0]["mark"]["color"] == charts.STATUS_COLORS["off target"]
+    assert second["layer"][0]["mark"]["color"] == charts.STATUS_COLORS["off target"]
+
+
 @pytest.mark.parametrize("kind", ["bullet", "trend", "heatmap"])
 def test_charts_render_to_png(kind, one_period, totals, cells) -> None:
     chart = {
@@ -214,7 +231,7 @@ def test_charts_render_to_png(kind, one_period, totals, cells) -> None:
         ),
         "heatmap": lambda: charts.heatmap(cells, unit="currency"),
     }[kind]()
-    png = vl_convert.vegalite_to_png(chart.to_json())
+    png = vl_convert.vegalite_to_png(charts.to_json(chart))
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 2000
 
 
@@ -248,7 +265,3 @@ def test_number_format() -> None:
     assert charts.number_format("currency") == "$,.0f"
     assert charts.number_format("percent") == ".1%"
     assert charts.number_format("number") == ",.2~f"
-
-
-def test_sparkline_values(totals: pd.DataFrame) -> None:
-    assert charts.sparkline_values(totals.iloc[::-1]) == [3000.0, 3400.0, 3900.0]

@@ -7,10 +7,10 @@ target slider never re-scans the data.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-import altair as alt
 import duckdb
 import pandas as pd
 import streamlit as st
@@ -85,10 +85,16 @@ def current_kpi_set(dataset: Dataset) -> KPISet:
 def saved_kpis(kpi_set: KPISet) -> list[KPI]:
     """The KPIs as saved in ``kpi_set``; an unreadable set is reported and shows as empty."""
     try:
-        return kpis_from_yaml(kpi_set.yaml_text)
+        return list(_parsed(kpi_set.yaml_text))
     except KPIExplorerError as err:
         st.error(f"The saved KPI set could not be read: {err}")
         return []
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(yaml_text: str) -> tuple[KPI, ...]:
+    """A KPI file read once per text (KPIs are immutable, so every session may share them)."""
+    return tuple(kpis_from_yaml(yaml_text))
 
 
 def target_key(kpi: str, category: str | None = None) -> str:
@@ -289,7 +295,7 @@ def latest(rows: pd.DataFrame) -> pd.Series | None:
 
 def trend(
     kpi: KPI, rows: pd.DataFrame, title: str = "Trend"
-) -> tuple[alt.LayerChart, forecast.Pace | None]:
+) -> tuple[charts.Spec, forecast.Pace | None]:
     """The trend chart of ``kpi`` (its all-categories rows of ``rows``, the target line and
     the pace projection) and its pace to the due date."""
     totals = rows[(rows["kpi"] == kpi.name) & rows["category"].isna()]
