@@ -44,6 +44,14 @@ def rerun(at: AppTest) -> AppTest:
     return at
 
 
+def open_sections(at: AppTest, *keys: str) -> AppTest:
+    """Open the sidebar sections with these expander keys (their content is drawn only while
+    open), as a click on each would."""
+    for key in keys:
+        at.session_state[key] = True
+    return rerun(at)
+
+
 def chart_data(at: AppTest, title: str) -> pd.DataFrame:
     """The data sent with the chart whose title starts with ``title``."""
     for chart in at.get("vega_lite_chart"):
@@ -95,7 +103,7 @@ def test_sample_dashboard_shows_every_kpi_and_correct_trend(
 def test_kpi_created_through_the_widgets_appears_with_its_value(
     store_path: Path, sample: pd.DataFrame
 ) -> None:
-    at = start(store_path)
+    at = open_sections(start(store_path), "open_add_kpi")
     at.text_input(key="new_name").input("Units sold")
     at.selectbox(key="new_agg").select("sum")
     rerun(at)
@@ -128,7 +136,7 @@ def test_kpi_created_through_the_widgets_appears_with_its_value(
 
 
 def test_a_typed_expression_is_checked_as_you_type(store_path: Path) -> None:
-    at = start(store_path)
+    at = open_sections(start(store_path), "open_add_kpi")
     at.text_input(key="new_name").input("Bad one")
     at.radio(key="new_mode").set_value("Expression")
     rerun(at)
@@ -159,6 +167,7 @@ def test_moving_a_target_slider_rescores_cards_and_charts(
     assert set(chart_data(at, "Trend")["target"].dropna()) == {high}
     assert at.number_input(key="number::Revenue").value == pytest.approx(high)
     # one category's target: the bullet's target for that category only
+    open_sections(at, "open_category_targets")
     at.number_input(key="number::Revenue@West").set_value(123_456.0)
     rerun(at)
     bullet = chart_data(at, "Actual against target").drop_duplicates("category")
@@ -193,7 +202,7 @@ def test_a_link_reopens_the_same_view(store_path: Path) -> None:
     bullet = chart_data(at, "Actual against target")
     assert set(bullet["category"]) == {"North", "East"}
     at.selectbox(key="kpi_pick").select("Revenue")
-    rerun(at)
+    open_sections(at, "open_category_targets")
     assert at.slider(key="slider::Revenue@North").value == pytest.approx(2_500_000.0)
     targets = chart_data(at, "Actual against target").drop_duplicates("category")
     assert targets.set_index("category")["target"].to_dict() == {
@@ -345,13 +354,14 @@ def test_an_app_password_from_secrets_guards_every_page(store_path: Path) -> Non
 
 
 def test_saved_views_save_open_rename_delete(store_path: Path) -> None:
-    at = start(store_path, {"kpi": "Profit Margin", "f": json.dumps({"Region": ["West"]})})
+    params = {"kpi": "Profit Margin", "f": json.dumps({"Region": ["West"]})}
+    at = open_sections(start(store_path, params), "open_share")
     at.text_input(key="view_name").input("West margins")
     at.run()  # the name enables the button, as typing does in a browser
     at.button(key="save_view").click()
     rerun(at)
 
-    other = start(store_path)  # a colleague's session, on the default view
+    other = open_sections(start(store_path), "open_share")  # a colleague's, default view
     assert other.selectbox(key="kpi_pick").value == "Revenue"
     assert other.selectbox(key="view_pick").options == ["West margins"]
     other.button(key="open_view").click()
@@ -359,16 +369,18 @@ def test_saved_views_save_open_rename_delete(store_path: Path) -> None:
     assert other.selectbox(key="kpi_pick").value == "Profit Margin"
     assert set(chart_data(other, "Actual against target")["category"]) == {"West"}
 
-    renamer = start(store_path)
+    renamer = open_sections(start(store_path), "open_share")
     renamer.text_input(key="view_rename").input("West margin review")
     renamer.run()
     renamer.button(key="rename_view").click()
     rerun(renamer)
-    remover = start(store_path)
+    remover = open_sections(start(store_path), "open_share")
     assert remover.selectbox(key="view_pick").options == ["West margin review"]
     remover.button(key="delete_view").click()
     rerun(remover)
-    assert "view_pick" not in [s.key for s in start(store_path).selectbox]
+    after = open_sections(start(store_path), "open_share")
+    assert "save_view" in [b.key for b in after.button]  # the panel is open...
+    assert "view_pick" not in [s.key for s in after.selectbox]  # ... with no saved view
 
 
 def test_a_single_period_target_applies_to_that_period_only(
@@ -524,7 +536,7 @@ def test_a_broken_kpi_is_reported_and_not_recomputed_on_a_slider_move(
     still compute, and a target move re-scores without going back to the data."""
     from ui import session
 
-    at = start(store_path)
+    at = open_sections(start(store_path), "open_add_kpi")
     at.text_input(key="new_name").input("Broken")
     at.radio(key="new_mode").set_value("Expression")
     rerun(at)
@@ -546,3 +558,20 @@ def test_a_broken_kpi_is_reported_and_not_recomputed_on_a_slider_move(
         assert any('"Broken" could not be computed' in e.body for e in at.error)
     finally:
         cur.execute(f'ALTER TABLE "{dataset.table}_away" RENAME TO "{dataset.table}"')
+
+
+def test_closed_sidebar_sections_draw_nothing_until_opened(store_path: Path) -> None:
+    """A target move reruns the page: the KPI forms, the per-category targets and the share
+    panel are drawn only while their section is open, and open without a warning."""
+    at = start(store_path)
+    shown = {w.key for w in [*at.text_input, *at.slider, *at.button]}
+    assert "slider::Revenue" in shown  # the headline target is always there
+    assert not shown & {"new_name", "slider::Revenue@West", "save_view"}
+    assert not [k for k in shown if str(k).startswith("edit_")]  # the edit form is closed too
+    open_sections(at, "open_add_kpi", "open_category_targets", "open_share")
+    shown = {w.key for w in [*at.text_input, *at.slider, *at.button]}
+    assert {"new_name", "slider::Revenue@West", "slider::Revenue@North", "save_view"} <= shown
+    assert not at.warning
+    at.session_state["open_category_targets"] = False
+    rerun(at)
+    assert "slider::Revenue@West" not in {s.key for s in at.slider}

@@ -26,7 +26,7 @@ from kpi_logic.model import (
 )
 from kpi_logic.sql import quote_ident
 from kpi_logic.store import Dataset, KPISet
-from ui import kpis, session
+from ui import kpis, layout, session
 
 AGGREGATIONS = tuple(expressions.MEASURE_FUNCTIONS)
 NONE_OPTION = "(none)"
@@ -196,7 +196,12 @@ def _pick(label: str, options: list[str], current: str | None, key: str) -> str 
 
 def _add_kpi(dataset: Dataset, kpi_set: KPISet, saved: list[KPI], columns: dict[str, str]) -> None:
     taken = {k.name for k in saved}
-    with st.expander("Add a KPI", icon=":material/add:", expanded=not saved):
+    box = layout.lazy_expander(
+        "Add a KPI", "open_add_kpi", icon=":material/add:", expanded=not saved
+    )
+    if box is None:
+        return
+    with box:
         templates = [
             t
             for t in _templates(session.cursor(), dataset.table, dataset.content_hash)
@@ -229,7 +234,10 @@ def _add_kpi(dataset: Dataset, kpi_set: KPISet, saved: list[KPI], columns: dict[
 def _edit_kpi(kpi_set: KPISet, saved: list[KPI], columns: dict[str, str]) -> None:
     name = selected_name(saved)
     current = next(k for k in saved if k.name == name)
-    with st.expander(f"Edit “{current.name}”", icon=":material/edit:"):
+    box = layout.lazy_expander(f"Edit “{current.name}”", "open_edit_kpi", icon=":material/edit:")
+    if box is None:
+        return
+    with box:
         edited = _kpi_form(f"edit_{kpi_set.version}_{saved.index(current)}", columns, current)
         save, copy, delete = st.columns(3)
         others = [k for k in saved if k.name != current.name]
@@ -267,7 +275,12 @@ def _free_name(name: str, taken: set[str]) -> str:
 
 
 def _import_export(kpi_set: KPISet, saved: list[KPI], columns: dict[str, str]) -> None:
-    with st.expander("Import or export the KPI file", icon=":material/description:"):
+    box = layout.lazy_expander(
+        "Import or export the KPI file", "open_kpi_file", icon=":material/description:"
+    )
+    if box is None:
+        return
+    with box:
         st.download_button(
             "Download KPI file (YAML)",
             kpis_to_yaml(saved),
@@ -387,21 +400,25 @@ def _targets(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.Da
             current.unit,
             current.target.default,
         )
-        categories = sorted(str(c) for c in cells["category"].dropna().unique())
-        with st.expander(f"Per {current.by}"):
-            for category in categories:
-                _slider(
-                    category,
-                    kpis.target_key(current.name, category),
-                    live.target.by_category.get(category, live.target.default),
-                    top,
-                    current.unit,
-                    current.target.by_category.get(category),
-                )
-            _target_grid(current, live, categories)
+        box = layout.lazy_expander(f"Per {current.by}", "open_category_targets")
+        if box is not None:
+            with box:
+                categories = sorted(str(c) for c in cells["category"].dropna().unique())
+                for category in categories:
+                    _slider(
+                        category,
+                        kpis.target_key(current.name, category),
+                        live.target.by_category.get(category, live.target.default),
+                        top,
+                        current.unit,
+                        current.target.by_category.get(category),
+                    )
+                _target_grid(current, live, categories)
     if current.time:
-        with st.expander(f"Per {current.grain}"):
-            _period_grid(current, live, rows)
+        box = layout.lazy_expander(f"Per {current.grain}", "open_period_targets")
+        if box is not None:
+            with box:
+                _period_grid(current, live, rows)
     st.slider(
         "Bands: at risk from / on target from (attainment)",
         0.0,

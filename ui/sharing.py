@@ -9,12 +9,15 @@ import streamlit as st
 
 from kpi_logic import share
 from kpi_logic.errors import KPIExplorerError
-from ui import session
+from ui import layout, session
 
 
 def panel() -> None:
     """Draw the share link and the saved views."""
-    with st.expander("Share this view", icon=":material/share:"):
+    box = layout.lazy_expander("Share this view", "open_share", icon=":material/share:")
+    if box is None:
+        return
+    with box:
         st.caption(
             "Anyone with access to this app who opens the link sees this view. "
             "Copy it with the icon on the right."
