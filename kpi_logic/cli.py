@@ -30,7 +30,7 @@ from pathlib import Path
 
 import duckdb
 
-from kpi_logic import compute, ingest, suggest
+from kpi_logic import compute, expressions, ingest
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.model import kpis_from_yaml, kpis_to_yaml
 from kpi_logic.sql import sandboxed_connection
@@ -120,6 +120,7 @@ def _load(
             f"--memory-limit {args.memory_limit!r} / --temp-dir {args.temp_dir!r}: "
             f"{_first_line(err)}"
         ) from err
+    expressions.parse_with(con)  # no second connection just to parse the KPI file
     loaded = ingest.load_file(con, path, TABLE, sheet=args.sheet, materialize=materialize)
     return con, loaded.warnings
 
@@ -154,6 +155,8 @@ def _evaluate(args: argparse.Namespace) -> str:
 
 
 def _suggest(args: argparse.Namespace) -> str:
+    from kpi_logic import suggest  # not on the evaluate path
+
     con, warnings = _load(args)
     _warn(warnings)
     return kpis_to_yaml(suggest.suggest_kpis(con, TABLE))

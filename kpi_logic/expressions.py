@@ -18,7 +18,6 @@ Filter language: ``= <> != < <= > >=``, ``and or not``, ``in (...)``, ``not in``
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import re
@@ -124,6 +123,8 @@ def resolve_column(name: str, columns: Sequence[str]) -> str:
 
 
 def _suggestion(name: str, columns: Sequence[str]) -> str:
+    import difflib  # only for an unknown column
+
     by_key: dict[str, str] = {}
     for column in columns:
         by_key.setdefault(column.strip().casefold(), column)
@@ -278,6 +279,16 @@ def _parser() -> duckdb.DuckDBPyConnection:
     if _connection is None:
         _connection = sandboxed_connection()
     return _connection
+
+
+def parse_with(con: duckdb.DuckDBPyConnection) -> None:
+    """Parse on a cursor of ``con`` (opened sandboxed) instead of opening the module's own
+    connection, which costs as much as the whole parsing of a KPI file; no-op once there is
+    one. Parsing runs nothing but ``json_serialize_sql`` and literal casts."""
+    global _connection
+    with _lock:
+        if _connection is None:
+            _connection = con.cursor()
 
 
 @functools.lru_cache(maxsize=1024)

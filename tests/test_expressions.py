@@ -10,8 +10,11 @@ with the same numbers computed in pandas. Hostile inputs must be refused with
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -57,6 +60,7 @@ def make_frame(rows: int = 400, seed: int = 11) -> pd.DataFrame:
     )
 
 
+ROOT = Path(__file__).resolve().parent.parent
 FRAME = make_frame()
 COLUMNS = list(FRAME.columns)
 
@@ -376,3 +380,23 @@ def test_parsing_is_thread_safe() -> None:
     with ThreadPoolExecutor(8) as pool:
         compiled = list(pool.map(lambda t: compile_measure(t, COLUMNS), texts))
     assert [c.sql for c in compiled] == [f'((sum("Sales") * {i}) + count(*))' for i in range(60)]
+
+
+def test_parse_with_parses_on_the_given_connection() -> None:
+    """The command line parses on its own connection (a cursor of it) instead of opening a
+    second one; fresh process, as the module keeps its parser once it has one."""
+    script = (
+        "from kpi_logic import expressions\n"
+        "from kpi_logic.sql import sandboxed_connection\n"
+        "con = sandboxed_connection()\n"
+        "con.execute('CREATE TABLE mine AS SELECT 1 AS x')\n"
+        "expressions.parse_with(con)\n"
+        "expressions.parse_with(sandboxed_connection())  # no-op: there is one\n"
+        "print(expressions.compile_measure('sum(\"x\") / 2', ['x']).sql)\n"
+        "print(expressions._parser().execute('SELECT x FROM mine').fetchall())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ['(sum("x") / NULLIF(2, 0))', "[(1,)]"]
