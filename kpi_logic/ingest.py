@@ -14,6 +14,7 @@ import functools
 import io
 import math
 import os
+import re
 import uuid
 import zipfile
 from collections import Counter
@@ -35,6 +36,7 @@ from kpi_logic.ingest_types import (
     detect_type,
     is_missing,
     missing_sql,
+    native_read,
 )
 from kpi_logic.sql import quote_ident
 
@@ -157,10 +159,18 @@ class _Source:
     sample_sql: str | None = None  # when sampling must read differently (no reject log)
     view_sql: str | None = None  # a view's strict read: a row that doesn't fit is an error
     rejects_table: str | None = None  # DuckDB's reject log for CSV rows that don't fit
+    types: dict[str, str] | None = None  # DuckDB type per column, when known without a query
+    typed_read: bool = False  # sample_sql and view_sql take ``$read_types``: column -> type
+    fits: bool = True  # False once the sample met a row that view_sql refuses
+    head_width: bool = False  # the columns were counted on the first lines, for a view only
 
 
 class _NotUtf8(Exception):
     """A file that looked like UTF-8 has invalid bytes further on."""
+
+
+class _NoView(Exception):
+    """No view over a source counted on its first lines: a table needs DuckDB's count."""
 
 
 # --- public API -----------------------------------------------------------------------
@@ -404,6 +414,10 @@ def _load_delimited(
         with _utf8_copy(path, encoding) as copy:
             return _build(con, _csv_source(con, path, copy, ext, "utf-8"), table, overrides, report)
     try:
+        if not materialize:
+            with suppress(_NoView):
+                source = _csv_source(con, path, path, ext, encoding, head_width=True)
+                return _build(con, source, table, overrides, report, materialize)
         source = _csv_source(con, path, path, ext, encoding)
         return _build(con, source, table, overrides, report, materialize)
     except _NotUtf8:
@@ -472,17 +486,26 @@ codecs.register_error("kpi_latin1", _latin1_fallback)
 
 
 def _csv_source(
-    con: duckdb.DuckDBPyConnection, original: Path, path: Path, ext: str, encoding: str
+    con: duckdb.DuckDBPyConnection,
+    original: Path,
+    path: Path,
+    ext: str,
+    encoding: str,
+    *,
+    head_width: bool = False,
 ) -> _Source:
     """``read_csv`` over ``path``, all VARCHAR, with our delimiter and names.
 
     DuckDB skips the header line(s) and counts columns from the data rows, so a stray
-    delimiter at the end of the header or of every data line does no harm.
+    delimiter at the end of the header or of every data line does no harm. With
+    ``head_width`` the count of the first lines is taken when they all agree on it (for a
+    view, whose strict read fails on a row of another width): no sniffing query.
     """
     with path.open("rb") as f:
         head = f.read(_HEAD_BYTES)
     text = head.decode("utf-16" if encoding == "utf-16" else "utf-8-sig", errors="ignore")
-    delimiter, header, header_lines, has_data = _sniff_layout(text.lstrip("\ufeff"), ext)
+    layout = _sniff_layout(text.lstrip("\ufeff"), ext)
+    delimiter, header, header_lines, has_data, uniform = layout
     if not header:
         raise IngestError(f"{original.name} has no header row.")
     _check_columns(original, len(header))
@@ -491,10 +514,11 @@ def _csv_source(
         empty = ", ".join(f"CAST(NULL AS VARCHAR) AS {quote_ident(n)}" for n in names)
         columns = [(n, n, h) for n, h in zip(names, header, strict=True)]
         return _Source(sql=f"(SELECT {empty} WHERE false)", params={}, columns=columns)
-    options = (
+    dialect = (
         "delim = $delim, quote = '\"', escape = '\"', header = false, skip = $skip,"
-        " comment = '', all_varchar = true, encoding = $encoding"
+        " comment = '', encoding = $encoding"
     )
+    options = dialect + ", all_varchar = true"
     params: dict[str, object] = {
         "path": str(path),
         "delim": delimiter,
@@ -503,16 +527,17 @@ def _csv_source(
     }
     query = f"DESCRIBE SELECT * FROM read_csv($path, {options}, ignore_errors = true)"
     try:
-        width = len(_query(con, query, params))
+        width = uniform if head_width and uniform else len(_query(con, query, params))
     except duckdb.Error as err:
         raise IngestError(f"{original.name} could not be read as CSV: {_first_line(err)}") from err
     header = (header + [""] * width)[:width]
     _check_columns(original, width)
     names = clean_names(header)
-    options += ", names = $names"
+    # The sample and the view name every column and its type: no sniffing on each bind.
+    fixed = f"{dialect}, auto_detect = false"
     rejects = f"__kpi_rejects_{uuid.uuid4().hex[:8]}"
     return _Source(
-        sql=f"read_csv($path, {options}, store_rejects = true,"
+        sql=f"read_csv($path, {options}, names = $names, store_rejects = true,"
         " rejects_table = $rejects_table, rejects_scan = $rejects_scan)",
         params={
             **params,
@@ -522,31 +547,37 @@ def _csv_source(
         },
         columns=[(n, n, h) for n, h in zip(names, header, strict=True)],
         decimal_hint="," if delimiter == ";" else ".",
-        sample_sql=f"read_csv($path, {options}, ignore_errors = true)",
-        view_sql=f"read_csv($path, {options})",
+        sample_sql=f"read_csv($path, {fixed}, columns = $read_types, ignore_errors = true)",
+        view_sql=f"read_csv($path, {fixed}, columns = $read_types)",
         rejects_table=rejects,
+        types=dict.fromkeys(names, "VARCHAR"),
+        typed_read=True,
+        head_width=head_width and bool(uniform),
     )
 
 
-def _sniff_layout(text: str, ext: str) -> tuple[str, list[str], int, bool]:
-    """Delimiter, header cells, the number of lines the header takes, and whether data rows
-    follow it.
+def _sniff_layout(text: str, ext: str) -> tuple[str, list[str], int, bool, int | None]:
+    """Delimiter, header cells, the number of lines the header takes, whether data rows
+    follow it, and their number of fields when every data row read agrees on it.
 
     The delimiter is the one giving the most columns while the data rows agree on the count.
     """
     lines = "\n".join(text.split("\n")[:50])
     preferred = "\t" if ext == "tsv" else ","
-    best: tuple[tuple[bool, int], str, list[str], int, bool] = ((False, 0), preferred, [], 1, False)
+    best: tuple[tuple[bool, int], str, list[str], int, bool, int | None]
+    best = ((False, 0), preferred, [], 1, False, None)
     for delimiter in sorted(_DELIMITERS, key=lambda d: d != preferred):
         reader = csv.reader(io.StringIO(lines), delimiter=delimiter)
         header = next(reader, [])
         header_lines = reader.line_num
         data = [r for r in reader if r]
         width = Counter(len(r) for r in data).most_common(1)[0][0] if data else len(header)
-        agree = sum(len(r) == width for r in data) >= 0.8 * len(data)
+        matching = sum(len(r) == width for r in data)
+        agree = matching >= 0.8 * len(data)
         score = (agree and width > 1, width if agree else 1)
         if score > best[0]:
-            best = (score, delimiter, header, header_lines, bool(data))
+            uniform = width if data and matching == len(data) else None
+            best = (score, delimiter, header, header_lines, bool(data), uniform)
     return best[1:]
 
 
@@ -697,6 +728,8 @@ class _Plan:
     raw: str | None  # VARCHAR expression of the input when conversion can reject cells
     blank_header: bool
     warning: str = ""
+    ident: str = ""  # the column in the source
+    native: tuple[str, str] | None = None  # a typed read: (type to parse as, expr over it)
 
 
 def _build(
@@ -720,7 +753,7 @@ def _build(
     try:
         report(0.15, "Detecting column types")
         plans = _plan_columns(con, source, overrides, params)
-        if not materialize:
+        if not materialize and source.fits:
             try:
                 result = _create_view(con, source, table, plans, params)
             except duckdb.Error:  # rows that don't fit the columns: a table lists them
@@ -729,6 +762,8 @@ def _build(
             else:
                 report(1.0, "Ready (a view over the file)")
                 return result
+        if source.head_width:
+            raise _NoView
         report(0.3, "Converting")
         _create(con, source, tmp, plans, params)
         report(0.85, "Checking rejected values")
@@ -785,9 +820,11 @@ def _create_view(
     DuckDB binds the parameters into the view's SQL as constants.
     """
     sql = source.view_sql or source.sample_sql or source.sql
-    inner = f"SELECT {', '.join(f'{p.expr} AS {quote_ident(p.info.name)}' for p in plans)}"
-    inner += f" FROM {sql}"
-    used = {k: v for k, v in params.values.items() if f"${k}" in inner}
+    exprs = [f"{p.native[1] if p.native else p.expr} AS {quote_ident(p.info.name)}" for p in plans]
+    inner = f"SELECT {', '.join(exprs)} FROM {sql}"
+    used = _params_in(params.values, inner)
+    if source.typed_read:
+        used["read_types"] = {p.ident: p.native[0] if p.native else "VARCHAR" for p in plans}
     blank = [p for p in plans if p.blank_header]
     kept = plans
     if blank:
@@ -801,10 +838,13 @@ def _create_view(
         f" WHERE {some_value}"
     )
     relation = con.sql(query, params=used)
-    con.execute("BEGIN TRANSACTION")
-    _drop(con, table)
-    relation.create_view(table, replace=False)
-    con.execute("COMMIT")
+    try:  # no object of that name, or a view: one statement, no catalog look-up
+        relation.create_view(table, replace=True)
+    except duckdb.CatalogException:  # a table of that name
+        con.execute("BEGIN TRANSACTION")
+        _drop(con, table)
+        relation.create_view(table, replace=False)
+        con.execute("COMMIT")
     return LoadResult(
         table=table,
         rows=None,
@@ -821,9 +861,10 @@ def _plan_columns(
     params: Params,
 ) -> list[_Plan]:
     """Decide each column's type: text columns from a sample, typed ones mapped to ours."""
-    sample_sql = source.sample_sql or source.sql
-    described = _query(con, f"DESCRIBE SELECT * FROM {sample_sql}", _params_in(source, sample_sql))
-    types = {row[0]: row[1] for row in described}
+    types = source.types
+    if types is None:
+        query = f"DESCRIBE SELECT * FROM {source.sample_sql or source.sql}"
+        types = {row[0]: row[1] for row in _query(con, query, _params_in(source.params, query))}
     text_cols = [
         ident
         for ident, name, _ in source.columns
@@ -834,12 +875,15 @@ def _plan_columns(
     for ident, name, header in source.columns:
         col = quote_ident(ident)
         force = overrides.get(name)
+        native = None
         if ident in samples:
             kind = detect_type(samples[ident], decimal_hint=source.decimal_hint, force=force)
             expr = conversion_sql(col, kind, params)
             raw = col if kind.dtype != "text" else None
             info = ColumnInfo(name, header, kind.dtype, kind.detail)
             warning = kind.warning
+            if source.typed_read:
+                native = native_read(col, kind, samples[ident])
         else:
             natural = logical_type(types[ident])
             dtype = force or natural
@@ -850,7 +894,7 @@ def _plan_columns(
             raw = f"CAST({col} AS VARCHAR)" if cast == "TRY_CAST" else None
             info = ColumnInfo(name, header, dtype, source.details.get(name, ""))
             warning = ""
-        plans.append(_Plan(info, expr, raw, not header.strip(), warning))
+        plans.append(_Plan(info, expr, raw, not header.strip(), warning, ident, native))
     return plans
 
 
@@ -860,27 +904,41 @@ def _sample(
     """Distinct values per column in the first ``SAMPLE_ROWS`` rows (fewer on wide files, see
     ``SAMPLE_CELLS``), in the order first seen (``SAMPLE_VALUES`` at most).
 
-    DuckDB reads the sample into one list per column (``list`` keeps the order of the rows
-    the LIMIT passes on) and Python keeps each list's first occurrences: no pyarrow, and
-    faster than deduplicating in SQL on wide files (per-column list functions run on one
-    thread; 2,000 columns x 3,000 rows: about as fast as the pyarrow version was).
+    DuckDB joins each column's sample into one string (``string_agg`` keeps the order of the
+    rows the LIMIT passes on) and Python splits it and keeps the first occurrences: no
+    pyarrow, and one Python string per column is about twice as fast as lists of cells. A
+    file with a view's strict read tries it first: a row it refuses clears ``source.fits``
+    and the sample reads leniently (skipping such rows) instead.
     """
     if not idents:
         return {}
     cols = [quote_ident(i) for i in idents]
-    sample_sql = source.sample_sql or source.sql
     rows = max(MIN_SAMPLE_ROWS, min(SAMPLE_ROWS, SAMPLE_CELLS // len(cols)))
-    query = (
-        f"SELECT {', '.join(f'list({c})' for c in cols)} "
-        f"FROM (SELECT {', '.join(cols)} FROM {sample_sql} LIMIT {rows})"
-    )
-    lists = con.execute(query, _params_in(source, sample_sql)).fetchone() or [None] * len(cols)
-    values = {}
-    for ident, cells in zip(idents, lists, strict=True):
-        first = dict.fromkeys(cells or ())
-        first.pop(None, None)
-        values[ident] = list(first)[:SAMPLE_VALUES]
-    return values
+    values = {**source.params, "read_types": source.types}
+    aggregates = ", ".join(f"string_agg({c}, chr(0)), count({c})" for c in cols)
+
+    def read(sql: str, select: str) -> list[tuple]:
+        query = f"SELECT {select} FROM (SELECT {', '.join(cols)} FROM {sql} LIMIT {rows})"
+        return con.execute(query, _params_in(values, query)).fetchall()
+
+    sql = source.sample_sql or source.sql
+    found = None
+    if source.view_sql and source.fits:
+        try:
+            found = read(source.view_sql, aggregates)[0]
+            sql = source.view_sql
+        except duckdb.Error:
+            source.fits = False
+    if found is None:
+        found = read(sql, aggregates)[0]
+    sample = {}
+    for k, ident in enumerate(idents):
+        joined, count = found[2 * k], found[2 * k + 1]
+        cells = joined.split("\x00") if joined is not None else []
+        if len(cells) != count:  # a cell holds the separator itself: read it as rows
+            cells = [c for (c,) in read(sql, cols[k]) if c is not None]
+        sample[ident] = list(dict.fromkeys(cells))[:SAMPLE_VALUES]
+    return sample
 
 
 def _create(
@@ -914,7 +972,7 @@ def _create(
         f"FROM (SELECT {', '.join(inner)} FROM {source.sql})"
     )
     try:
-        con.execute(query, params.values)
+        con.execute(query, _params_in(params.values, query))
     except duckdb.Error as err:
         if "unicode" in str(err).lower():
             raise _NotUtf8 from err
@@ -1054,9 +1112,10 @@ def _spreadsheet_row(rowid: int, skipped: list[int]) -> int:
     return row
 
 
-def _params_in(source: _Source, sql: str) -> dict[str, object]:
-    """The source parameters that ``sql`` uses (DuckDB refuses unused named parameters)."""
-    return {k: v for k, v in source.params.items() if f"${k}" in sql}
+def _params_in(values: dict[str, object], sql: str) -> dict[str, object]:
+    """The parameters of ``values`` that ``sql`` uses (DuckDB refuses unused named ones)."""
+    used = set(re.findall(r"\$(\w+)", sql))
+    return {k: v for k, v in values.items() if k in used}
 
 
 def logical_type(sql_type: str) -> str:

@@ -7,6 +7,7 @@ DuckDB expression over the raw text, so a whole file is converted in a single sc
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -35,11 +36,16 @@ _CURRENCIES = ("$", "€", "£", "¥", "₹", "USD", "EUR", "GBP", "CHF")
 _CUR = "(?:" + "|".join(re.escape(c) for c in _CURRENCIES) + ")"
 _SP = f"[{_SPACES}]*"
 _PLAIN_INT = re.compile(r"[-+]?\d+")
+_NATIVE = {  # cells DuckDB's CSV reader parses as these types (see ``native_read``)
+    "integer": re.compile(r"[-+]?\d{1,18}"),
+    "number": re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)"),
+}
 _NON_DIGIT = re.compile(r"\D")
 # digits grouped by threes with this separator, e.g. 1,234,567: a thousands separator or not?
 _GROUPED = {sep: re.compile(rf"(?<!\d)\d{{1,3}}(?:{re.escape(sep)}\d{{3}})+(?!\d)") for sep in ",."}
 
 
+@functools.cache  # compiled on first use: a Parquet file never needs it
 def _number_regex(decimal: str) -> re.Pattern[str]:
     """Full-match pattern for a formatted number whose decimal mark is ``decimal``."""
     group = "," if decimal == "." else "."
@@ -49,8 +55,6 @@ def _number_regex(decimal: str) -> re.Pattern[str]:
     inner = rf"[-+]?{_SP}{_CUR}?{_SP}[-+]?{_SP}(?:{body}){_SP}%?{_SP}{_CUR}?"
     return re.compile(rf"{_SP}(?:\({_SP}{inner}{_SP}\)|{inner}){_SP}")
 
-
-_NUMBER_RE = {".": _number_regex("."), ",": _number_regex(",")}
 
 _NUMERIC_DATE = re.compile(
     r"(\d{1,4})([-/.])(\d{1,2})\2(\d{1,4})"
@@ -143,7 +147,8 @@ def _number_type(
     if force != "number" and ints and len(present) - len(ints) <= allowed:
         return TextType("integer")
     decimal = _decimal_mark(present, decimal_hint)
-    numbers = [v for v in present if _NUMBER_RE[decimal].fullmatch(v)]
+    number = _number_regex(decimal)
+    numbers = [v for v in present if number.fullmatch(v)]
     if not numbers or len(present) - len(numbers) > allowed:
         return None
     if force is None and any(len(_NON_DIGIT.sub("", v)) > 15 for v in numbers if len(v) > 15):
@@ -365,6 +370,25 @@ def _number_sql(s: str, kind: TextType, params: Params) -> str:
     if "%" in kind.strip:
         value += f" / (CASE WHEN contains({s}, '%') THEN 100 ELSE 1 END)"
     return f"NULLIF({value}, 'nan'::DOUBLE)"  # TRY_CAST reads 'NaN' as a number
+
+
+def native_read(raw: str, kind: TextType, values: Iterable[str]) -> tuple[str, str] | None:
+    """``(type, expression)`` when DuckDB's CSV reader may parse the column ``raw`` as
+    ``type`` itself and ``expression`` over it then equals ``conversion_sql``'s; else None.
+
+    Only number columns that ``conversion_sql`` merely casts (a decimal point, no symbols to
+    remove) and whose sampled ``values`` are all plain numbers: for every cell the reader
+    accepts as BIGINT or DOUBLE it gives what ``TRY_CAST`` gives (tests/test_ingest.py probes
+    tricky cells), and a cell it refuses fails the read instead of becoming NULL.
+    """
+    if kind.dtype not in ("integer", "number") or kind.strip or kind.decimal != ".":
+        return None
+    plain = _NATIVE[kind.dtype]
+    if not all(plain.fullmatch(v.strip(" ")) for v in values if v is not None):
+        return None
+    if kind.dtype == "integer":
+        return "BIGINT", raw
+    return "DOUBLE", f"NULLIF({raw}, 'nan'::DOUBLE)"
 
 
 def _date_sql(s: str, kind: TextType, params: Params) -> str:

@@ -136,6 +136,78 @@ def test_view_of_a_large_file_types_it_from_the_sample(con, tmp_path, monkeypatc
     assert con.execute("SELECT count(*) FROM v").fetchone()[0] == 40
 
 
+# Cells past the sample of a column typed from plain numbers or ISO dates; a view may read
+# such a column natively, and must then give the table's value or refuse the cell.
+TRICKY_CELLS = [
+    "12", " 12 ", "  ", "+1", "-0", "007", "1.", ".5", "+.5", "1.5", "-2.5", "0.5", "1e3",
+    "1E3", "1e-3", "1.5e0", "1e400", "1e-400", "4.9e-324", "1.8e308", "1_000", "1__0", "_1",
+    "1,5", "1 000", "1'000", "0x10", "0b1", "1d", "1f", "e3", "+", "-", ".", "- 1", "--1",
+    "nan", "NaN", "inf", "-inf", "Infinity", "infinity", "NA", "n/a", "null", "true", "t",
+    "yes", "1", "0", "12345678901234567", "123456789012345678", "9223372036854775807",
+    "9223372036854775808", "-9223372036854775808", "99999999999999999999",
+    "9223372036854775807.5", "1.49999999999999999", "\u00a012", "１２", "١٢",
+    "2024-01-05", "2024-1-5", "2024-01-05 00:00:00", " 2024-01-05", "2024-01-05T10:00",
+    "2024-01-05Z", "2024-01-05 BC", "2024-01-05 (BC)", "2024/01/05", "20240105", "+2024-01-05",
+    "-2024-01-05", "2024-02-30", "0001-01-01", "99999-01-01", "2024-01-05 24:00:00", "epoch",
+    "today", "Jan 5 2024",
+]  # fmt: skip
+PLAIN = {"integer": "{}", "number": "{}.25", "date": "2024-01-{:02d}"}
+
+
+@pytest.mark.parametrize("dtype", list(PLAIN))
+def test_view_reads_a_typed_column_as_the_table_does(con, tmp_path, monkeypatch, dtype):
+    """Whatever a cell past the sample holds, the view gives the table's value for it (the
+    table casts text with TRY_CAST) or refuses to read the file: never another value."""
+    monkeypatch.setattr(ingest, "SAMPLE_ROWS", 20)
+    monkeypatch.setattr(ingest, "MIN_SAMPLE_ROWS", 20)
+    plain = [PLAIN[dtype].format(i) for i in range(1, 21)]
+    refused, wrong = [], []
+    for n, cell in enumerate(TRICKY_CELLS):
+        path = tmp_path / f"{dtype}_{n}.csv"
+        quoted = '"' + cell.replace('"', '""') + '"'
+        path.write_text("\n".join(["Id,X", *(f"{i},{v}" for i, v in enumerate(plain)),
+                                   f"99,{quoted}"]) + "\n", encoding="utf-8")  # fmt: skip
+        table = load_file(con, path, "t")
+        view = load_file(con, path, "v", materialize=False)
+        assert [c.dtype for c in table.columns] == ["integer", dtype]
+        assert view.columns == table.columns and view.rows is None
+        expected = con.execute("SELECT X FROM t WHERE Id = 99").fetchall()
+        try:
+            got = con.execute("SELECT X FROM v WHERE Id = 99").fetchall()
+        except duckdb.Error:
+            refused.append(cell)
+            continue
+        if got != expected and not (got == expected == [(float("nan"),)]):
+            wrong.append((cell, expected, got))
+    assert wrong == []
+    if dtype == "date":  # read as text and cast, as in the table: nothing refused
+        assert refused == []
+    else:  # read natively: a cell that is no number at all fails the read
+        assert {"NA", "true", "2024-01-05"} <= set(refused)
+
+
+def test_view_of_rows_of_another_width_past_the_first_lines(con, tmp_path, monkeypatch):
+    """The first lines agree on their number of fields and a later row doesn't: in the sample
+    it makes the load a table with the row listed, past it the view refuses to be read."""
+    lines = ["Day,Team,Amount"] + [f"2024-01-{i % 28 + 1:02d},T{i % 3},{i}" for i in range(9000)]
+    lines[70] += ",extra"
+    path = tmp_path / "late_ragged.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table = load_file(con, path, "t")
+    view = load_file(con, path, "v", materialize=False)
+    assert table.rows == view.rows == 8999
+    assert view.reject_rows == table.reject_rows and len(view.reject_rows) == 1
+    assert con.execute("SELECT * FROM v EXCEPT SELECT * FROM t").fetchall() == []
+    lines[70], lines[8000] = lines[8000], lines[70]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(ingest, "SAMPLE_ROWS", 60)
+    monkeypatch.setattr(ingest, "MIN_SAMPLE_ROWS", 60)
+    view = load_file(con, path, "v", materialize=False)
+    assert view.rows is None and [c.dtype for c in view.columns] == ["date", "text", "integer"]
+    with pytest.raises(duckdb.Error):
+        con.execute("SELECT count(*) FROM v").fetchall()
+
+
 def test_sample_keeps_first_seen_order_and_limits(con, tmp_path, monkeypatch):
     monkeypatch.setattr(ingest, "SAMPLE_ROWS", 8)
     monkeypatch.setattr(ingest, "SAMPLE_VALUES", 3)
@@ -144,6 +216,9 @@ def test_sample_keeps_first_seen_order_and_limits(con, tmp_path, monkeypatch):
     path.write_text("X,Y\n" + "".join(f"{c},{i}\n" for i, c in enumerate(cells)), "utf-8")
     source = ingest._csv_source(con, path, path, "csv", "utf-8")
     assert ingest._sample(con, source, ["X", "Y"]) == {"X": ["b", "a", "c"], "Y": ["0", "1", "2"]}
+    cells[3] = "a\x00b"  # the character joining the sample's cells: read as rows instead
+    path.write_text("X,Y\n" + "".join(f"{c},{i}\n" for i, c in enumerate(cells)), "utf-8")
+    assert ingest._sample(con, source, ["X"]) == {"X": ["b", "a", "a\x00b"]}
 
 
 def test_old_xls_workbook(con, tmp_path):
