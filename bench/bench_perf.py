@@ -454,7 +454,7 @@ def chart_bytes(folder: Path, sizes: Sequence[int]) -> tuple[Table, list[str]]:
             ),
             "heatmap": charts.heatmap(cells, unit="currency"),
         }
-        sizes_ = [len(chart.to_json()) for chart in built.values()]
+        sizes_ = [len(charts.to_json(chart)) for chart in built.values()]
         out.append([fmt_rows(rows), len(scored), *(f"{b:,}" for b in sizes_)])
         con.close()
     return (head, out), []
@@ -762,7 +762,7 @@ def main(argv: list[str] | None = None) -> None:
             "Chart JSON bytes vs rows",
             "Sales KPI: aggregate + score, then "
             "bullet (last month by region), trend (all regions) and heatmap "
-            "(region x month); len(chart.to_json()).",
+            "(region x month); len(charts.to_json(chart)).",
             lambda: chart_bytes(folder, sizes),
         )
         section(
