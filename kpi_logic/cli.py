@@ -24,18 +24,23 @@ import io
 import json
 import math
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
-from kpi_logic import compute, expressions, ingest
 from kpi_logic.errors import KPIExplorerError
-from kpi_logic.model import kpis_from_yaml, kpis_to_yaml
 from kpi_logic.sql import sandboxed_connection
 
+# The engine's modules are imported by the commands themselves: ``evaluate`` starts the load
+# on another thread first, and imports the rest while DuckDB connects and reads.
+
 TABLE = "data"
+T = TypeVar("T")
 OUTPUT_COLUMNS = ["kpi", "category", "period", "actual", "target", "attainment", "status"]
 
 
@@ -120,9 +125,35 @@ def _load(
             f"--memory-limit {args.memory_limit!r} / --temp-dir {args.temp_dir!r}: "
             f"{_first_line(err)}"
         ) from err
-    expressions.parse_with(con)  # no second connection just to parse the KPI file
+    from kpi_logic import ingest  # after connecting: DuckDB connects without the GIL
+
     loaded = ingest.load_file(con, path, TABLE, sheet=args.sheet, materialize=materialize)
     return con, loaded.warnings
+
+
+def _start(task: Callable[[], T]) -> Callable[[], T]:
+    """Run ``task`` on another thread; the function returned waits for its result (or raises
+    its error). DuckDB releases the GIL while it connects and reads, so a load started this
+    way overlaps the imports and checks of the main thread."""
+    done: list[tuple[T | None, BaseException | None]] = []
+
+    def run() -> None:
+        try:
+            done.append((task(), None))
+        except BaseException as err:  # handed to the waiting thread
+            done.append((None, err))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def wait() -> T:
+        thread.join()
+        result, err = done[0]
+        if err is not None:
+            raise err
+        return result  # type: ignore[return-value]
+
+    return wait
 
 
 def _warn(warnings: list[str]) -> None:
@@ -131,8 +162,18 @@ def _warn(warnings: list[str]) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> str:
-    kpis = kpis_from_yaml(Path(args.kpis).read_text(encoding="utf-8"))
-    con, warnings = _load(args, materialize=False)  # one scan: the query reads the file
+    loading = _start(lambda: _load(args, materialize=False))  # a view: the query reads the file
+    from kpi_logic import compute, expressions  # meanwhile
+    from kpi_logic.model import kpis_from_yaml
+
+    try:
+        kpis = kpis_from_yaml(Path(args.kpis).read_text(encoding="utf-8"))
+    except BaseException:  # the KPI file's error, once DuckDB is done on the other thread
+        with suppress(Exception):
+            loading()
+        raise
+    con, warnings = loading()
+    expressions.parse_with(con)  # no second connection just to parse the KPI file
     columns = compute.table_columns(con, TABLE)
     for kpi in kpis:  # a bad KPI file fails here, before any data is read
         compute.compile_kpi(kpi, columns)
@@ -148,14 +189,15 @@ def _evaluate(args: argparse.Namespace) -> str:
     for record in scored:
         total = record["category"] is None and record["kpi"] in with_by
         if args.totals or not total:
-            row = {c: _plain(record[c]) for c in OUTPUT_COLUMNS}
-            rows.append({**row, "total": total} if args.totals else row)
+            row = [_plain(record[c]) for c in OUTPUT_COLUMNS]
+            rows.append([*row, total] if args.totals else row)
     columns = [*OUTPUT_COLUMNS, "total"] if args.totals else OUTPUT_COLUMNS
-    return _json(rows) if args.format == "json" else _csv(rows, columns)
+    return _json(rows, columns) if args.format == "json" else _csv(rows, columns)
 
 
 def _suggest(args: argparse.Namespace) -> str:
-    from kpi_logic import suggest  # not on the evaluate path
+    from kpi_logic import suggest
+    from kpi_logic.model import kpis_to_yaml
 
     con, warnings = _load(args)
     _warn(warnings)
@@ -169,15 +211,16 @@ def _plain(value: object) -> object:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def _json(rows: list[dict[str, object]]) -> str:
-    return json.dumps(rows, indent=1) + "\n"
+def _json(rows: list[list[object]], columns: list[str]) -> str:
+    return json.dumps([dict(zip(columns, row, strict=True)) for row in rows], indent=1) + "\n"
 
 
-def _csv(rows: list[dict[str, object]], columns: list[str]) -> str:
-    """CSV; empty cells for missing values, true/false for flags."""
+def _csv(rows: list[list[object]], columns: list[str]) -> str:
+    """CSV; empty cells for missing values, true/false for flags (the last column)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: str(v).lower() if isinstance(v, bool) else v for k, v in row.items()})
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    if columns[-1] == "total":
+        rows = [[*row[:-1], "true" if row[-1] else "false"] for row in rows]
+    writer.writerows(rows)
     return out.getvalue()

@@ -57,6 +57,9 @@ SAMPLE_ROWS = 20_000  # rows read to decide the type of text columns
 SAMPLE_CELLS = 2_000_000  # ... fewer on wide files, so the sample stays this size at most
 MIN_SAMPLE_ROWS = 1_000
 SAMPLE_VALUES = 2_000  # distinct values per column looked at
+# CSV buffer of the sample read: DuckDB's default (16x its 2 MB max_line_size) would read
+# 32 MB for a few thousand rows; this one still holds the longest line DuckDB accepts.
+_SAMPLE_BUFFER = 2 * 1024**2
 MAX_REJECTS_LISTED = 1_000
 _HEAD_BYTES = 1024**2  # start of a text file read for encoding, delimiter and header
 _DELIMITERS = (",", ";", "\t", "|")
@@ -158,10 +161,11 @@ class _Source:
     details: dict[str, str] = field(default_factory=dict)
     sample_sql: str | None = None  # when sampling must read differently (no reject log)
     view_sql: str | None = None  # a view's strict read: a row that doesn't fit is an error
+    strict_sample_sql: str | None = None  # the sample as the view reads: tried first
     rejects_table: str | None = None  # DuckDB's reject log for CSV rows that don't fit
     types: dict[str, str] | None = None  # DuckDB type per column, when known without a query
-    typed_read: bool = False  # sample_sql and view_sql take ``$read_types``: column -> type
-    fits: bool = True  # False once the sample met a row that view_sql refuses
+    typed_read: bool = False  # the sample and view SQL take ``$read_types``: column -> type
+    fits: bool = True  # False once the sample met a row that strict_sample_sql refuses
     head_width: bool = False  # the columns were counted on the first lines, for a view only
 
 
@@ -534,7 +538,8 @@ def _csv_source(
     _check_columns(original, width)
     names = clean_names(header)
     # The sample and the view name every column and its type: no sniffing on each bind.
-    fixed = f"{dialect}, auto_detect = false"
+    fixed = f"{dialect}, auto_detect = false, columns = $read_types"
+    sample = f"read_csv($path, {fixed}, buffer_size = {_SAMPLE_BUFFER}"
     rejects = f"__kpi_rejects_{uuid.uuid4().hex[:8]}"
     return _Source(
         sql=f"read_csv($path, {options}, names = $names, store_rejects = true,"
@@ -547,8 +552,9 @@ def _csv_source(
         },
         columns=[(n, n, h) for n, h in zip(names, header, strict=True)],
         decimal_hint="," if delimiter == ";" else ".",
-        sample_sql=f"read_csv($path, {fixed}, columns = $read_types, ignore_errors = true)",
-        view_sql=f"read_csv($path, {fixed}, columns = $read_types)",
+        sample_sql=f"{sample}, ignore_errors = true)",
+        strict_sample_sql=f"{sample})",
+        view_sql=f"read_csv($path, {fixed})",
         rejects_table=rejects,
         types=dict.fromkeys(names, "VARCHAR"),
         typed_read=True,
@@ -562,7 +568,12 @@ def _sniff_layout(text: str, ext: str) -> tuple[str, list[str], int, bool, int |
 
     The delimiter is the one giving the most columns while the data rows agree on the count.
     """
-    lines = "\n".join(text.split("\n")[:50])
+    end = -1
+    for _ in range(50):  # the first 50 lines, without splitting the whole text
+        end = text.find("\n", end + 1)
+        if end < 0:
+            break
+    lines = text if end < 0 else text[:end]
     preferred = "\t" if ext == "tsv" else ","
     best: tuple[tuple[bool, int], str, list[str], int, bool, int | None]
     best = ((False, 0), preferred, [], 1, False, None)
@@ -907,7 +918,7 @@ def _sample(
     DuckDB joins each column's sample into one string (``string_agg`` keeps the order of the
     rows the LIMIT passes on) and Python splits it and keeps the first occurrences: no
     pyarrow, and one Python string per column is about twice as fast as lists of cells. A
-    file with a view's strict read tries it first: a row it refuses clears ``source.fits``
+    file with a strict sample read tries it first: a row it refuses clears ``source.fits``
     and the sample reads leniently (skipping such rows) instead.
     """
     if not idents:
@@ -923,10 +934,10 @@ def _sample(
 
     sql = source.sample_sql or source.sql
     found = None
-    if source.view_sql and source.fits:
+    if source.strict_sample_sql and source.fits:
         try:
-            found = read(source.view_sql, aggregates)[0]
-            sql = source.view_sql
+            found = read(source.strict_sample_sql, aggregates)[0]
+            sql = source.strict_sample_sql
         except duckdb.Error:
             source.fits = False
     if found is None:
