@@ -1,7 +1,7 @@
 """Whole-process timing: ``python -m kpi_logic evaluate`` vs one hand-written DuckDB query vs
-pandas, on a generated Parquet file (six monthly KPIs by ten categories).
+pandas, on a generated Parquet or CSV file (six monthly KPIs by ten categories).
 
-    .venv/bin/python bench/bench_evaluate.py --rows 5000000
+    .venv/bin/python bench/bench_evaluate.py --rows 5000000 [--kind csv]
 
 Each contender is a fresh process (imports included) that prints the same numbers; the best of
 ``--repeat`` runs counts, and the three outputs are checked against each other.
@@ -130,6 +130,15 @@ def generate(path: Path, rows: int, seed: int = 1, chunk: int = 5_000_000) -> No
             writer.write_table(orders_table(min(chunk, rows - start), rng), 1_000_000)
 
 
+def to_csv(parquet: Path, path: Path) -> None:
+    """Write the Parquet file ``parquet`` as CSV with a header (ISO dates)."""
+    import duckdb
+
+    duckdb.connect().execute(
+        "COPY (SELECT * FROM read_parquet(?)) TO ? (HEADER)", [str(parquet), str(path)]
+    )
+
+
 def best_of(name: str, command: list[str], repeat: int) -> tuple[float, str]:
     """Fastest wall time of ``repeat`` runs of ``command``, and its standard output."""
     best, out = float("inf"), ""
@@ -155,17 +164,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--kind", choices=("parquet", "csv"), default="parquet")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         data, spec = Path(folder) / "orders.parquet", Path(folder) / "kpis.yaml"
         generate(data, args.rows)
+        if args.kind == "csv":
+            to_csv(data, data.with_suffix(".csv"))
+            data.unlink()
+            data = data.with_suffix(".csv")
         spec.write_text(KPIS)
-        commands = contenders(data, spec)
+        commands = contenders(data, spec, args.kind)
         results = {name: best_of(name, cmd, args.repeat) for name, cmd in commands.items()}
     cells = check_same(results)
     sql = results["DuckDB hand-written SQL"][0]
-    print(f"{args.rows:,} rows, 6 monthly KPIs by 10 categories, best of {args.repeat} "
-          f"(whole processes; same {cells} numbers checked)")  # fmt: skip
+    print(f"{args.rows:,} rows ({args.kind}), 6 monthly KPIs by 10 categories, best of "
+          f"{args.repeat} (whole processes; same {cells} numbers checked)")  # fmt: skip
     print(f"{'':32}{'seconds':>9}{'x SQL':>8}")
     for name, (seconds, _) in results.items():
         print(f"{name:32}{seconds:9.2f}{seconds / sql:8.2f}")

@@ -163,7 +163,10 @@ def _warn(warnings: list[str]) -> None:
 
 def _evaluate(args: argparse.Namespace) -> str:
     loading = _start(lambda: _load(args, materialize=False))  # a view: the query reads the file
-    from kpi_logic import compute, expressions  # meanwhile
+    # Meanwhile: ingest first, which the other thread needs once connected (and can then read
+    # the sample without the GIL while this thread imports the rest).
+    import kpi_logic.ingest  # noqa: F401
+    from kpi_logic import compute, expressions
     from kpi_logic.model import kpis_from_yaml
 
     try:
