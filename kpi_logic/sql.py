@@ -29,19 +29,30 @@ def sandboxed_connection(
     folders and the configuration is locked, so no later query (or user text) can widen it.
     """
     con = duckdb.connect(database)
+    settings = []
     if memory_limit:
-        con.execute("SET memory_limit = ?", [memory_limit])
+        settings.append(f"SET memory_limit = {_text(memory_limit)}")
     if temp_dir:
         os.makedirs(temp_dir, exist_ok=True)
-        con.execute("SET temp_directory = ?", [str(temp_dir)])
+        settings.append(f"SET temp_directory = {_text(str(temp_dir))}")
     if threads:
-        con.execute(f"SET threads = {int(threads)}")
+        settings.append(f"SET threads = {int(threads)}")
     dirs = [os.path.abspath(d) for d in allowed_dirs]
     if temp_dir:
         dirs.append(os.path.abspath(temp_dir))
     if dirs:
-        con.execute("SET allowed_directories = ?", [dirs])
-    con.execute("SET enable_progress_bar = false")  # it would print into piped output
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
+        settings.append(f"SET allowed_directories = [{', '.join(map(_text, dirs))}]")
+    settings += [
+        "SET enable_progress_bar = false",  # it would print into piped output
+        "SET enable_external_access = false",
+        "SET lock_configuration = true",
+    ]
+    con.execute("; ".join(settings))  # one call: in order, and the lock last
     return con
+
+
+def _text(value: str) -> str:
+    """``value`` as an SQL string literal."""
+    if "\x00" in value:
+        raise ValueError("text contains a NUL character")
+    return "'" + value.replace("'", "''") + "'"

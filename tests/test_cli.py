@@ -268,6 +268,42 @@ def test_memory_limit_and_temp_dir(tmp_path: Path, files: dict[str, Path]) -> No
     )
 
 
+def test_the_connection_reads_only_the_data_folder(tmp_path: Path) -> None:
+    """The sandbox: the data file's folder and the spill folder (quotes in names and all) are
+    readable, nothing else is, and no setting can be changed nor extension installed."""
+    import duckdb
+
+    from kpi_logic import cli
+
+    data = tmp_path / "it's data" / "d.csv"
+    other = tmp_path / "other.csv"
+    for path in (data, other):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("a,b\n1,2\n")
+    spill = tmp_path / "o'spill"
+    args = cli._parser().parse_args(
+        ["evaluate", str(data), "--kpis", "k.yaml", "--memory-limit", "300MB",
+         "--temp-dir", str(spill)]
+    )  # fmt: skip
+    con, _ = cli._load(args)
+    assert con.execute("SELECT * FROM data").fetchall() == [(1, 2)]
+    assert con.execute("SELECT * FROM read_csv(?)", [str(data)]).fetchall() == [(1, 2)]
+    for query in (
+        f"SELECT * FROM read_csv('{other}')",
+        "SET enable_external_access = true",
+        "SET allowed_directories = ['/']",
+        "SET memory_limit = '10GB'",
+        "INSTALL httpfs",
+    ):
+        with pytest.raises(duckdb.Error):
+            con.execute(query).fetchall()
+    settings = con.execute(
+        "SELECT current_setting('memory_limit'), current_setting('temp_directory'),"
+        " current_setting('enable_progress_bar')"
+    ).fetchone()
+    assert settings == ("286.1 MiB", str(spill), False)
+
+
 LEAN = """
 import sys
 from kpi_logic.cli import main
