@@ -272,17 +272,25 @@ def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[pd.DataFrame, dict[str, s
     """Actual, target, attainment and status per KPI x category x period for the view, and
     the problem of each KPI that could not be computed (KPI name -> message)."""
     view = session.view()
-    agg, problems = _aggregate(
-        session.cursor(),
+    query = (
         dataset.table,
         dataset.content_hash,
         tuple((k.name, definition_key(k)) for k in kpis),
         view.start,
         view.end,
         tuple((column, tuple(values)) for column, values in sorted(view.filters.items())),
-        tuple(kpis),
     )
-    return compute.score(agg, [k for k in kpis if k.name not in problems]), problems
+    agg, problems = _aggregate(session.cursor(), *query, tuple(kpis))
+    parts = dict(tuple(agg.groupby("kpi", sort=False)))
+    frames = [_score(query, repr(k), parts[k.name], k) for k in kpis if k.name in parts]
+    return (pd.concat(frames, ignore_index=True) if frames else compute.score(agg, [])), problems
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def _score(query: tuple, kpi_repr: str, _rows: pd.DataFrame, _kpi: KPI) -> pd.DataFrame:
+    """One KPI's rows of the aggregate of ``query`` scored, cached by that and by everything
+    the KPI says (its ``repr``): a target move re-scores the moved KPI only."""
+    return compute.score(_rows, [_kpi])
 
 
 def latest(rows: pd.DataFrame) -> pd.Series | None:
