@@ -178,7 +178,7 @@ def _evaluate(args: argparse.Namespace) -> str:
     con, warnings = loading()
     expressions.parse_with(con)  # no second connection just to parse the KPI file
     columns = compute.table_columns(con, TABLE)
-    for kpi in kpis:  # a bad KPI file fails here, before any data is read
+    for kpi in kpis:  # a bad KPI file fails here, before the file is scanned
         compute.compile_kpi(kpi, columns)
     try:
         records = compute.aggregate_records(con, TABLE, kpis)

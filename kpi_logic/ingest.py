@@ -220,7 +220,9 @@ def load_file(
     warnings are type detection's only. The view reads strictly: a row DuckDB can't read
     (wrong number of fields, invalid UTF-8 after the first megabyte) fails the view's queries
     instead of vanishing, and one found while the view is made makes ``table`` a table after
-    all, with that row among the rejects. The file must stay
+    all, with that row among the rejects. A CSV column whose sample holds plain numbers only
+    is parsed by DuckDB's reader, so past the sample a cell that is no plain number fails the
+    view's queries too (where the table would have listed it as rejected). The file must stay
     readable by ``con`` for as long as the view is used. Excel workbooks and text files in
     other encodings than UTF-8/UTF-16 (read from a temporary UTF-8 copy) are materialized
     anyway; their ``rows`` is then counted.
@@ -610,6 +612,7 @@ def _parquet_source(con: duckdb.DuckDBPyConnection, path: Path) -> _Source:
         params=params,
         columns=list(zip(originals, names, originals, strict=True)),
         detect=False,
+        types={row[0]: row[1] for row in described},
     )
 
 

@@ -268,6 +268,34 @@ def test_memory_limit_and_temp_dir(tmp_path: Path, files: dict[str, Path]) -> No
     )
 
 
+def test_a_cell_the_view_refuses_makes_evaluate_read_a_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Past the sample, a number column holds text: the view (which parses plain numbers
+    natively) refuses it, so evaluate loads a table, which leaves the cell empty and says so."""
+    from kpi_logic import cli, ingest
+
+    monkeypatch.setattr(ingest, "SAMPLE_ROWS", 100)
+    monkeypatch.setattr(ingest, "MIN_SAMPLE_ROWS", 100)
+    amounts = [str(i % 7 + 1) for i in range(5000)]
+    amounts[4000] = "seven"
+    data = tmp_path / "late.csv"
+    lines = [f"Team {'AB'[i % 2]},{a}" for i, a in enumerate(amounts)]
+    data.write_text("Team,Amount\n" + "\n".join(lines) + "\n")
+    spec = tmp_path / "k.yaml"
+    spec.write_text('kpis:\n  - {name: Amt, measure: sum("Amount"), by: Team}\n')
+    assert cli.main(["evaluate", str(data), "--kpis", str(spec)]) == 0
+    out, err = capsys.readouterr()
+    expected = {
+        team: sum(int(a) for i, a in enumerate(amounts) if a.isdigit() and "AB"[i % 2] == team[-1])
+        for team in ("Team A", "Team B")
+    }
+    got = {row["category"]: float(row["actual"]) for row in csv.DictReader(io.StringIO(out))}
+    assert got == expected
+    warning = "1 value(s) in column 'Amount' could not be read as integer and were left empty."
+    assert err == f"warning: {warning}\n"
+
+
 def test_the_connection_reads_only_the_data_folder(tmp_path: Path) -> None:
     """The sandbox: the data file's folder and the spill folder (quotes in names and all) are
     readable, nothing else is, and no setting can be changed nor extension installed."""
