@@ -153,10 +153,11 @@ def best_of(name: str, command: list[str], repeat: int) -> tuple[float, str]:
 
 
 def actuals(text: str) -> dict[tuple[str, str, str], float]:
-    """(kpi, category, period) -> actual from CSV output."""
+    """(kpi, category, period) -> actual from CSV output (after DuckDB's progress bar, which
+    the hand-written script prints on standard output when its query takes seconds)."""
     return {
         (r["kpi"], r["category"], r["period"]): float(r["actual"])
-        for r in csv.DictReader(io.StringIO(text))
+        for r in csv.DictReader(io.StringIO(text[text.index("kpi,category,period,") :]))
     }
 
 

@@ -171,13 +171,16 @@ def test_view_reads_a_typed_column_as_the_table_does(con, tmp_path, monkeypatch,
         view = load_file(con, path, "v", materialize=False)
         assert [c.dtype for c in table.columns] == ["integer", dtype]
         assert view.columns == table.columns and view.rows is None
-        expected = con.execute("SELECT X FROM t WHERE Id = 99").fetchall()
+        # as text too: DuckDB may push a cast to text down into a typed CSV read, where it
+        # gives the cell as written ("+1") instead of the value's text ("1")
+        query = "SELECT X, CAST(X AS VARCHAR), coalesce(CAST(X AS VARCHAR), '?') FROM {}"
+        expected = con.execute(query.format("t") + " WHERE Id = 99").fetchall()
         try:
-            got = con.execute("SELECT X FROM v WHERE Id = 99").fetchall()
+            got = con.execute(query.format("v") + " WHERE Id = 99").fetchall()
         except duckdb.Error:
             refused.append(cell)
             continue
-        if got != expected and not (got == expected == [(float("nan"),)]):
+        if got != expected:
             wrong.append((cell, expected, got))
     assert wrong == []
     if dtype == "date":  # read as text and cast, as in the table: nothing refused
