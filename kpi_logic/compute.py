@@ -281,7 +281,8 @@ def _group_sql(
         keep = f"({first.filter.sql})"
         where = f"{where} AND {keep}" if where else f" WHERE {keep}"
         where_params = [*where_params, *first.filter.params]
-    source = f"SELECT {', '.join(helpers + values)} FROM {quote_ident(table)}{where}"
+    selected = ", ".join(helpers + values) or "1"  # count(*) alone needs no column
+    source = f"SELECT {selected} FROM {quote_ident(table)}{where}"
     params += where_params
     outer = [f"CAST(({p.measure.sql}) AS DOUBLE) AS m{i}" for i, p in enumerate(plans)]
     measure_params = [v for p in plans for v in p.measure.params]

@@ -182,6 +182,13 @@ def test_missing_is_not_zero_except_for_counts(con) -> None:
     assert actuals(agg, "Sales")["West", may] > 0
 
 
+def test_count_of_rows_alone(con, orders: pd.DataFrame) -> None:
+    """A measure that reads no column (count(*) without time or category) counts the rows."""
+    kpis = [KPI("Rows", "count(*)"), KPI("Corp rows", "count(*)", filter="Segment = 'Corporate'")]
+    agg = compute.aggregate(con, "orders", kpis)
+    assert agg["actual"].tolist() == [len(orders), (orders["Segment"] == "Corporate").sum()]
+
+
 def test_date_range_and_categories_are_bound_filters(con, orders: pd.DataFrame) -> None:
     start, end = date(2023, 2, 10), date(2023, 4, 20)
     picked = ["East", 'O\'Brien "quoted"']
