@@ -37,8 +37,8 @@ _CUR = "(?:" + "|".join(re.escape(c) for c in _CURRENCIES) + ")"
 _SP = f"[{_SPACES}]*"
 _PLAIN_INT = re.compile(r"[-+]?\d+")
 _NATIVE = {  # cells DuckDB's CSV reader parses as these types (see ``native_read``)
-    "integer": re.compile(r"[-+]?\d{1,18}"),
-    "number": re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)"),
+    "integer": re.compile(r"[-+]?[0-9]{1,18}"),
+    "number": re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)"),
 }
 _NON_DIGIT = re.compile(r"\D")
 # digits grouped by threes with this separator, e.g. 1,234,567: a thousands separator or not?

@@ -189,6 +189,27 @@ def test_view_reads_a_typed_column_as_the_table_does(con, tmp_path, monkeypatch,
         assert {"NA", "true", "2024-01-05"} <= set(refused)
 
 
+@pytest.mark.parametrize(
+    ("values", "dtype", "expected"),
+    [
+        (["1", "-2", " 3 ", "+4"], "integer", ("BIGINT", '"x"')),
+        (["1.5", "-2", ".5", "3."], "number", ("DOUBLE", "NULLIF(\"x\", 'nan'::DOUBLE)")),
+        (["1", "2", "NA"], "integer", None),  # a missing token the reader would refuse
+        (["1", "2", "\u0661\u0662"], "integer", None),  # other digits than 0-9
+        ([*map(str, range(50)), "1234567890123456789"], "integer", None),  # past 18 digits
+        (["1,5", "2,25"], "number", None),  # decimal comma: replaced before the cast
+        (["$1.50", "$2"], "number", None),  # symbols removed before the cast
+        (["2024-01-05"], "date", None),  # the reader takes trailing text the cast refuses
+    ],
+)
+def test_which_columns_a_view_reads_natively(values, dtype, expected):
+    from kpi_logic.ingest_types import detect_type, native_read
+
+    kind = detect_type(values)
+    assert kind.dtype == dtype
+    assert native_read('"x"', kind, values) == expected
+
+
 def test_view_of_rows_of_another_width_past_the_first_lines(con, tmp_path, monkeypatch):
     """The first lines agree on their number of fields and a later row doesn't: in the sample
     it makes the load a table with the row listed, past it the view refuses to be read."""
