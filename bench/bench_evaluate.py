@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import subprocess
 import sys
 import tempfile
@@ -139,17 +140,19 @@ def to_csv(parquet: Path, path: Path) -> None:
     )
 
 
-def best_of(name: str, command: list[str], repeat: int) -> tuple[float, str]:
-    """Fastest wall time of ``repeat`` runs of ``command``, and its standard output."""
-    best, out = float("inf"), ""
+def best_of(commands: dict[str, list[str]], repeat: int) -> dict[str, tuple[float, str]]:
+    """Name -> fastest wall time of ``repeat`` runs and standard output; the contenders take
+    turns, so a slow spell of the machine (or of its disk) does not hit one of them only."""
+    results = {name: (float("inf"), "") for name in commands}
     for _ in range(repeat):
-        start = time.perf_counter()
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-        elapsed = time.perf_counter() - start
-        if done.returncode:
-            sys.exit(f"{name} failed: {done.stderr.strip()}")
-        best, out = min(best, elapsed), done.stdout
-    return best, out
+        for name, command in commands.items():
+            start = time.perf_counter()
+            done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+            elapsed = time.perf_counter() - start
+            if done.returncode:
+                sys.exit(f"{name} failed: {done.stderr.strip()}")
+            results[name] = (min(results[name][0], elapsed), done.stdout)
+    return results
 
 
 def actuals(text: str) -> dict[tuple[str, str, str], float]:
@@ -175,8 +178,8 @@ def main() -> None:
             data.unlink()
             data = data.with_suffix(".csv")
         spec.write_text(KPIS)
-        commands = contenders(data, spec, args.kind)
-        results = {name: best_of(name, cmd, args.repeat) for name, cmd in commands.items()}
+        os.sync()  # the file on disk first: no write-back while the contenders read it
+        results = best_of(contenders(data, spec, args.kind), args.repeat)
     cells = check_same(results)
     sql = results["DuckDB hand-written SQL"][0]
     print(f"{args.rows:,} rows ({args.kind}), 6 monthly KPIs by 10 categories, best of "
