@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 
 LOGICAL_TYPES = ("number", "integer", "date", "datetime", "boolean", "text")
 SQL_TYPES = {
@@ -41,6 +41,8 @@ _NATIVE = {  # cells DuckDB's CSV reader parses as these types (see ``native_rea
     "number": re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)"),
 }
 _NON_DIGIT = re.compile(r"\D")
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+\.[0-9]+")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # digits grouped by threes with this separator, e.g. 1,234,567: a thousands separator or not?
 _GROUPED = {sep: re.compile(rf"(?<!\d)\d{{1,3}}(?:{re.escape(sep)}\d{{3}})+(?!\d)") for sep in ",."}
 
@@ -126,6 +128,32 @@ def _detect(present: list[str], decimal_hint: str, force: str | None) -> TextTyp
         raise ValueError(f"unknown type {force!r}")
     if not present:
         return TextType("text")
+    return _plain_type(present, decimal_hint) or _general_type(present, decimal_hint)
+
+
+def _plain_type(present: list[str], decimal_hint: str) -> TextType | None:
+    """The type of a column of plain decimals (``-12.5``) or of ISO dates, the usual exports,
+    decided without the general checks; None for any other column. ``_general_type`` gives
+    the same type for these columns (tests/test_ingest.py compares them)."""
+    first = present[0]
+    if _PLAIN_DECIMAL.fullmatch(first):
+        plain = all(len(v) <= 15 and _PLAIN_DECIMAL.fullmatch(v) for v in present)
+        # a dot in every value; unless one of them can't be a thousands separator, the hint
+        # decides, as in ``_decimal_mark``
+        if plain and (decimal_hint == "." or not all(map(_GROUPED["."].search, present))):
+            return TextType("number")
+    elif _ISO_DATE.fullmatch(first) and all(map(_ISO_DATE.fullmatch, present)):
+        try:
+            for v in present:
+                date.fromisoformat(v)
+        except ValueError:  # e.g. 2024-02-30: the general checks count the failures
+            return None
+        return TextType("date", "dates Y-M-D", formats=("%Y-%m-%d",))
+    return None
+
+
+def _general_type(present: list[str], decimal_hint: str) -> TextType:
+    """``_detect`` of a column with values and no forced type."""
     lowered = {v.lower() for v in present}
     if lowered <= {*TRUE_TOKENS, *FALSE_TOKENS}:
         return TextType("boolean")

@@ -189,6 +189,38 @@ def test_view_reads_a_typed_column_as_the_table_does(con, tmp_path, monkeypatch,
         assert {"NA", "true", "2024-01-05"} <= set(refused)
 
 
+def test_plain_columns_are_typed_as_by_the_general_checks():
+    """The shortcut for plain decimals and ISO dates gives the general checks' type, for
+    random columns of those shapes (and near misses: thousands-like decimals, a decimal-comma
+    hint, long values, invalid or year-0 dates, a stray integer or text)."""
+    import random
+
+    from kpi_logic import ingest_types
+
+    rng = random.Random(5)
+
+    def decimal() -> str:
+        whole = rng.choice(["0", "00", "7", "12", "123", "1234", "98765432101", "987654321012"])
+        return rng.choice(["", "-"]) + whole + "." + rng.choice(["5", "25", "125", "000", "1234"])
+
+    def day() -> str:
+        year = rng.choice([0, 1999, 2024, 2024, 2024])
+        return f"{year:04d}-{rng.randint(1, 13):02d}-{rng.randint(1, 31):02d}"
+
+    shortcuts = 0
+    for _ in range(3000):
+        make = rng.choice([decimal, day])
+        values = list(dict.fromkeys(make() for _ in range(rng.choice([1, 3, 40]))))
+        if rng.random() < 0.1:
+            values.insert(rng.randrange(len(values) + 1), rng.choice(["5", "x", "1,5"]))
+        hint = rng.choice([".", ","])
+        plain = ingest_types._plain_type(values, hint)
+        if plain is not None:
+            shortcuts += 1
+            assert plain == ingest_types._general_type(values, hint), (values, hint)
+    assert shortcuts > 1000  # the shortcut is taken, not only checked
+
+
 @pytest.mark.parametrize(
     ("values", "dtype", "expected"),
     [
