@@ -422,9 +422,9 @@ def _load_delimited(
     try:
         if not materialize:
             with suppress(_NoView):
-                source = _csv_source(con, path, path, ext, encoding, head_width=True)
+                source = _csv_source(con, path, path, ext, encoding, head=head, head_width=True)
                 return _build(con, source, table, overrides, report, materialize)
-        source = _csv_source(con, path, path, ext, encoding)
+        source = _csv_source(con, path, path, ext, encoding, head=head)
         return _build(con, source, table, overrides, report, materialize)
     except _NotUtf8:
         with _utf8_copy(path, "cp1252") as copy:
@@ -498,6 +498,7 @@ def _csv_source(
     ext: str,
     encoding: str,
     *,
+    head: bytes | None = None,
     head_width: bool = False,
 ) -> _Source:
     """``read_csv`` over ``path``, all VARCHAR, with our delimiter and names.
@@ -505,10 +506,12 @@ def _csv_source(
     DuckDB skips the header line(s) and counts columns from the data rows, so a stray
     delimiter at the end of the header or of every data line does no harm. With
     ``head_width`` the count of the first lines is taken when they all agree on it (for a
-    view, whose strict read fails on a row of another width): no sniffing query.
+    view, whose strict read fails on a row of another width): no sniffing query. ``head``
+    is the start of ``path`` when the caller has read it already.
     """
-    with path.open("rb") as f:
-        head = f.read(_HEAD_BYTES)
+    if head is None:
+        with path.open("rb") as f:
+            head = f.read(_HEAD_BYTES)
     text = head.decode("utf-16" if encoding == "utf-16" else "utf-8-sig", errors="ignore")
     layout = _sniff_layout(text.lstrip("\ufeff"), ext)
     delimiter, header, header_lines, has_data, uniform = layout
