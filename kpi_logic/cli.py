@@ -182,8 +182,8 @@ def _evaluate(args: argparse.Namespace) -> str:
         compute.compile_kpi(kpi, columns)
     try:
         records = compute.aggregate_records(con, TABLE, kpis)
-    except KPIExplorerError:  # rows the view's strict read refuses: a table skips and lists
-        con, warnings = _load(args)  # them (or the query itself fails again, with its message)
+    except KPIExplorerError:  # a row or cell the view's strict read refuses: a table skips
+        con, warnings = _load(args)  # and lists it (or the query fails again, with its message)
         records = compute.aggregate_records(con, TABLE, kpis)
     _warn(warnings)
     scored = compute.score_records(records, kpis)
