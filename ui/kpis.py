@@ -229,7 +229,7 @@ def author() -> str:
     return st.session_state.get("author_name") or "anonymous"
 
 
-@st.cache_data(max_entries=256, show_spinner="Computing KPIs…")
+@st.cache_resource(max_entries=256, show_spinner="Computing KPIs…")
 def _aggregate(
     _cur: duckdb.DuckDBPyConnection,
     table: str,
@@ -242,7 +242,7 @@ def _aggregate(
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """The aggregate of ``_kpis`` and the problem of each KPI that could not be computed;
     cached by table, content hash, definitions and filters, failures included (so a broken
-    KPI does not send every slider move back to the data)."""
+    KPI does not send every slider move back to the data). Shared, not copied: read only."""
 
     def run(group: list[KPI]) -> pd.DataFrame:
         return compute.aggregate(
@@ -286,10 +286,11 @@ def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[pd.DataFrame, dict[str, s
     return (pd.concat(frames, ignore_index=True) if frames else compute.score(agg, [])), problems
 
 
-@st.cache_data(max_entries=1024, show_spinner=False)
+@st.cache_resource(max_entries=1024, show_spinner=False)
 def _score(query: tuple, kpi_repr: str, _rows: pd.DataFrame, _kpi: KPI) -> pd.DataFrame:
     """One KPI's rows of the aggregate of ``query`` scored, cached by that and by everything
-    the KPI says (its ``repr``): a target move re-scores the moved KPI only."""
+    the KPI says (its ``repr``): a target move re-scores the moved KPI only. Shared, not
+    copied: read only (``scored`` concatenates copies)."""
     return compute.score(_rows, [_kpi])
 
 
