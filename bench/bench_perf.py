@@ -701,6 +701,7 @@ def main(argv: list[str] | None = None) -> None:
     sections: list[tuple[str, Table | None, str]] = []
     verdicts: list[str] = []
     whole: dict[int, tuple[float, float]] = {}
+    bench_evaluate.compile_app()
     with tempfile.TemporaryDirectory(prefix="kpi_bench_", dir=args.workdir) as tmp:
         folder = Path(tmp)
 
