@@ -110,13 +110,13 @@ def explore(kpi: KPI, rows: pd.DataFrame) -> None:
     where = f" where `{kpi.filter}`" if kpi.filter else ""
     st.markdown(f"**{kpi.name}** = `{kpi.measure}`{where}")
     left, right = st.columns(2)
+    cells = rows[rows["category"].notna()]
     with left:
-        cells = rows[rows["category"].notna()]
-        last = kpis.latest(cells) if kpi.by else None
-        if last is None:
+        periods = cells["period"][cells["actual"].notna()]  # with data
+        if not kpi.by or periods.empty:
             st.info("Give this KPI a category column (“by”) in the sidebar to compare categories.")
         else:
-            period_rows = cells[cells["period"] == last["period"]] if kpi.time else cells
+            period_rows = cells[cells["period"] == periods.max()] if kpi.time else cells
             event = st.vega_lite_chart(
                 charts.bullet_chart(
                     period_rows,
@@ -154,7 +154,6 @@ def explore(kpi: KPI, rows: pd.DataFrame) -> None:
                     f"Due {kpi.due:%d %b %Y}: no pace yet (its period has no data or no target)."
                 )
     if kpi.by and kpi.time:
-        cells = rows[rows["category"].notna()]
         if cells["attainment"].notna().any():
             st.vega_lite_chart(
                 charts.heatmap(
