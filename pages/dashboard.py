@@ -40,13 +40,14 @@ class CardFacts:
 
 
 def card_facts(results: pd.DataFrame) -> dict[str, CardFacts]:
-    """Each KPI's ``CardFacts``, from one sort of the scored results (a rerun after a target
+    """Each KPI's ``CardFacts``, from one sort of the all-categories rows (a rerun after a target
     move redraws every card, so this stays a few plain passes over columns)."""
-    ordered = results.sort_values("period", na_position="first", kind="stable")
-    totals = ordered[ordered["category"].isna()]
+    totals = results[results["category"].isna()]
+    totals = totals.sort_values("period", na_position="first", kind="stable")
     facts: dict[str, CardFacts] = {}
     last_at: dict[str, int] = {}
-    for i, (name, actual) in enumerate(zip(totals["kpi"], totals["actual"], strict=True)):
+    names, actuals = totals["kpi"].tolist(), totals["actual"].tolist()
+    for i, (name, actual) in enumerate(zip(names, actuals, strict=True)):
         fact = facts.setdefault(name, CardFacts())
         fact.periods += 1
         if pd.notna(actual):
@@ -56,7 +57,8 @@ def card_facts(results: pd.DataFrame) -> dict[str, CardFacts]:
         facts[name].last = totals.iloc[i]
     latest = {name: f.last["period"] for name, f in facts.items() if f.last is not None}
     cells = results[results["category"].notna()]
-    for name, period, status in zip(cells["kpi"], cells["period"], cells["status"], strict=True):
+    columns = (cells[c].tolist() for c in ("kpi", "period", "status"))
+    for name, period, status in zip(*columns, strict=True):
         if name in latest and period == latest[name]:
             facts[name].categories += 1
             facts[name].on_target += status == "on target"
