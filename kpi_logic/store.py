@@ -17,6 +17,7 @@ import json
 import os
 import re
 import secrets
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -181,27 +182,13 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-@contextmanager
-def _transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Run the block as one transaction: commit at the end, roll back on any error."""
-    cur.execute("BEGIN TRANSACTION")
-    try:
-        yield
-        cur.execute("COMMIT")
-    except BaseException as err:
-        with suppress(duckdb.Error):  # a failed COMMIT has already ended the transaction
-            cur.execute("ROLLBACK")
-        if isinstance(err, duckdb.TransactionException):
-            raise StoreError(
-                "Someone else saved a change at the same moment; please try again."
-            ) from err
-        if isinstance(err, duckdb.IOException):
-            raise StoreError("The change could not be written to disk; please try again.") from err
-        raise
-
-
 class Store:
-    """One sandboxed DuckDB connection to the store file; take a cursor per session."""
+    """One sandboxed DuckDB connection to the store file; take a cursor per session.
+
+    The lists of datasets and of KPI sets are kept in memory until the next write through
+    this Store (the app keeps one Store per store file per process), so a rerun lists them
+    without a query; write through the Store only.
+    """
 
     def __init__(
         self,
@@ -235,6 +222,9 @@ class Store:
                 f"The saved data in {self.path} cannot be opened: it is in use by another "
                 "program or damaged."
             ) from err
+        self._writes = 0  # writes started or ended through this Store
+        self._writes_lock = threading.Lock()
+        self._lists: dict[tuple[str, ...], tuple[int, list[tuple]]] = {}
         try:
             self._create_schema()
         except BaseException:
@@ -243,7 +233,7 @@ class Store:
 
     def _create_schema(self) -> None:
         cur = self.cursor()
-        with _transaction(cur):
+        with self._write(cur):
             for statement in _SCHEMA:
                 cur.execute(statement)
             row = cur.execute("SELECT max(version) FROM schema_version").fetchone()
@@ -257,6 +247,46 @@ class Store:
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor on the shared connection: one per session or thread."""
         return self._con.cursor()
+
+    @contextmanager
+    def _write(self, cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        """Run the block as one transaction: commit at the end, roll back on any error; the
+        cached lists are stale from here on."""
+        self._count_write()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            yield
+            cur.execute("COMMIT")
+        except BaseException as err:
+            with suppress(duckdb.Error):  # a failed COMMIT has already ended the transaction
+                cur.execute("ROLLBACK")
+            if isinstance(err, duckdb.TransactionException):
+                raise StoreError(
+                    "Someone else saved a change at the same moment; please try again."
+                ) from err
+            if isinstance(err, duckdb.IOException):
+                raise StoreError(
+                    "The change could not be written to disk; please try again."
+                ) from err
+            raise
+        finally:
+            self._count_write()
+
+    def _count_write(self) -> None:
+        with self._writes_lock:
+            self._writes += 1
+
+    def _listed(
+        self, cur: duckdb.DuckDBPyConnection, key: tuple[str, ...], query: str, params: list[Any]
+    ) -> list[tuple]:
+        """The rows of a listing query, from memory when no write has started since."""
+        writes = self._writes  # read before the query: a write meanwhile makes it stale
+        cached = self._lists.get(key)
+        if cached is not None and cached[0] == writes:
+            return cached[1]
+        rows = cur.execute(query, params).fetchall()
+        self._lists[key] = (writes, rows)
+        return rows
 
     def close(self) -> None:
         """Close the connection (and every cursor taken from it)."""
@@ -286,7 +316,7 @@ class Store:
         if not isinstance(table, str) or not TABLE_RE.fullmatch(table):
             raise StoreError(f"The table name {table!r} was not made by new_table_name().")
         dataset_id = new_id()
-        with _transaction(cur):
+        with self._write(cur):
             exists = cur.execute(
                 "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
                 "AND schema_name = current_schema() AND table_name = ?",
@@ -302,8 +332,8 @@ class Store:
 
     def list_datasets(self, cur: duckdb.DuckDBPyConnection) -> list[Dataset]:
         """Every dataset, newest first."""
-        rows = cur.execute(f"SELECT {_DATASET_COLS} FROM datasets ORDER BY seq DESC").fetchall()
-        return [Dataset(*row) for row in rows]
+        query = f"SELECT {_DATASET_COLS} FROM datasets ORDER BY seq DESC"
+        return [Dataset(*row) for row in self._listed(cur, ("datasets",), query, [])]
 
     def get_dataset(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> Dataset:
         """The dataset ``dataset_id``; StoreError if it does not exist."""
@@ -331,7 +361,7 @@ class Store:
     ) -> None:
         """Record that a dataset's table was reloaded (new row count and content hash)."""
         _check_text(content_hash, "content hash", MAX_NAME_CHARS)
-        with _transaction(cur):
+        with self._write(cur):
             self.get_dataset(cur, dataset_id)
             cur.execute(
                 "UPDATE datasets SET rows = ?, content_hash = ? WHERE id = ?",
@@ -340,7 +370,7 @@ class Store:
 
     def delete_dataset(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> None:
         """Delete a dataset, its table, its KPI sets with their history and notes."""
-        with _transaction(cur):
+        with self._write(cur):
             table = self.get_dataset(cur, dataset_id).table
             sets = "SELECT id FROM kpi_sets WHERE dataset_id = ?"
             cur.execute(f"DELETE FROM notes WHERE kpi_set_id IN ({sets})", [dataset_id])
@@ -365,7 +395,7 @@ class Store:
         _check_text(yaml_text, "KPI file", MAX_YAML_CHARS, required=False)
         _check_text(author, "author", MAX_NAME_CHARS, required=False)
         kpi_set_id, now = new_id(), _now()
-        with _transaction(cur):
+        with self._write(cur):
             self.get_dataset(cur, dataset_id)
             cur.execute(
                 f"INSERT INTO kpi_sets ({_KPI_SET_COLS}) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
@@ -386,10 +416,8 @@ class Store:
     def list_kpi_sets(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> list[KPISet]:
         """The KPI sets of a dataset, newest first."""
         _check_id(dataset_id, "dataset")
-        rows = cur.execute(
-            f"SELECT {_KPI_SET_COLS} FROM kpi_sets WHERE dataset_id = ? ORDER BY seq DESC",
-            [dataset_id],
-        ).fetchall()
+        query = f"SELECT {_KPI_SET_COLS} FROM kpi_sets WHERE dataset_id = ? ORDER BY seq DESC"
+        rows = self._listed(cur, ("kpi_sets", dataset_id), query, [dataset_id])
         return [KPISet(*row) for row in rows]
 
     def update_kpi_set(
@@ -411,7 +439,7 @@ class Store:
         _check_text(author, "author", MAX_NAME_CHARS, required=False)
         _check_text(change_summary, "change summary", MAX_SUMMARY_CHARS, required=False)
         now = _now()
-        with _transaction(cur):
+        with self._write(cur):
             before = self.get_kpi_set(cur, kpi_set_id)
             if expected_version is not None and before.version != expected_version:
                 raise StoreError(
@@ -446,7 +474,7 @@ class Store:
         _check_text(name, "view name", MAX_NAME_CHARS)
         text = _state_json(state)
         view_id, now = new_id(), _now()
-        with _transaction(cur):
+        with self._write(cur):
             cur.execute(
                 f"INSERT INTO views ({_VIEW_COLS}) VALUES (?, ?, ?, ?, ?)",
                 [view_id, name, text, now, now],
@@ -469,7 +497,7 @@ class Store:
     def rename_view(self, cur: duckdb.DuckDBPyConnection, view_id: str, name: str) -> None:
         """Give a saved view a new name."""
         _check_text(name, "view name", MAX_NAME_CHARS)
-        with _transaction(cur):
+        with self._write(cur):
             self.get_view(cur, view_id)
             cur.execute(
                 "UPDATE views SET name = ?, updated_at = ? WHERE id = ?", [name, _now(), view_id]
@@ -477,7 +505,7 @@ class Store:
 
     def delete_view(self, cur: duckdb.DuckDBPyConnection, view_id: str) -> None:
         """Delete a saved view; links to it then report that it no longer exists."""
-        with _transaction(cur):
+        with self._write(cur):
             self.get_view(cur, view_id)
             cur.execute("DELETE FROM views WHERE id = ?", [view_id])
 
@@ -499,7 +527,7 @@ class Store:
         if status is not None:
             _check_text(status, "status", MAX_NAME_CHARS)
         note_id = new_id()
-        with _transaction(cur):
+        with self._write(cur):
             self.get_kpi_set(cur, kpi_set_id)
             cur.execute(
                 f"INSERT INTO notes ({_NOTE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -169,6 +169,29 @@ def test_kpi_set_round_trip_and_history(store: Store) -> None:
     assert [k.id for k in store.list_kpi_sets(cur, dataset_id)] == [other, kpi_set_id]
 
 
+def test_lists_come_from_memory_until_the_next_write(store: Store, kpi_set_id: str) -> None:
+    """A dashboard rerun lists datasets and KPI sets without a query; any write through the
+    store makes the next list fresh, in every session."""
+    cur, other = store.cursor(), store.cursor()
+    (dataset,) = store.list_datasets(cur)
+    (kpi_set,) = store.list_kpi_sets(cur, dataset.id)
+    # a row put in behind the store's back is not seen: the lists were not queried again
+    cur.execute(
+        "INSERT INTO datasets (id, name, source_name, table_name, rows, content_hash, "
+        "created_at) VALUES (?, 'Sneaked', 's.csv', ?, 1, 'h9', now()::TIMESTAMP)",
+        [new_id(), new_table_name()],
+    )
+    assert [d.name for d in store.list_datasets(other)] == ["Orders"]
+    # any write through the store (here an unrelated one) makes every list fresh
+    store.save_view(cur, "A view", {"ds": dataset.id})
+    assert [d.name for d in store.list_datasets(other)] == ["Sneaked", "Orders"]
+    version = store.update_kpi_set(cur, kpi_set.id, "kpis: []\n# v1\n", "bo", "edit")
+    (listed,) = store.list_kpi_sets(other, dataset.id)
+    assert listed.version == version == kpi_set.version + 1
+    second = make_dataset(store, cur, "h2")
+    assert [d.id for d in store.list_datasets(other)][0] == second
+
+
 def test_update_from_a_stale_version_is_refused(store: Store, kpi_set_id: str) -> None:
     cur = store.cursor()
     store.update_kpi_set(cur, kpi_set_id, "theirs", "bob", "first")
