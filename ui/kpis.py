@@ -239,10 +239,11 @@ def _aggregate(
     end: date | None,
     categories: tuple[tuple[str, tuple[str, ...]], ...],
     _kpis: tuple[KPI, ...],
-) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The aggregate of ``_kpis`` and the problem of each KPI that could not be computed;
-    cached by table, content hash, definitions and filters, failures included (so a broken
-    KPI does not send every slider move back to the data). Shared, not copied: read only."""
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, str]]:
+    """The aggregate of ``_kpis`` split by KPI, an empty frame of its columns, and the problem
+    of each KPI that could not be computed; cached by table, content hash, definitions and
+    filters, failures included (so a broken KPI does not send every slider move back to the
+    data). Shared, not copied: read only."""
 
     def run(group: list[KPI]) -> pd.DataFrame:
         return compute.aggregate(
@@ -254,18 +255,19 @@ def _aggregate(
             categories={column: list(values) for column, values in categories} or None,
         )
 
+    problems: dict[str, str] = {}
     try:
-        return run(list(_kpis)), {}
+        agg = run(list(_kpis))
     except KPIExplorerError:  # find which KPIs fail; compute the others
-        pass
-    frames, problems = [], {}
-    for kpi in _kpis:
-        try:
-            frames.append(run([kpi]))
-        except KPIExplorerError as err:
-            problems[kpi.name] = str(err)
-    agg = pd.concat(frames, ignore_index=True) if frames else run([])
-    return agg, problems
+        frames = []
+        for kpi in _kpis:
+            try:
+                frames.append(run([kpi]))
+            except KPIExplorerError as err:
+                problems[kpi.name] = str(err)
+        agg = pd.concat(frames, ignore_index=True) if frames else run([])
+    parts = {str(name): rows for name, rows in agg.groupby("kpi", sort=False)}
+    return parts, agg.iloc[:0], problems
 
 
 def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -280,10 +282,9 @@ def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[pd.DataFrame, dict[str, s
         view.end,
         tuple((column, tuple(values)) for column, values in sorted(view.filters.items())),
     )
-    agg, problems = _aggregate(session.cursor(), *query, tuple(kpis))
-    parts = dict(tuple(agg.groupby("kpi", sort=False)))
+    parts, empty, problems = _aggregate(session.cursor(), *query, tuple(kpis))
     frames = [_score(query, repr(k), parts[k.name], k) for k in kpis if k.name in parts]
-    return (pd.concat(frames, ignore_index=True) if frames else compute.score(agg, [])), problems
+    return (pd.concat(frames, ignore_index=True) if frames else compute.score(empty, [])), problems
 
 
 @st.cache_resource(max_entries=1024, show_spinner=False)
