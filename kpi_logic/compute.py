@@ -32,6 +32,7 @@ import duckdb
 
 from kpi_logic import expressions
 from kpi_logic.errors import ExpressionError, KPIDefinitionError
+from kpi_logic.ingest_types import logical_type
 from kpi_logic.model import KPI, Bands, period_start
 from kpi_logic.sql import quote_ident
 
@@ -46,7 +47,6 @@ ADDITIVE_FUNCTIONS = ("sum", "count")  # a period's value is the sum of its days
 
 _H = f"__kpi_{uuid.uuid4().hex[:6]}"  # prefix of helper columns: can't meet a user's
 _PERIOD, _CATEGORY, _DAY = (f"{_H}_{n}" for n in ("period", "category", "day"))
-_DATE_TYPES = ("DATE", "TIMESTAMP")
 
 Categories = Sequence[str] | Mapping[str, Sequence[str]]
 
@@ -89,7 +89,7 @@ def compile_kpi(kpi: KPI, columns: Mapping[str, str]) -> _Plan:
         simple = expressions.aggregate_of(kpi.measure, names)
     except ExpressionError as err:
         raise ExpressionError(f'KPI "{kpi.name}": {key}: {err}') from err
-    if time is not None and not columns[time].startswith(_DATE_TYPES):
+    if time is not None and logical_type(columns[time]) not in ("date", "datetime"):
         raise KPIDefinitionError(
             f'KPI "{kpi.name}": time column "{time}" holds {columns[time]}, not dates'
         )

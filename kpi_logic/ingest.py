@@ -35,6 +35,7 @@ from kpi_logic.ingest_types import (
     conversion_sql,
     detect_type,
     is_missing,
+    logical_type,
     missing_sql,
     native_read,
 )
@@ -74,28 +75,6 @@ _MAGIC = {
     b"PAR1": "a Parquet file",
 }
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_DUCKDB_LOGICAL = {
-    "BOOLEAN": "boolean",
-    "TINYINT": "integer",
-    "SMALLINT": "integer",
-    "INTEGER": "integer",
-    "BIGINT": "integer",
-    "UTINYINT": "integer",
-    "USMALLINT": "integer",
-    "UINTEGER": "integer",
-    "UBIGINT": "integer",
-    "HUGEINT": "integer",
-    "FLOAT": "number",
-    "DOUBLE": "number",
-    "DATE": "date",
-    "TIMESTAMP": "datetime",
-    "TIMESTAMP_S": "datetime",
-    "TIMESTAMP_MS": "datetime",
-    "TIMESTAMP_NS": "datetime",
-    "TIMESTAMP WITH TIME ZONE": "datetime",
-    "VARCHAR": "text",
-}
-
 Progress = Callable[[float, str], None]
 _HELPER = f"__kpi_{uuid.uuid4().hex[:6]}"  # prefix of helper columns: can't meet a user's
 _REJECTS = _HELPER + "_rejects"
@@ -1133,13 +1112,6 @@ def _params_in(values: dict[str, object], sql: str) -> dict[str, object]:
     """The parameters of ``values`` that ``sql`` uses (DuckDB refuses unused named ones)."""
     used = set(re.findall(r"\$(\w+)", sql))
     return {k: v for k, v in values.items() if k in used}
-
-
-def logical_type(sql_type: str) -> str:
-    """Our logical type for a DuckDB type; anything unusual is shown as text."""
-    if sql_type.startswith("DECIMAL"):
-        return "number"
-    return _DUCKDB_LOGICAL.get(sql_type, "text")
 
 
 def _query(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object]) -> list[tuple]:

@@ -440,3 +440,33 @@ def missing_sql(raw: str, params: Params) -> str:
     return (
         f"({raw} IS NULL OR list_contains({params.add(list(MISSING_TOKENS))}, lower(trim({raw}))))"
     )
+
+
+_DUCKDB_LOGICAL = {
+    "BOOLEAN": "boolean",
+    "TINYINT": "integer",
+    "SMALLINT": "integer",
+    "INTEGER": "integer",
+    "BIGINT": "integer",
+    "UTINYINT": "integer",
+    "USMALLINT": "integer",
+    "UINTEGER": "integer",
+    "UBIGINT": "integer",
+    "HUGEINT": "integer",
+    "FLOAT": "number",
+    "DOUBLE": "number",
+    "DATE": "date",
+    "TIMESTAMP": "datetime",
+    "TIMESTAMP_S": "datetime",
+    "TIMESTAMP_MS": "datetime",
+    "TIMESTAMP_NS": "datetime",
+    "TIMESTAMP WITH TIME ZONE": "datetime",
+    "VARCHAR": "text",
+}
+
+
+def logical_type(sql_type: str) -> str:
+    """Our logical type for a DuckDB type; anything unusual is shown as text."""
+    if sql_type.startswith("DECIMAL"):
+        return "number"
+    return _DUCKDB_LOGICAL.get(sql_type, "text")

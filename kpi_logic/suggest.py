@@ -14,11 +14,11 @@ import duckdb
 
 from kpi_logic import compute, expressions
 from kpi_logic.errors import KPIExplorerError
+from kpi_logic.ingest_types import logical_type
 from kpi_logic.model import KPI, validate
 from kpi_logic.sql import quote_ident
 
 MAX_CATEGORIES = 30  # a "by" column with more distinct values makes an unreadable chart
-_NUMERIC = ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT")
 _CATEGORY_WORDS = ("region", "segment", "category", "team", "department", "channel", "store")
 
 
@@ -132,8 +132,9 @@ def suggest_kpis(con: duckdb.DuckDBPyConnection, table: str) -> list[KPI]:
     """Starter KPIs for ``table``: every template whose columns are found, validated and
     compiled against the table (names unique, first match per name wins)."""
     columns = compute.table_columns(con, table)
-    numeric = [c for c, t in columns.items() if t.startswith((*_NUMERIC, "DECIMAL"))]
-    time = next((c for c, t in columns.items() if t.startswith(("DATE", "TIMESTAMP"))), None)
+    kinds = {c: logical_type(t) for c, t in columns.items()}
+    numeric = [c for c, kind in kinds.items() if kind in ("number", "integer")]
+    time = next((c for c, kind in kinds.items() if kind in ("date", "datetime")), None)
     by = category_column(con, table, columns)
     kpis: dict[str, KPI] = {}
     for template in TEMPLATES:

@@ -11,8 +11,9 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import expressions, ingest, suggest
+from kpi_logic import expressions, suggest
 from kpi_logic.errors import KPIExplorerError
+from kpi_logic.ingest_types import logical_type
 from kpi_logic.model import (
     DIRECTIONS,
     GRAINS,
@@ -84,7 +85,7 @@ def sidebar(
 def _kpi_form(prefix: str, columns: dict[str, str], base: KPI | None) -> KPI | None:
     """The KPI fields; returns the KPI they describe, or None after showing what is wrong."""
     names = list(columns)
-    kinds = {c: ingest.logical_type(t) for c, t in columns.items()}
+    kinds = {c: logical_type(t) for c, t in columns.items()}
     dates = [c for c in names if kinds[c] in ("date", "datetime")]
     numbers = [c for c in names if kinds[c] in ("number", "integer")]
     others = [c for c in names if c not in dates and c not in numbers]
