@@ -5,6 +5,7 @@ slider keys, and the address bar as a share link."""
 from __future__ import annotations
 
 import csv
+import datetime
 import json
 import os
 import re
@@ -141,6 +142,46 @@ def test_a_target_typed_in_the_category_grid_reaches_the_chart(app_url: str, bro
     expect(tick).to_have_attribute(
         "aria-label", re.compile(r"Target: \$777,777"), timeout=TIMEOUT_MS
     )
+    page.close()
+
+
+def test_a_target_typed_in_the_period_grid_reaches_the_heatmap(app_url: str, browser) -> None:
+    """A single month's target (typed in the "Per month" grid) applies to the regions without
+    a target of their own (West, for Revenue) in that month only."""
+    page = browser.new_page(viewport={"width": 1400, "height": 2600})
+    page.goto(app_url)
+    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.locator("summary", has_text="Per month").click()
+    grid = sidebar.locator('[data-testid="stDataFrame"]').first
+    grid.wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_timeout(1000)  # the expander opens and the grid draws on its canvas
+    box = grid.bounding_box()
+    page.mouse.dblclick(box["x"] + box["width"] * 0.75, box["y"] + 52)  # the first month's target
+    page.wait_for_timeout(500)  # the cell editor opens
+    page.keyboard.press("Control+A")
+    page.keyboard.type("555555")
+    page.wait_for_timeout(300)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(1000)  # the edit reaches the app (a rerun)
+    wait_for_app(page)
+    sidebar.get_by_role("button", name="Use these period targets").click()
+    page.wait_for_url(re.compile(r"[?&]t="), timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    targets = json.loads(parse_qs(urlparse(page.url).query)["t"][0])
+    assert len(targets) == 1 and list(targets.values()) == [555555.0]  # only the edited cell
+    kpi, day = next(iter(targets)).split("|")
+    assert kpi == "Revenue"
+    month = datetime.date.fromisoformat(day).strftime("%b %Y")
+    cell = "[data-testid='stVegaLiteChart'] svg path[aria-label*='Region: West;']"
+    west = page.locator(f"{cell}[aria-label*='Period: {month};']").first
+    expect(west).to_have_attribute(
+        "aria-label", re.compile(r"Target: \$555,555"), timeout=TIMEOUT_MS
+    )
+    north = page.locator(cell.replace("West", "North") + f"[aria-label*='Period: {month};']")
+    assert "Target: $1,100,000" in north.first.get_attribute("aria-label")  # has its own
+    assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
 
 
