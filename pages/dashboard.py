@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pandas as pd
 import streamlit as st
 
@@ -28,44 +26,7 @@ def badge(status: str) -> str:
     return f":{BADGE_COLORS.get(status, 'gray')}-badge[{status.capitalize()}]"
 
 
-@dataclass
-class CardFacts:
-    """What a KPI's card shows besides the KPI itself."""
-
-    last: pd.Series | None = None  # the latest all-categories row with an actual
-    sparkline: list[float] = field(default_factory=list)  # actuals by period
-    periods: int = 0  # all-categories rows, with or without an actual
-    on_target: int = 0  # categories on target in the latest period...
-    categories: int = 0  # ... of so many
-
-
-def card_facts(results: pd.DataFrame) -> dict[str, CardFacts]:
-    """Each KPI's ``CardFacts``, from one sort of the all-categories rows (a rerun after a target
-    move redraws every card, so this stays a few plain passes over columns)."""
-    totals = results[results["category"].isna()]
-    totals = totals.sort_values("period", na_position="first", kind="stable")
-    facts: dict[str, CardFacts] = {}
-    last_at: dict[str, int] = {}
-    names, actuals = totals["kpi"].tolist(), totals["actual"].tolist()
-    for i, (name, actual) in enumerate(zip(names, actuals, strict=True)):
-        fact = facts.setdefault(name, CardFacts())
-        fact.periods += 1
-        if pd.notna(actual):
-            fact.sparkline.append(float(actual))
-            last_at[name] = i
-    for name, i in last_at.items():
-        facts[name].last = totals.iloc[i]
-    latest = {name: f.last["period"] for name, f in facts.items() if f.last is not None}
-    cells = results[results["category"].notna()]
-    columns = (cells[c].tolist() for c in ("kpi", "period", "status"))
-    for name, period, status in zip(*columns, strict=True):
-        if name in latest and period == latest[name]:
-            facts[name].categories += 1
-            facts[name].on_target += status == "on target"
-    return facts
-
-
-def card(index: int, kpi: KPI, facts: CardFacts, problem: str | None) -> None:
+def card(index: int, kpi: KPI, facts: kpis.CardFacts, problem: str | None) -> None:
     """One KPI card: value, change vs previous period, sparkline, status, attainment, owner."""
     last = facts.last
     with st.container(border=True, key=f"card_{index}"):
@@ -210,14 +171,15 @@ if results["actual"].notna().sum() == 0 and not problems:
         filters.clear()
     st.stop()
 
-facts = card_facts(results)
+facts = kpis.card_facts(results)
 for start in range(0, len(items), CARDS_PER_ROW):
     row = st.columns(CARDS_PER_ROW)
     for offset, (column, kpi) in enumerate(
         zip(row, items[start : start + CARDS_PER_ROW], strict=False)
     ):
         with column:
-            card(start + offset, kpi, facts.get(kpi.name, CardFacts()), problems.get(kpi.name))
+            fact = facts.get(kpi.name, kpis.CardFacts())
+            card(start + offset, kpi, fact, problems.get(kpi.name))
 
 st.divider()
 st.session_state["kpi_pick"] = builder.selected_name(items)

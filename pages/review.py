@@ -45,6 +45,7 @@ if not items:
 
 store, cur = session.store(), session.cursor()
 results, problems = kpis.scored(dataset, items)
+facts = kpis.card_facts(results)
 
 
 all_notes = store.notes(cur, kpi_set.id)  # newest first: one query for the whole page
@@ -55,7 +56,7 @@ for note in all_notes:
 
 def summary_row(kpi: KPI) -> dict:
     """Owner, latest status and attainment, pace and last note of one KPI."""
-    last = kpis.latest(results[(results["kpi"] == kpi.name) & results["category"].isna()])
+    last = facts[kpi.name].last if kpi.name in facts else None
     pace = forecast.pace(kpi, results) if kpi.name not in problems else None
     note = last_notes.get(kpi.name)
     return {
@@ -177,8 +178,7 @@ middle.download_button(
     key="export_xlsx",
 )
 selected = next(k for k in items if k.name == chosen)
-totals = results[(results["kpi"] == chosen) & results["category"].isna()]
-if selected.time and kpis.latest(totals) is not None:
+if selected.time and chosen in facts and facts[chosen].last is not None:
     chart, _ = kpis.trend(selected, results, title=f"{selected.name}: trend")
     right.download_button(
         f"Trend of {chosen} as PNG",
