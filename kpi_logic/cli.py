@@ -24,12 +24,11 @@ import io
 import json
 import math
 import sys
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
 
 import duckdb
 
@@ -40,7 +39,6 @@ from kpi_logic.sql import sandboxed_connection
 # on another thread first, and imports the rest while DuckDB connects and reads.
 
 TABLE = "data"
-T = TypeVar("T")
 OUTPUT_COLUMNS = ["kpi", "category", "period", "actual", "target", "attainment", "status"]
 
 
@@ -131,38 +129,15 @@ def _load(
     return con, loaded.warnings
 
 
-def _start(task: Callable[[], T]) -> Callable[[], T]:
-    """Run ``task`` on another thread; the function returned waits for its result (or raises
-    its error). DuckDB releases the GIL while it connects and reads, so a load started this
-    way overlaps the imports and checks of the main thread."""
-    done: list[tuple[T | None, BaseException | None]] = []
-
-    def run() -> None:
-        try:
-            done.append((task(), None))
-        except BaseException as err:  # handed to the waiting thread
-            done.append((None, err))
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-
-    def wait() -> T:
-        thread.join()
-        result, err = done[0]
-        if err is not None:
-            raise err
-        return result  # type: ignore[return-value]
-
-    return wait
-
-
 def _warn(warnings: list[str]) -> None:
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
 
 
 def _evaluate(args: argparse.Namespace) -> str:
-    loading = _start(lambda: _load(args, materialize=False))  # a view: the query reads the file
+    # The load runs on another thread (DuckDB connects and reads without the GIL), so it
+    # overlaps the imports and checks below; a view: the query reads the file.
+    loading = ThreadPoolExecutor(max_workers=1).submit(_load, args, materialize=False)
     # Meanwhile: ingest first, which the other thread needs once connected (and can then read
     # the sample without the GIL while this thread imports the rest).
     import kpi_logic.ingest  # noqa: F401
@@ -173,9 +148,9 @@ def _evaluate(args: argparse.Namespace) -> str:
         kpis = kpis_from_yaml(Path(args.kpis).read_text(encoding="utf-8"))
     except BaseException:  # the KPI file's error, once DuckDB is done on the other thread
         with suppress(Exception):
-            loading()
+            loading.result()
         raise
-    con, warnings = loading()
+    con, warnings = loading.result()
     expressions.parse_with(con)  # no second connection just to parse the KPI file
     columns = compute.table_columns(con, TABLE)
     for kpi in kpis:  # a bad KPI file fails here, before the file is scanned
