@@ -222,7 +222,7 @@ class Store:
                 f"The saved data in {self.path} cannot be opened: it is in use by another "
                 "program or damaged."
             ) from err
-        self._writes = 0  # writes started or ended through this Store
+        self._writes = 0  # writes ended through this Store
         self._writes_lock = threading.Lock()
         self._lists: dict[tuple[str, ...], tuple[int, list[tuple]]] = {}
         try:
@@ -251,8 +251,7 @@ class Store:
     @contextmanager
     def _write(self, cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
         """Run the block as one transaction: commit at the end, roll back on any error; the
-        cached lists are stale from here on."""
-        self._count_write()
+        cached lists are stale once it ends (a list read meanwhile is counted before it)."""
         cur.execute("BEGIN TRANSACTION")
         try:
             yield
@@ -270,16 +269,13 @@ class Store:
                 ) from err
             raise
         finally:
-            self._count_write()
-
-    def _count_write(self) -> None:
-        with self._writes_lock:
-            self._writes += 1
+            with self._writes_lock:
+                self._writes += 1
 
     def _listed(
         self, cur: duckdb.DuckDBPyConnection, key: tuple[str, ...], query: str, params: list[Any]
     ) -> list[tuple]:
-        """The rows of a listing query, from memory when no write has started since."""
+        """The rows of a listing query, from memory when no write has ended since."""
         writes = self._writes  # read before the query: a write meanwhile makes it stale
         cached = self._lists.get(key)
         if cached is not None and cached[0] == writes:
