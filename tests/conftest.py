@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,12 +32,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start the real app with `streamlit run` on a free local port and an empty store."""
+@contextmanager
+def running_app(
+    store: Path, log_dir: Path, *, env: dict[str, str] | None = None, args: Sequence[str] = ()
+) -> Iterator[str]:
+    """Run the real app with `streamlit run` on a free local port over the store file ``store``;
+    yield its URL once `/_stcore/health` answers, stop it afterwards. ``env`` adds environment
+    variables, ``args`` extra `streamlit run` options (e.g. ``--secrets.files=...``)."""
     port = _free_port()
-    store = tmp_path_factory.mktemp("browser_store") / "kpi_store.duckdb"
-    log = (tmp_path_factory.mktemp("logs") / "streamlit.log").open("w")
+    log = (log_dir / f"streamlit-{port}.log").open("w")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -52,29 +56,44 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             str(port),
             "--browser.gatherUsageStats",
             "false",
+            *args,
         ],
         cwd=ROOT,
-        env={**os.environ, "KPI_STORE": str(store)},
+        env={**os.environ, "KPI_STORE": str(store), **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start; see {log.name}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                if reply.read() == b"ok":
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
             process.kill()
-            pytest.fail(f"streamlit did not start; see {log.name}")
-        time.sleep(0.3)
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+        log.close()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+            return reply.read() == b"ok"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real app on a free local port with an empty store, shared by a test session."""
+    store = tmp_path_factory.mktemp("browser_store") / "kpi_store.duckdb"
+    with running_app(store, tmp_path_factory.mktemp("logs")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
