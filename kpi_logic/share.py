@@ -15,15 +15,17 @@ True
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
+from kpi_logic.model import is_valid_target
 from kpi_logic.store import MAX_NAME_CHARS, is_valid_id
+from kpi_logic.targets import OverrideKey
 
+PAGES = ("dashboard", "data", "review")  # URL paths of the app's pages
 DEFAULT_PAGE = "dashboard"
 MAX_VALUE_CHARS = 2_000
 _LABELS = {
@@ -74,13 +76,32 @@ def to_query_params(state: ViewState) -> dict[str, str]:
     return {key: value for key, value in params.items() if value}
 
 
-def share_url(base_url: str, state: ViewState) -> str:
-    """A link to ``state`` on the app at ``base_url``: the page as path, the rest as query."""
-    url = base_url.rstrip("/") + "/"
+def share_url(page_url: str, state: ViewState) -> str:
+    """A link to ``state`` from the address of any page of the app: the page as path, the
+    rest as query.
+
+    >>> share_url("https://kpi.example/data?ds=x", ViewState(page="review"))
+    'https://kpi.example/review'
+    """
+    url = app_root(page_url)
     if state.page != DEFAULT_PAGE:
         url += quote(state.page, safe="")
     query = urlencode(to_query_params(state))
     return f"{url}?{query}" if query else url
+
+
+def app_root(page_url: str) -> str:
+    """The app's base address (ending in ``/``) from the address of one of its pages.
+
+    >>> app_root("http://host:8501/apps/kpi/review?kpi=Sales")
+    'http://host:8501/apps/kpi/'
+    >>> app_root("http://data:8501")
+    'http://data:8501/'
+    """
+    parts = urlsplit(page_url)
+    folder, _, last = parts.path.rstrip("/").rpartition("/")
+    path = folder if last in PAGES else parts.path.rstrip("/")
+    return urlunsplit((parts.scheme, parts.netloc, path + "/", "", ""))
 
 
 def from_query_params(params: Mapping[str, str | list[str]]) -> tuple[ViewState, list[str]]:
@@ -198,19 +219,14 @@ def _targets(raw: str, problems: list[str]) -> dict[str, float]:
             problems.append(f"The link has a target for an invalid KPI name {_show(name)}.")
         elif isinstance(value, bool) or not isinstance(value, int | float):
             problems.append(f"The link's target for {_show(name)} is not a number; it was ignored.")
-        elif not math.isfinite(number := _float(value)):
-            problems.append(f"The link's target for {_show(name)} is not a finite number.")
+        elif not is_valid_target(value):
+            problems.append(
+                f"The link's target for {_show(name)} ({_show(str(value))}) is not a number "
+                "of zero or more; it was ignored."
+            )
         else:
-            targets[name] = number
+            targets[name] = float(value)
     return targets
-
-
-def _float(value: int | float) -> float:
-    """``value`` as a float; integers too large for a float become infinity."""
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf
 
 
 def _filters(raw: str, problems: list[str]) -> dict[str, tuple[str, ...]]:
@@ -237,3 +253,37 @@ def _filters(raw: str, problems: list[str]) -> dict[str, tuple[str, ...]]:
 def _show(text: str) -> str:
     """``text`` quoted and shortened for a message."""
     return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
+def check_against(
+    state: ViewState, kpi_names: Sequence[str], columns: Sequence[str]
+) -> tuple[ViewState, list[str]]:
+    """``state`` less what the dataset and KPI set it opens do not have: targets and a
+    selected KPI of unknown KPIs, filters on unknown columns; and the problems found."""
+    problems: list[str] = []
+    kpi = state.kpi
+    if kpi is not None and kpi not in kpi_names:
+        problems.append(f"The link's KPI {_show(kpi)} is not in this KPI set; it was ignored.")
+        kpi = None
+    targets = {}
+    for key, value in state.targets.items():
+        try:
+            owner = OverrideKey.parse(key, kpi_names).kpi
+        except ValueError:
+            owner = None
+        if owner in kpi_names:
+            targets[key] = value
+        else:
+            problems.append(f"The link's target {_show(key)} is for no KPI of this set; ignored.")
+    filters = {}
+    for column, values in state.filters.items():
+        if column in columns:
+            filters[column] = values
+        else:
+            problems.append(
+                f"The link filters on {_show(column)}, a column this dataset does not have; "
+                "that filter was ignored."
+            )
+    if not problems:
+        return state, []
+    return replace(state, kpi=kpi, targets=targets, filters=filters), problems

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import expressions, suggest
+from kpi_logic import expressions, suggest, targets
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.ingest_types import logical_type
 from kpi_logic.model import (
@@ -19,6 +19,7 @@ from kpi_logic.model import (
     GRAINS,
     KPI,
     KPI_TYPES,
+    MAX_FILE_CHARS,
     UNITS,
     kpis_from_yaml,
     kpis_to_yaml,
@@ -154,7 +155,7 @@ def _kpi_form(prefix: str, columns: dict[str, str], base: KPI | None) -> KPI | N
         height=68,
         help="Shown on the card's help icon: what the KPI means and why it matters.",
     )
-    headline = kpis.headline_target(base)
+    headline = targets.headline_target(base)
     target = st.number_input(
         "Target of all categories together per period" if by else "Target per period",
         value=headline,
@@ -260,12 +261,31 @@ def _edit_kpi(kpi_set: KPISet, saved: list[KPI], columns: dict[str, str]) -> Non
             ):
                 session.set_view(kpi=copy_name)
                 st.rerun()
-        if delete.button("Delete", key="delete_kpi") and kpis.save_kpis(
-            kpi_set, others, f"Deleted KPI {current.name}"
-        ):
-            targets = kpis.without_targets_of(current.name, session.view().targets)
-            session.set_view(kpi=None, targets=targets)
-            st.rerun()
+        with delete:
+            layout.action_button("Delete", "delete_kpi", _delete_kpi, kpi_set.id, current.name)
+
+
+def _delete_kpi(kpi_set_id: str, name: str) -> str | None:
+    """Delete KPI ``name`` (the one the button was drawn for) from the latest version of the
+    set; the reason when it can't be, e.g. another session deleted it first."""
+    store, cur = session.store(), session.cursor()
+    try:
+        latest = store.get_kpi_set(cur, kpi_set_id)
+        saved = kpis_from_yaml(latest.yaml_text)
+        if name not in {k.name for k in saved}:
+            return f"The KPI “{name}” was already deleted."
+        store.update_kpi_set(
+            cur,
+            kpi_set_id,
+            kpis_to_yaml([k for k in saved if k.name != name]),
+            kpis.author(),
+            f"Deleted KPI {name}",
+            expected_version=latest.version,
+        )
+    except KPIExplorerError as err:
+        return f"Not deleted: {err}"
+    session.set_view(kpi=None, targets=targets.without_targets_of(name, session.view().targets))
+    return None
 
 
 def _free_name(name: str, taken: set[str]) -> str:
@@ -284,12 +304,17 @@ def _import_export(kpi_set: KPISet, saved: list[KPI], columns: dict[str, str]) -
     with box:
         st.download_button(
             "Download KPI file (YAML)",
-            kpis_to_yaml(saved),
+            lambda: kpis_to_yaml(saved),  # made on click: see README, "Hosting for a team"
             file_name="kpis.yaml",
             mime="application/x-yaml",
             key="export_yaml",
         )
-        upload = st.file_uploader("Import a KPI file", type=["yaml", "yml"], key="import_yaml")
+        upload = st.file_uploader(
+            "Import a KPI file",
+            type=["yaml", "yml"],
+            key="import_yaml",
+            max_upload_size=math.ceil(MAX_FILE_CHARS * 4 / 2**20),  # MB; UTF-8: <= 4 bytes/char
+        )
         if upload is not None and st.button("Replace the KPIs with this file", key="do_import"):
             try:
                 text = upload.getvalue().decode("utf-8")
@@ -321,12 +346,12 @@ def _slider(
 
     def moved(source: str) -> None:
         picked = st.session_state[source]
-        targets = dict(session.view().targets)
+        overrides = dict(session.view().targets)
         if picked is None or (saved is not None and math.isclose(picked, saved)):
-            targets.pop(key, None)
+            overrides.pop(key, None)
         else:
-            targets[key] = float(picked)
-        session.set_view(targets=targets)
+            overrides[key] = float(picked)
+        session.set_view(targets=overrides)
 
     st.session_state[slider_key] = float(min(value or 0.0, top))
     st.session_state[number_key] = None if value is None else float(value)
@@ -384,18 +409,18 @@ def _targets(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.Da
         label = "All categories together" if current.by else f"Target per {current.grain}"
         _slider(
             label,
-            kpis.target_key(current.name),
-            kpis.headline_target(live),
+            targets.target_key(current.name),
+            targets.headline_target(live),
             _top(totals["actual"]),
             current.unit,
-            kpis.headline_target(current),
+            targets.headline_target(current),
         )
     if current.by:
         cells = rows[rows["category"].notna()]
         top = _top(cells["actual"])
         _slider(
             f"Each {current.by} (default)",
-            kpis.target_key(current.name, kpis.ALL_CATEGORIES),
+            targets.target_key(current.name, targets.ALL_CATEGORIES),
             live.target.default,
             top,
             current.unit,
@@ -408,7 +433,7 @@ def _targets(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.Da
                 for category in categories:
                     _slider(
                         category,
-                        kpis.target_key(current.name, category),
+                        targets.target_key(current.name, category),
                         live.target.by_category.get(category, live.target.default),
                         top,
                         current.unit,
@@ -432,8 +457,8 @@ def _targets(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.Da
     changed = bool(session.view().targets) or trial != (current.bands.warning, current.bands.good)
     save, reset = st.columns(2)
     if save.button("Save targets", key="save_targets", disabled=not changed, type="primary"):
-        updated = kpis.with_trial_bands(kpis.with_overrides(saved, session.view().targets))
-        if kpis.save_kpis(kpi_set, updated, _describe_changes(saved, updated)):
+        updated = kpis.with_trial_bands(targets.with_overrides(saved, session.view().targets))
+        if kpis.save_kpis(kpi_set, updated, targets.describe_changes(saved, updated)):
             session.set_view(targets={})
             st.rerun()
     if reset.button("Reset to saved", key="reset_targets", disabled=not changed):
@@ -455,7 +480,7 @@ def _target_grid(current: KPI, live: KPI, categories: list[str]) -> None:
         column_config={"target": st.column_config.NumberColumn("Target")},
     )
     if st.button("Use these targets", key="apply_grid"):
-        keys = [kpis.target_key(current.name, c) for c in edited[current.by]]
+        keys = [targets.target_key(current.name, c) for c in edited[current.by]]
         _use_grid(keys, grid["target"], edited["target"])
 
 
@@ -484,56 +509,20 @@ def _period_grid(current: KPI, live: KPI, rows: pd.DataFrame) -> None:
         },
     )
     if st.button("Use these period targets", key="apply_periods"):
-        keys = [kpis.period_key(current.name, p) for p in periods]
+        keys = [targets.period_key(current.name, p) for p in periods]
         _use_grid(keys, grid["target"], edited["target"])
 
 
 def _use_grid(keys: list[str], before: pd.Series, after: pd.Series) -> None:
     """Put the cells the user changed in a target grid into the view (an emptied cell
     removes that target); unchanged cells stay out of the link."""
-    targets = dict(session.view().targets)
+    overrides = dict(session.view().targets)
     for key, old, new in zip(keys, before, after, strict=True):
         if (pd.isna(old) and pd.isna(new)) or old == new:
             continue
         if pd.notna(new):
-            targets[key] = float(new)
+            overrides[key] = float(new)
         else:
-            targets.pop(key, None)
-    session.set_view(targets=targets)
+            overrides.pop(key, None)
+    session.set_view(targets=overrides)
     st.rerun()
-
-
-def _describe_changes(before: list[KPI], after: list[KPI]) -> str:
-    """A history line such as ``Sales: target 500,000 → 650,000; West 80,000 → 90,000``."""
-    parts = []
-    for old, new in zip(before, after, strict=True):
-        if old == new:
-            continue
-        changes = []
-        for label, a, b in (
-            ("total", old.target.total, new.target.total),
-            ("target", old.target.default, new.target.default),
-        ):
-            if a != b:
-                changes.append(f"{label} {_number(a)} → {_number(b)}")
-        for before_map, after_map in (
-            (old.target.by_category, new.target.by_category),
-            (old.target.by_period, new.target.by_period),  # a date prints as 2024-12-01
-        ):
-            for key in sorted(set(before_map) | set(after_map)):
-                a, b = before_map.get(key), after_map.get(key)
-                if a != b:
-                    changes.append(f"{key} {_number(a)} → {_number(b)}")
-        if old.bands != new.bands:
-            changes.append(
-                f"bands {old.bands.warning:g}/{old.bands.good:g} → "
-                f"{new.bands.warning:g}/{new.bands.good:g}"
-            )
-        parts.append(f"{new.name}: " + ", ".join(changes))
-    return "; ".join(parts) or "Targets saved"
-
-
-def _number(value: float | None) -> str:
-    if value is None:
-        return "none"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"

@@ -8,7 +8,6 @@ target slider never re-scans the data.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -16,15 +15,11 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import charts, compute, expressions, forecast
+from kpi_logic import charts, compute, forecast, targets
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.model import KPI, definition_key, kpis_from_yaml, kpis_to_yaml
 from kpi_logic.store import Dataset, KPISet
 from ui import session
-
-CATEGORY_SEPARATOR = "@"
-PERIOD_SEPARATOR = "|"
-ALL_CATEGORIES = "*"
 
 
 def datasets() -> list[Dataset]:
@@ -98,57 +93,6 @@ def _parsed(yaml_text: str) -> tuple[KPI, ...]:
     return tuple(kpis_from_yaml(yaml_text))
 
 
-def target_key(kpi: str, category: str | None = None) -> str:
-    """The key of a target override in the view.
-
-    ``"Sales"`` is the headline target (the all-categories total of a KPI with ``by``, else
-    every period's target), ``"Sales@West"`` one category's, ``"Sales@*"`` every category's,
-    ``"Sales|2024-12-01"`` one period's (see :func:`period_key`).
-    """
-    return kpi if category is None else f"{kpi}{CATEGORY_SEPARATOR}{category}"
-
-
-def period_key(kpi: str, period: date) -> str:
-    """The key of one period's target override: ``"Sales|2024-12-01"``."""
-    return f"{kpi}{PERIOD_SEPARATOR}{period.isoformat()}"
-
-
-def without_targets_of(kpi: str, overrides: dict[str, float]) -> dict[str, float]:
-    """``overrides`` less every key of ``kpi`` (its headline, category and period targets)."""
-    return {
-        key: value
-        for key, value in overrides.items()
-        if key != kpi and not key.startswith((kpi + CATEGORY_SEPARATOR, kpi + PERIOD_SEPARATOR))
-    }
-
-
-def headline_target(kpi: KPI) -> float | None:
-    """The target the card is judged against: the total for a KPI with ``by``, else default."""
-    return kpi.target.total if kpi.by else kpi.target.default
-
-
-def with_overrides(kpis: list[KPI], overrides: dict[str, float]) -> list[KPI]:
-    """Apply slider targets (``target_key`` -> value) to the saved KPIs."""
-    result = []
-    for kpi in kpis:
-        prefix = kpi.name + CATEGORY_SEPARATOR
-        for key, value in sorted(overrides.items()):
-            if key == kpi.name:
-                kpi = kpi.with_total_target(value) if kpi.by else kpi.with_target(value)
-            elif key == prefix + ALL_CATEGORIES:
-                kpi = kpi.with_target(value)
-            elif key.startswith(prefix):
-                kpi = kpi.with_target(value, category=key[len(prefix) :])
-            elif key.startswith(kpi.name + PERIOD_SEPARATOR):
-                try:
-                    period = date.fromisoformat(key[len(kpi.name) + 1 :])
-                except ValueError:
-                    continue  # a damaged link: leave that part out
-                kpi = kpi.with_target(value, period=period)
-        result.append(kpi)
-    return result
-
-
 def bands_key(kpi: str) -> str:
     """Session key of the bands being tried for ``kpi`` (not saved until "Save targets")."""
     return f"bands::{kpi}"
@@ -169,37 +113,14 @@ def dataset_columns(_cur: duckdb.DuckDBPyConnection, table: str, revision: str) 
     return compute.table_columns(_cur, table)
 
 
-def with_selected_totals(
-    kpis: list[KPI], filters: Mapping[str, Sequence[str]], columns: Sequence[str]
-) -> list[KPI]:
-    """With a filter on a KPI's own category column, its all-categories row covers only the
-    picked categories: judge it against their targets, summed for a sum or a count, else
-    their common target (none when they differ)."""
-    result = []
-    for kpi in kpis:
-        picked = filters.get(kpi.by) if kpi.by else None
-        if not picked:
-            result.append(kpi)
-            continue
-        targets = [kpi.target.for_cell(str(c), None) for c in picked]
-        simple = expressions.aggregate_of(kpi.measure, columns)
-        if any(t is None for t in targets):
-            total = None
-        elif simple and simple[0] in compute.ADDITIVE_FUNCTIONS:
-            total = float(sum(targets))
-        else:
-            total = targets[0] if len(set(targets)) == 1 else None
-        result.append(kpi.with_total_target(total))
-    return result
-
-
 def live_kpis(dataset: Dataset, kpi_set: KPISet) -> tuple[list[KPI], list[KPI]]:
     """The saved KPIs, and the KPIs as shown: totals judged on the picked categories, then
     the view's targets and trial bands."""
     saved = saved_kpis(kpi_set)
     columns = list(dataset_columns(session.cursor(), dataset.table, dataset.content_hash))
-    shown = with_selected_totals(saved, session.view().filters, columns)
-    return saved, with_trial_bands(with_overrides(shown, session.view().targets))
+    session.check_view([k.name for k in saved], columns)
+    shown = targets.with_selected_totals(saved, session.view().filters, columns)
+    return saved, with_trial_bands(targets.with_overrides(shown, session.view().targets))
 
 
 def save_kpis(kpi_set: KPISet, kpis: list[KPI], summary: str) -> bool:

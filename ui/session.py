@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -21,7 +22,7 @@ from kpi_logic.store import Store, store_path_from_env
 APP_DIR = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = APP_DIR / "data" / "sample_sales.csv"
 SAMPLE_KPIS = APP_DIR / "data" / "sample_kpis.yaml"
-PAGES = {"dashboard": "pages/dashboard.py", "data": "pages/data.py", "review": "pages/review.py"}
+PAGES = {name: f"pages/{name}.py" for name in share.PAGES}  # page name -> its file
 
 
 @st.cache_resource(show_spinner="Opening the store…")
@@ -120,6 +121,15 @@ def write_url() -> None:
 
 
 def share_link() -> str:
-    """The full link to the current view (page included)."""
-    base = (st.context.url or "").split("?", 1)[0]
-    return share.share_url(base, view())
+    """The full link to the current view (page included), from any page's address."""
+    return share.share_url(st.context.url or "", view())
+
+
+def check_view(kpi_names: Sequence[str], columns: Sequence[str]) -> None:
+    """Drop the view's targets, KPI and filters that the shown KPI set and dataset lack, and
+    say so on the page (a link made for another dataset must not break the cards)."""
+    state, problems = share.check_against(view(), kpi_names, columns)
+    if problems:
+        st.session_state["view"] = state
+        for problem in problems:
+            st.warning(f"Link: {problem}", icon=":material/link_off:")

@@ -46,23 +46,51 @@ def _saved_views() -> None:
     labels = {v.id: v.name for v in views}
     picked = st.selectbox("Saved views", list(labels), format_func=labels.get, key="view_pick")
     open_, rename, delete = st.columns(3)
-    if open_.button("Open", key="open_view"):
-        try:
-            saved = store.get_view(cur, picked)
-        except KPIExplorerError as err:
-            st.error(str(err))
-        else:
-            state, problems = share.from_query_params(saved.state)
-            page = saved.state.get("page", share.DEFAULT_PAGE)
-            st.session_state["view"] = dataclasses.replace(state, view=picked, page=page)
-            st.session_state["link_problems"] = problems
-            st.switch_page(session.PAGES.get(page, session.PAGES[share.DEFAULT_PAGE]))
-    new_name = st.text_input("New name", key="view_rename", max_chars=200)
-    if rename.button("Rename", key="rename_view", disabled=not new_name.strip()):
-        store.rename_view(cur, picked, new_name.strip())
-        st.rerun()
-    if delete.button("Delete", key="delete_view"):
-        store.delete_view(cur, picked)
-        if session.view().view == picked:
-            session.set_view(view=None)
-        st.rerun()
+    with open_:
+        layout.action_button("Open", "open_view", _open_view, picked)
+    if page := st.session_state.pop("open_view_page", None):
+        st.switch_page(session.PAGES[page])
+    st.text_input("New name", key="view_rename", max_chars=200)
+    with rename:
+        layout.action_button("Rename", "rename_view", _rename_view, picked)
+    with delete:
+        layout.action_button("Delete", "delete_view", _delete_view, picked)
+
+
+def _open_view(view_id: str) -> str | None:
+    """Show the saved view the button was drawn for; the reason when it can't be."""
+    try:
+        saved = session.store().get_view(session.cursor(), view_id)
+    except KPIExplorerError as err:
+        return f"Not opened: {err}"
+    state, problems = share.from_query_params(saved.state)
+    page = saved.state.get("page")
+    page = page if page in share.PAGES else share.DEFAULT_PAGE
+    st.session_state["view"] = dataclasses.replace(state, view=view_id, page=page)
+    st.session_state["link_problems"] = problems
+    st.session_state["open_view_page"] = page
+    return None
+
+
+def _rename_view(view_id: str) -> str | None:
+    """Rename the saved view the button was drawn for; the reason when it can't be."""
+    new_name = st.session_state.get("view_rename", "").strip()
+    if not new_name:
+        return "Type the new name first."
+    try:
+        session.store().rename_view(session.cursor(), view_id, new_name)
+    except KPIExplorerError as err:
+        return f"Not renamed: {err}"
+    st.session_state["view_rename"] = ""
+    return None
+
+
+def _delete_view(view_id: str) -> str | None:
+    """Delete the saved view the button was drawn for; the reason when it can't be."""
+    try:
+        session.store().delete_view(session.cursor(), view_id)
+    except KPIExplorerError as err:
+        return f"Not deleted: {err}"
+    if session.view().view == view_id:
+        session.set_view(view=None)
+    return None

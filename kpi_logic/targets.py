@@ -1,0 +1,170 @@
+"""Target overrides (what-if targets that are not saved yet) and the targets a view judges by.
+
+An override is keyed by the KPI and the cell it sets, written as text in the view and links:
+
+- ``"Sales"``: the headline target (the all-categories total of a KPI with ``by``, else the
+  target of every period);
+- ``"Sales@West"``: one category's, ``"Sales@*"``: every category's (the default);
+- ``"Sales|2024-12-01"``: one period's.
+
+>>> key = OverrideKey.parse("Sales@West")
+>>> (key.kpi, key.category, key.period)
+('Sales', 'West', None)
+>>> OverrideKey.parse(period_key("Sales", date(2024, 12, 1))).period
+datetime.date(2024, 12, 1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from kpi_logic import compute, expressions
+from kpi_logic.model import KPI
+
+CATEGORY_SEPARATOR = "@"
+PERIOD_SEPARATOR = "|"
+ALL_CATEGORIES = "*"
+
+
+@dataclass(frozen=True)
+class OverrideKey:
+    """Which target an override sets: ``kpi``'s headline, one ``category`` (``"*"`` for every
+    category) or one ``period``."""
+
+    kpi: str
+    category: str | None = None
+    period: date | None = None
+
+    @classmethod
+    def parse(cls, key: str, kpi_names: Collection[str] = ()) -> OverrideKey:
+        """Read a key; with ``kpi_names``, a KPI whose name holds ``@`` or ``|`` is recognised
+        by its full name first. Raises ValueError on a period that is not an ISO date."""
+        for name in sorted(kpi_names, key=len, reverse=True):
+            if key == name:
+                return cls(name)
+            rest = key[len(name) :]
+            if key.startswith(name) and rest[:1] in (CATEGORY_SEPARATOR, PERIOD_SEPARATOR):
+                return cls._split(name, rest)
+        cut = min(
+            (key.find(s) for s in (CATEGORY_SEPARATOR, PERIOD_SEPARATOR) if s in key), default=-1
+        )
+        return cls(key) if cut < 0 else cls._split(key[:cut], key[cut:])
+
+    @classmethod
+    def _split(cls, name: str, rest: str) -> OverrideKey:
+        if rest[0] == CATEGORY_SEPARATOR:
+            return cls(name, category=rest[1:])
+        return cls(name, period=date.fromisoformat(rest[1:]))
+
+
+def target_key(kpi: str, category: str | None = None) -> str:
+    """The key of a headline (``category`` None) or category target override."""
+    return kpi if category is None else f"{kpi}{CATEGORY_SEPARATOR}{category}"
+
+
+def period_key(kpi: str, period: date) -> str:
+    """The key of one period's target override: ``"Sales|2024-12-01"``."""
+    return f"{kpi}{PERIOD_SEPARATOR}{period.isoformat()}"
+
+
+def without_targets_of(kpi: str, overrides: Mapping[str, float]) -> dict[str, float]:
+    """``overrides`` less every key of ``kpi`` (its headline, category and period targets)."""
+    return {
+        key: value
+        for key, value in overrides.items()
+        if key != kpi and not key.startswith((kpi + CATEGORY_SEPARATOR, kpi + PERIOD_SEPARATOR))
+    }
+
+
+def headline_target(kpi: KPI) -> float | None:
+    """The target the card is judged against: the total for a KPI with ``by``, else default."""
+    return kpi.target.total if kpi.by else kpi.target.default
+
+
+def with_overrides(kpis: Sequence[KPI], overrides: Mapping[str, float]) -> list[KPI]:
+    """The KPIs with override targets (key -> value) applied; keys of other KPIs and damaged
+    keys are left out."""
+    names = [k.name for k in kpis]
+    by_kpi: dict[str, list[tuple[OverrideKey, float]]] = {}
+    for key, value in sorted(overrides.items()):
+        try:
+            parsed = OverrideKey.parse(key, names)
+        except ValueError:
+            continue  # a damaged link: leave that part out
+        by_kpi.setdefault(parsed.kpi, []).append((parsed, value))
+    return [_apply(kpi, by_kpi.get(kpi.name, [])) for kpi in kpis]
+
+
+def _apply(kpi: KPI, overrides: list[tuple[OverrideKey, float]]) -> KPI:
+    for key, value in overrides:
+        if key.period is not None:
+            kpi = kpi.with_target(value, period=key.period)
+        elif key.category == ALL_CATEGORIES:
+            kpi = kpi.with_target(value)
+        elif key.category is not None:
+            kpi = kpi.with_target(value, category=key.category)
+        else:
+            kpi = kpi.with_total_target(value) if kpi.by else kpi.with_target(value)
+    return kpi
+
+
+def with_selected_totals(
+    kpis: Sequence[KPI], filters: Mapping[str, Sequence[str]], columns: Sequence[str]
+) -> list[KPI]:
+    """With a filter on a KPI's own category column, its all-categories row covers only the
+    picked categories: judge it against their targets, summed for a sum or a count, else
+    their common target (none when they differ)."""
+    result = []
+    for kpi in kpis:
+        picked = filters.get(kpi.by) if kpi.by else None
+        if not picked:
+            result.append(kpi)
+            continue
+        targets = [kpi.target.for_cell(str(c), None) for c in picked]
+        simple = expressions.aggregate_of(kpi.measure, columns)
+        if any(t is None for t in targets):
+            total = None
+        elif simple and simple[0] in compute.ADDITIVE_FUNCTIONS:
+            total = float(sum(targets))
+        else:
+            total = targets[0] if len(set(targets)) == 1 else None
+        result.append(kpi.with_total_target(total))
+    return result
+
+
+def describe_changes(before: list[KPI], after: list[KPI]) -> str:
+    """A history line such as ``Sales: target 500,000 → 650,000; West 80,000 → 90,000``."""
+    parts = []
+    for old, new in zip(before, after, strict=True):
+        if old == new:
+            continue
+        changes = []
+        for label, a, b in (
+            ("total", old.target.total, new.target.total),
+            ("target", old.target.default, new.target.default),
+        ):
+            if a != b:
+                changes.append(f"{label} {_number(a)} → {_number(b)}")
+        for before_map, after_map in (
+            (old.target.by_category, new.target.by_category),
+            (old.target.by_period, new.target.by_period),  # a date prints as 2024-12-01
+        ):
+            for key in sorted(set(before_map) | set(after_map)):
+                a, b = before_map.get(key), after_map.get(key)
+                if a != b:
+                    changes.append(f"{key} {_number(a)} → {_number(b)}")
+        if old.bands != new.bands:
+            changes.append(
+                f"bands {old.bands.warning:g}/{old.bands.good:g} → "
+                f"{new.bands.warning:g}/{new.bands.good:g}"
+            )
+        parts.append(f"{new.name}: " + ", ".join(changes))
+    return "; ".join(parts) or "Targets saved"
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "none"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
