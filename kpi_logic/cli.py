@@ -145,7 +145,7 @@ def _evaluate(args: argparse.Namespace) -> str:
     from kpi_logic.model import kpis_from_yaml
 
     try:
-        kpis = kpis_from_yaml(Path(args.kpis).read_text(encoding="utf-8"))
+        kpis = kpis_from_yaml(_read_kpi_file(args.kpis))
     except BaseException:  # the KPI file's error, once DuckDB is done on the other thread
         with suppress(Exception):
             loading.result()
@@ -173,6 +173,18 @@ def _evaluate(args: argparse.Namespace) -> str:
     return _json(rows, columns) if args.format == "json" else _csv(rows, columns)
 
 
+def _read_kpi_file(path: str) -> str:
+    """The KPI file's text, read no further than one character past the model's size limit
+    (``kpis_from_yaml`` refuses it then)."""
+    from kpi_logic.model import MAX_FILE_CHARS
+
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read(MAX_FILE_CHARS + 1)
+    except UnicodeDecodeError:
+        raise KPIExplorerError(f"{path}: the KPI file is not UTF-8 text.") from None
+
+
 def _suggest(args: argparse.Namespace) -> str:
     from kpi_logic import suggest
     from kpi_logic.model import kpis_to_yaml
@@ -194,11 +206,15 @@ def _json(rows: list[list[object]], columns: list[str]) -> str:
 
 
 def _csv(rows: list[list[object]], columns: list[str]) -> str:
-    """CSV; empty cells for missing values, true/false for flags (the last column)."""
+    """CSV; empty cells for missing values, true/false for flags (the last column), text a
+    spreadsheet would run as a formula (a KPI or category named ``=HYPERLINK(...)``) quoted
+    as the app's exports do (:func:`kpi_logic.export.safe_cell`)."""
+    from kpi_logic.export import safe_cell
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     if columns[-1] == "total":
         rows = [[*row[:-1], "true" if row[-1] else "false"] for row in rows]
-    writer.writerows(rows)
+    writer.writerows([safe_cell(cell) for cell in row] for row in rows)
     return out.getvalue()

@@ -22,12 +22,19 @@ import dataclasses
 import hashlib
 import json
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.cyaml import CParser
+from yaml.events import AliasEvent
+from yaml.nodes import Node
+from yaml.resolver import Resolver
 
 from kpi_logic.errors import KPIDefinitionError
 
@@ -44,6 +51,12 @@ KPI_TYPES = (
 GRAINS = ("day", "week", "month", "quarter", "year")
 UNITS = ("number", "currency", "percent")
 DIRECTIONS = ("higher", "lower")
+
+# Limits of a KPI file, checked while it is read (before anything is built from it):
+MAX_FILE_CHARS = 1_000_000  # the text (the store keeps KPI files of up to as many characters)
+MAX_NODES = 200_000  # values, counting each alias as a copy of what it refers to
+MAX_DEPTH = 32  # levels of values, the whole file being level 1 (a KPI file needs 7)
+MAX_NUMBER_CHARS = 1_000  # the text of one number (Python refuses ints past 4,300 digits)
 
 _KPI_KEYS = (
     "name",
@@ -184,7 +197,18 @@ class KPI:
 
 
 def _fail(kpi: str, message: str) -> KPIDefinitionError:
-    return KPIDefinitionError(f'KPI "{kpi}": {message}')
+    return KPIDefinitionError(f"KPI {_show(kpi)}: {message}")
+
+
+def _show(value: object, limit: int = 60) -> str:
+    """``value`` for a one-line message: quoted, on one line, cut after ``limit`` characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        digits = int((abs(value).bit_length() - 1) * math.log10(2))  # at most one too few
+        while 10**digits <= abs(value):
+            digits += 1
+        return f"(a {digits}-digit number)"
+    text = " ".join(str(value).split())
+    return f'"{text[:limit]}…"' if len(text) > limit else f'"{text}"'
 
 
 def period_start(day: date, grain: str) -> date:
@@ -219,7 +243,7 @@ def validate(kpi: KPI) -> KPI:
     ):
         value = getattr(kpi, key)
         if value not in allowed:
-            raise _fail(name, f'{key} "{value}" is not one of {", ".join(allowed)}')
+            raise _fail(name, f"{key} {_show(value)} is not one of {', '.join(allowed)}")
     for key in ("owner", "description"):
         if not isinstance(getattr(kpi, key), str):
             raise _fail(name, f"{key} must be text")
@@ -228,16 +252,33 @@ def validate(kpi: KPI) -> KPI:
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise _fail(name, f"{key} must be text (or left out)")
     if kpi.due is not None and (not isinstance(kpi.due, date) or isinstance(kpi.due, datetime)):
-        raise _fail(name, f'due "{kpi.due}" is not a date like 2017-12-31')
+        raise _fail(name, f"due {_show(kpi.due)} is not a date like 2017-12-31")
     _validate_target(kpi, name)
     _validate_bands(kpi.bands, name)
     return kpi
 
 
+def is_valid_target(value: object) -> bool:
+    """True for a usable target value: a finite number, zero or above."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+    return math.isfinite(number) and number >= 0
+
+
 def _check_number(kpi: str, where: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _fail(kpi, f'{where} "{value}" is not a number')
-    if value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and math.isnan(value))
+    ):
+        raise _fail(kpi, f"{where} {_show(value)} is not a number")
+    if abs(value) > sys.float_info.max:  # infinite, or an integer too large for a float
+        raise _fail(kpi, f"{where} {_show(value)} is too large")
+    if not is_valid_target(value):
         raise _fail(kpi, f"{where} {value:g} is below zero")
 
 
@@ -255,10 +296,10 @@ def _validate_target(kpi: KPI, name: str) -> None:
     if (target.by_period or target.by_category_period) and kpi.time is None:
         raise _fail(name, 'targets per period need a date column ("time")')
     for category, value in target.by_category.items():
-        _check_number(name, f'target for "{category}"', value)
+        _check_number(name, f"target for {_show(category)}", value)
     periods = [(p, v, f"target for {p}") for p, v in target.by_period.items()]
     periods += [
-        (p, v, f'target for "{c}" in {p}') for (c, p), v in target.by_category_period.items()
+        (p, v, f"target for {_show(c)} in {p}") for (c, p), v in target.by_category_period.items()
     ]
     for period, value, where in periods:
         _check_number(name, where, value)
@@ -287,10 +328,103 @@ def definition_key(kpi: KPI) -> str:
 # --- YAML ------------------------------------------------------------------------------
 
 
-def kpis_from_yaml(text: str) -> list[KPI]:
-    """Parse and validate a KPI file (``kpis:`` list, or a bare list of KPIs)."""
+class _Loader(Composer, CParser, SafeConstructor, Resolver):
+    """PyYAML's safe loading (libyaml's parser, PyYAML's composer and safe constructor) that
+    stops at the first value past :data:`MAX_DEPTH` levels or :data:`MAX_NODES` values, an
+    alias counting as many values as what it refers to (a few KB of aliases can stand for
+    gigabytes), and at numbers longer than :data:`MAX_NUMBER_CHARS`; dates that don't exist
+    (2024-02-30) stay text, so the key they are used for names them."""
+
+    def __init__(self, text: str) -> None:
+        CParser.__init__(self, text)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+        self._depth = 0
+        self._nodes = 0
+        self._sizes: dict[int, int] = {}  # id of an anchored node -> values it holds
+
+    def compose_node(self, parent: Node | None, index: object) -> Node:
+        """Compose one value as PyYAML does, counting it (and what an alias stands for)."""
+        event = self.peek_event()
+        if isinstance(event, AliasEvent):
+            node = super().compose_node(parent, index)
+            size = self._sizes.get(id(node))
+            if size is None:
+                raise _file_error("an alias refers to the list or mapping it is in", event)
+            self._count(size, event)
+            return node
+        if self._depth >= MAX_DEPTH:
+            raise _file_error(f"values nest more than {MAX_DEPTH} levels deep", event)
+        self._depth += 1
+        before = self._nodes
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        self._count(1, event)
+        if event.anchor is not None:
+            self._sizes[id(node)] = self._nodes - before
+        return node
+
+    def _count(self, values: int, event: object) -> None:
+        self._nodes += values
+        if self._nodes > MAX_NODES:
+            raise _file_error(
+                f"it holds more than {MAX_NODES:,} values (aliases count as copies)", event
+            )
+
+    def construct_yaml_int(self, node: Node) -> int:
+        """An integer, refused past :data:`MAX_NUMBER_CHARS` characters."""
+        if len(node.value) > MAX_NUMBER_CHARS:
+            raise _file_error(f"a number is longer than {MAX_NUMBER_CHARS:,} characters", node)
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_timestamp(self, node: Node) -> object:
+        """A date or time; one that does not exist (2024-02-30) stays text."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return node.value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def _file_error(problem: str, where: object) -> KPIDefinitionError:
+    mark = getattr(where, "start_mark", None)
+    line = f" (line {mark.line + 1})" if mark is not None else ""
+    return KPIDefinitionError(f"The KPI file is refused{line}: {problem}.")
+
+
+class _Dumper(yaml.SafeDumper):
+    """Safe dumping that writes a value used twice (the same date object) twice, not as an
+    anchor and alias: a KPI file stays plain."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def _load_yaml(text: str) -> object:
+    loader = _Loader(text)
     try:
-        data = yaml.safe_load(text)
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def kpis_from_yaml(text: str) -> list[KPI]:
+    """Parse and validate a KPI file (``kpis:`` list, or a bare list of KPIs).
+
+    Files past the limits above (:data:`MAX_FILE_CHARS`, ...) are refused with one line.
+    """
+    if len(text) > MAX_FILE_CHARS:
+        raise KPIDefinitionError(
+            f"The KPI file is refused: it is longer than {MAX_FILE_CHARS:,} characters."
+        )
+    try:
+        data = _load_yaml(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -299,7 +433,9 @@ def kpis_from_yaml(text: str) -> list[KPI]:
     if isinstance(data, Mapping):
         extra = sorted(str(k) for k in data if k != "kpis")
         if extra:
-            raise KPIDefinitionError(f'The KPI file has an unknown key "{extra[0]}" (use "kpis").')
+            raise KPIDefinitionError(
+                f'The KPI file has an unknown key {_show(extra[0])} (use "kpis").'
+            )
         data = data.get("kpis")
     if data is None:
         return []
@@ -331,7 +467,9 @@ def kpis_to_yaml(kpis: list[KPI]) -> str:
                 value = {"good": _plain(value.good), "warning": _plain(value.warning)}
             item[key] = value
         items.append(item)
-    return yaml.safe_dump({"kpis": items}, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(
+        {"kpis": items}, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
+    )
 
 
 _DEFAULTS = {f.name: getattr(KPI("", ""), f.name) for f in dataclasses.fields(KPI)}
@@ -341,12 +479,16 @@ def _kpi_from_dict(item: object, position: int) -> KPI:
     if not isinstance(item, Mapping):
         raise KPIDefinitionError(f"KPI number {position} must be a mapping of keys to values.")
     raw_name = item.get("name")
+    if isinstance(raw_name, bool | Mapping | list):
+        raise KPIDefinitionError(
+            f"KPI number {position}: name must be text, not {_show(raw_name)}."
+        )
     if raw_name is None or not str(raw_name).strip():
         raise KPIDefinitionError(f'KPI number {position} needs a "name".')
     name = str(raw_name).strip()
     for key in item:
         if key not in _KPI_KEYS:
-            raise _fail(name, f'unknown key "{key}" (known: {", ".join(_KPI_KEYS)})')
+            raise _fail(name, f"unknown key {_show(key)} (known: {', '.join(_KPI_KEYS)})")
     fields: dict[str, Any] = {"name": name}
     for key in (
         "measure",
@@ -375,7 +517,7 @@ def _kpi_from_dict(item: object, position: int) -> KPI:
 
 def _text(kpi: str, key: str, value: object) -> str:
     if isinstance(value, bool | Mapping | list):
-        raise _fail(kpi, f"{key} must be text, not {value!r}")
+        raise _fail(kpi, f"{key} must be text, not {_show(value)}")
     return str(value).strip()
 
 
@@ -387,7 +529,7 @@ def _date(kpi: str, where: str, value: object) -> date:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise _fail(kpi, f'{where} "{value}" is not a date like 2017-12-31') from None
+        raise _fail(kpi, f"{where} {_show(value)} is not a date like 2017-12-31") from None
 
 
 def _category(kpi: str, value: object) -> str:
@@ -407,14 +549,14 @@ def _target_from_yaml(kpi: str, value: object) -> Target:
         return Target(default=value)
     for key in value:
         if key not in _TARGET_KEYS:
-            raise _fail(kpi, f'unknown target key "{key}" (known: {", ".join(_TARGET_KEYS)})')
+            raise _fail(kpi, f"unknown target key {_show(key)} (known: {', '.join(_TARGET_KEYS)})")
     by_period = {
         _date(kpi, "target period", p): v
         for p, v in _mapping(kpi, "target periods", value.get("periods") or {}).items()
     }
     by_category_period = {}
     for c, periods in _mapping(kpi, "target by_period", value.get("by_period") or {}).items():
-        for p, v in _mapping(kpi, f'target by_period "{c}"', periods or {}).items():
+        for p, v in _mapping(kpi, f"target by_period {_show(c)}", periods or {}).items():
             by_category_period[(_category(kpi, c), _date(kpi, "target period", p))] = v
     return Target(
         default=value.get("default"),
@@ -432,7 +574,7 @@ def _bands_from_yaml(kpi: str, value: object) -> Bands:
     value = _mapping(kpi, "bands", value)
     for key in value:
         if key not in _BAND_KEYS:
-            raise _fail(kpi, f'unknown bands key "{key}" (known: good, warning)')
+            raise _fail(kpi, f"unknown bands key {_show(key)} (known: good, warning)")
     return Bands(**value)
 
 
