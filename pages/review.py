@@ -163,9 +163,11 @@ table = results.drop(columns=["additive"], errors="ignore").assign(
     period=results["period"].astype("string"), as_of=results["as_of"].astype("string")
 )
 left, middle, right = st.columns(3)
+# Every export is made on click (a callable), so it reaches Streamlit's /media/ route only then
+# (see README, "Hosting for a team").
 left.download_button(
     "Results as CSV",
-    export.to_csv_bytes(table),
+    lambda: export.to_csv_bytes(table),
     file_name="kpi_results.csv",
     mime="text/csv",
     key="export_csv",
