@@ -22,7 +22,8 @@ import functools
 import json
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -136,9 +137,10 @@ def _suggestion(name: str, columns: Sequence[str]) -> str:
 
 def compile_measure(text: str, columns: Sequence[str]) -> Compiled:
     """Compile a measure (aggregates over columns combined with ``+ - * /``)."""
-    node = _parse(text, "measure")
-    emitter = _Emitter(list(columns), "measure")
-    sql = emitter.measure(node, 0)
+    with _hinted(text):
+        node = _parse(text, "measure")
+        emitter = _Emitter(list(columns), "measure")
+        sql = emitter.measure(node, 0)
     if not emitter.aggregates:
         raise ExpressionError('a measure needs an aggregate such as sum("Sales") or count(*)')
     return emitter.result(sql)
@@ -146,11 +148,25 @@ def compile_measure(text: str, columns: Sequence[str]) -> Compiled:
 
 def compile_filter(text: str, columns: Sequence[str]) -> Compiled:
     """Compile a row filter (a condition over columns, without aggregates)."""
-    node = _parse(text, "filter")
-    if not _is_condition(node):
-        raise ExpressionError("a filter must be a condition such as \"Region\" = 'West'")
-    emitter = _Emitter(list(columns), "filter")
-    return emitter.result(emitter.value(node, 0))
+    with _hinted(text):
+        node = _parse(text, "filter")
+        if not _is_condition(node):
+            raise ExpressionError("a filter must be a condition such as \"Region\" = 'West'")
+        emitter = _Emitter(list(columns), "filter")
+        return emitter.result(emitter.value(node, 0))
+
+
+@contextmanager
+def _hinted(text: str) -> Iterator[None]:
+    """Replace a refusal by what to write instead when ``text`` names columns in another
+    tool's style (``[Sales]``, or a name with spaces left unquoted)."""
+    try:
+        yield
+    except ExpressionError as err:
+        hint = _spelling_hint(text) if isinstance(text, str) else None
+        if hint is None:
+            raise
+        raise ExpressionError(hint) from err
 
 
 def aggregate_of(text: str, columns: Sequence[str]) -> tuple[str, str] | None:
@@ -185,6 +201,17 @@ def aggregate_of(text: str, columns: Sequence[str]) -> tuple[str, str] | None:
 
 def _parse(text: str, what: str) -> dict:
     """The single expression of ``text`` as DuckDB's parse tree (a JSON object)."""
+    _check_text(text, what)
+    tree = _serialize("SELECT " + text)
+    if tree.get("error"):
+        message = str(tree.get("error_message") or "syntax error").strip().splitlines()
+        raise ExpressionError(f"could not parse the {what}: {message[0] if message else ''}")
+    return _single_expression(tree, what)
+
+
+def _check_text(text: object, what: str) -> None:
+    """Refuse what is no expression text before parsing: not text, empty, too long, NUL,
+    ``;`` or comments."""
     if not isinstance(text, str):
         raise ExpressionError(f"the {what} must be text, not {type(text).__name__}")
     if not text.strip():
@@ -196,10 +223,42 @@ def _parse(text: str, what: str) -> dict:
     if "\x00" in text:
         raise ExpressionError(f"the {what} contains a NUL character")
     _scan(text)
-    tree = _serialize("SELECT " + text)
-    if tree.get("error"):
-        message = str(tree.get("error_message") or "syntax error").strip().splitlines()
-        raise ExpressionError(f"could not parse the {what}: {message[0] if message else ''}")
+
+
+# [Sales] as Excel tables, Power BI and Tableau write a column (not an index such as x[1])
+_BRACKETED = re.compile(r"(?<![\w\"\]])\[\s*([A-Za-z_][^\[\]]*?)\s*\]")
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")  # string literals, quoted names
+_AGGREGATE_OF_WORDS = re.compile(  # count_distinct(Order ID): a name with spaces, unquoted
+    r"\b(" + "|".join(MEASURE_FUNCTIONS) + r")\s*\(\s*([A-Za-z_]\w*(?:\s+\w+)+)\s*\)",
+    re.IGNORECASE,
+)
+
+
+def _spelling_hint(text: str) -> str | None:
+    """What to write instead of column names in another tool's style: ``[Sales]`` (Excel
+    tables, Power BI, Tableau) or names with spaces left unquoted.
+
+    >>> _spelling_hint('SUM([Sales]) / SUM([Order Qty])')
+    'write column names in double quotes, not brackets: sum("Sales") / sum("Order Qty")'
+    >>> _spelling_hint("count_distinct(Order ID)")
+    'put column names with spaces in double quotes: count_distinct("Order ID")'
+    """
+    if _BRACKETED.search(_QUOTED.sub("", text)):
+        fixed = _BRACKETED.sub(lambda m: _quoted(m.group(1)), text)
+        fixed = re.sub(r"\b([A-Za-z_]+)\s*\(", lambda m: m.group(1).lower() + "(", fixed)
+        return f"write column names in double quotes, not brackets: {fixed}"
+    if _AGGREGATE_OF_WORDS.search(_QUOTED.sub("", text)):
+        fixed = _AGGREGATE_OF_WORDS.sub(lambda m: f"{m.group(1)}({_quoted(m.group(2))})", text)
+        return f"put column names with spaces in double quotes: {fixed}"
+    return None
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _single_expression(tree: dict, what: str) -> dict:
+    """The one expression of a parsed ``SELECT <text>``; every other clause is refused."""
     statements = tree.get("statements") or []
     if len(statements) != 1:
         raise ExpressionError("only one expression is allowed")
@@ -359,21 +418,7 @@ class _Emitter:
         if cls == "CAST":
             return self._cast(node, depth)
         if cls == "FUNCTION":
-            if node.get("is_operator") and node["function_name"] in _LIKE:
-                left, right = self._args(node, depth, 2)
-                return f"({left} {_LIKE[node['function_name']]} {right})"
-            if node.get("is_operator"):
-                return self._operator(node, depth, self.value)
-            name = node["function_name"].lower()
-            if name in MEASURE_FUNCTIONS or name == "count_star":
-                if self.kind == "filter":
-                    raise ExpressionError(
-                        f"aggregates such as {_display(name)}() are not allowed in a filter"
-                    )
-                raise ExpressionError(
-                    f"{_display(name)}() cannot be nested inside another aggregate"
-                )
-            raise self._refused(node)
+            return self._row_function(node, depth)
         if cls == "COMPARISON" and typ in _COMPARISONS:
             left = self.value(node["left"], depth + 1)
             right = self.value(node["right"], depth + 1)
@@ -391,6 +436,22 @@ class _Emitter:
             lower = self.value(node["lower"], depth + 1)
             upper = self.value(node["upper"], depth + 1)
             return f"({subject} BETWEEN {lower} AND {upper})"
+        raise self._refused(node)
+
+    def _row_function(self, node: dict, depth: int) -> str:
+        """An operator (``+``, ``LIKE``...) at row level; aggregates and functions refused."""
+        if node.get("is_operator") and node["function_name"] in _LIKE:
+            left, right = self._args(node, depth, 2)
+            return f"({left} {_LIKE[node['function_name']]} {right})"
+        if node.get("is_operator"):
+            return self._operator(node, depth, self.value)
+        name = node["function_name"].lower()
+        if name in MEASURE_FUNCTIONS or name == "count_star":
+            if self.kind == "filter":
+                raise ExpressionError(
+                    f"aggregates such as {_display(name)}() are not allowed in a filter"
+                )
+            raise ExpressionError(f"{_display(name)}() cannot be nested inside another aggregate")
         raise self._refused(node)
 
     def _common(self, node: dict, depth: int) -> None:

@@ -194,7 +194,8 @@ def test_compiled_shape() -> None:
         "\"Select\" = 'Select; DROP TABLE t' and \"Order Date\" < '2024-05-01'", COLUMNS
     )
     assert f.params == ("Select; DROP TABLE t", "2024-05-01")
-    assert "DROP TABLE" not in f.sql and "2024" not in f.sql
+    assert "DROP TABLE" not in f.sql
+    assert "2024" not in f.sql
     assert f.columns == ("Select", "Order Date")
     dated = compile_filter("\"Order Date\" >= DATE '2024-01-01'", COLUMNS)
     assert dated.sql == '("Order Date" >= CAST(? AS DATE))'
@@ -315,7 +316,8 @@ def test_hostile_inputs_are_refused(kind: str, text: str, message: str) -> None:
         compile_(text, COLUMNS)
     text_of_error = str(info.value)
     assert message in text_of_error
-    assert "\n" not in text_of_error and text_of_error
+    assert "\n" not in text_of_error
+    assert text_of_error
 
 
 def test_non_text_is_refused() -> None:
@@ -400,3 +402,23 @@ def test_parse_with_parses_on_the_given_connection() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ['(sum("x") / NULLIF(2, 0))', "[(1,)]"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "advice"),
+    [
+        ("SUM([Sales])", 'sum("Sales")'),
+        ("Sum([Profit]) / SUM([Sales])", 'sum("Profit") / sum("Sales")'),
+        ("count_distinct(Order ID)", 'count_distinct("Order ID")'),
+        ('COUNT_DISTINCT( Order ID ) + sum("Sales")', 'COUNT_DISTINCT("Order ID") + sum("Sales")'),
+    ],
+)
+def test_other_tools_column_styles_get_what_to_write_instead(typed: str, advice: str) -> None:
+    columns = [*COLUMNS, "Order ID"]
+    with pytest.raises(ExpressionError) as info:
+        compile_measure(typed, columns)
+    message = str(info.value)
+    assert "list_value" not in message
+    assert "syntax error" not in message
+    assert message.endswith(": " + advice)
+    assert compile_measure(advice, columns).columns  # the advice itself compiles

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-_NOTICES = "action_notices"  # session key: button key -> message of its last action
+_NOTICES = "action_notices"  # session key: messages of the actions that could not act
 
 
 def lazy_expander(
@@ -25,13 +25,17 @@ def action_button(
 ) -> None:
     """A button that runs ``action(*args)`` on its click, with the arguments it was drawn
     with (the id of what it acts on), never with whatever is selected on the run after the
-    click; a message ``action`` returns is shown where the button is drawn next."""
+    click. A message ``action`` returns (why it could not act) is shown at the top of the
+    page by :func:`show_action_notices`."""
 
     def clicked() -> None:
-        message = action(*args)
-        if message:
-            st.session_state.setdefault(_NOTICES, {})[key] = message
+        if message := action(*args):
+            st.session_state.setdefault(_NOTICES, []).append(message)
 
     st.button(label, key=key, on_click=clicked, **kwargs)
-    if message := st.session_state.get(_NOTICES, {}).pop(key, None):
+
+
+def show_action_notices() -> None:
+    """Show, once, why the buttons clicked on the last run could not act."""
+    for message in st.session_state.pop(_NOTICES, []):
         st.error(message, icon=":material/error:")
