@@ -184,7 +184,8 @@ def test_moving_a_target_slider_rescores_cards_and_charts(
     rerun(reopened)
     history = table_with(reopened, "Change")
     assert history.iloc[0]["Who"] == "Dana"
-    assert "Revenue" in history.iloc[0]["Change"] and "123,456" in history.iloc[0]["Change"]
+    assert "Revenue" in history.iloc[0]["Change"]
+    assert "123,456" in history.iloc[0]["Change"]
 
 
 def test_a_link_reopens_the_same_view(store_path: Path) -> None:
@@ -343,7 +344,8 @@ def test_an_app_password_from_secrets_guards_every_page(store_path: Path) -> Non
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.secrets["app_password"] = "correct horse"
     at.run()
-    assert not at.metric and not at.exception
+    assert not at.metric
+    assert not at.exception
     at.text_input(key="app_password_input").input("wrong")
     rerun(at)
     assert any("not right" in e.body for e in at.error)
@@ -439,7 +441,8 @@ def test_every_kind_of_bad_file_gets_one_line_and_loses_nothing(
         at.get("file_uploader")[0].set_value((path.name, path.read_bytes(), "text/csv"))
         rerun(at)
         errors = [e.body for e in at.error if e.body.startswith(f"{path.name} was not loaded")]
-        assert len(errors) == 1 and "\n" not in errors[0], path.name
+        assert len(errors) == 1, path.name
+        assert "\n" not in errors[0], path.name
         assert at.selectbox(key="data_pick").options == before
     at.switch_page("pages/dashboard.py")
     rerun(at)
@@ -503,12 +506,14 @@ def test_drilling_down_judges_the_card_on_the_picked_categories(
     last = sample[sample["month"] == sample["month"].max()]
     north = last[last["Region"] == "North"]["Revenue"].sum()
     picked = last[last["Region"].isin(["North", "South"])]["Revenue"].sum()
-    assert north >= 1_100_000 and picked >= 1_100_000 + 900_000  # both on target
+    assert north >= 1_100_000
+    assert picked >= 1_100_000 + 900_000
 
     one = start(store_path, {"f": json.dumps({"Region": ["North"]})})
     assert card_status(one, 0) == "On target"
     partial = [c.body for c in one.caption if c.body.startswith("Filtered by Region")]
-    assert len(partial) == 1 and "Revenue" not in partial[0]  # Revenue is by Region
+    assert len(partial) == 1
+    assert "Revenue" not in partial[0]
     assert "Customer Acquisition Cost" in partial[0]  # by Channel: a part vs the whole
     assert chart_data(one, "Trend")["target"].dropna().unique().tolist() == [1_100_000]
     assert "slider::Revenue" not in [s.key for s in one.slider]  # set per Region instead

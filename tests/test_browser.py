@@ -99,7 +99,8 @@ def test_clicking_a_bar_drills_down_to_that_category(app_url: str, browser) -> N
     regions = bullet.locator("svg path[aria-label^='Actual:']")
     expect(regions).to_have_count(1, timeout=TIMEOUT_MS)  # the chart redraws with North only
     labels = regions.evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
-    assert labels and all("Region: North;" in label for label in labels)
+    assert labels
+    assert all("Region: North;" in label for label in labels)
     page.wait_for_function(  # North against North's target: on target
         f"() => ({CARD_STATUSES_JS})()['Revenue'] === 'On target'", timeout=TIMEOUT_MS
     )
@@ -132,7 +133,8 @@ def test_a_target_typed_in_the_category_grid_reaches_the_chart(app_url: str, bro
     wait_for_app(page)
     params = parse_qs(urlparse(page.url).query)
     targets = json.loads(params["t"][0])
-    assert len(targets) == 1 and list(targets.values()) == [777777.0]  # only the edited cell
+    assert len(targets) == 1
+    assert list(targets.values()) == [777777.0]
     region = next(iter(targets)).split("@", 1)[1]
     tick = page.locator(
         f"[data-testid='stVegaLiteChart'] svg path[aria-label^='target:']"
@@ -170,7 +172,8 @@ def test_a_target_typed_in_the_period_grid_reaches_the_heatmap(app_url: str, bro
     page.wait_for_url(re.compile(r"[?&]t="), timeout=TIMEOUT_MS)
     wait_for_app(page)
     targets = json.loads(parse_qs(urlparse(page.url).query)["t"][0])
-    assert len(targets) == 1 and list(targets.values()) == [555555.0]  # only the edited cell
+    assert len(targets) == 1
+    assert list(targets.values()) == [555555.0]
     kpi, day = next(iter(targets)).split("|")
     assert kpi == "Revenue"
     month = datetime.date.fromisoformat(day).strftime("%b %Y")
@@ -241,7 +244,8 @@ def test_a_copied_link_opens_the_same_view_in_a_fresh_browser(
     wait_for_app(page)
     sidebar.get_by_text("Share this view").click()
     link = sidebar.locator('[data-testid="stCode"]').inner_text().strip()
-    assert "t=" in link and link.startswith(app_url)
+    assert "t=" in link
+    assert link.startswith(app_url)
     first.close()
 
     fresh = browser.new_context(viewport={"width": 1400, "height": 1600})

@@ -112,7 +112,8 @@ def test_bullet_bands_targets_colours_and_tooltips(one_period: pd.DataFrame) -> 
     east = data[0]
     assert (east["off_from"], east["off_to"]) == (0, 900.0)
     assert (east["risk_from"], east["risk_to"]) == (900.0, 1000.0)
-    assert east["on_from"] == 1000.0 and east["on_to"] >= 1200.0  # past the longest bar
+    assert east["on_from"] == 1000.0
+    assert east["on_to"] >= 1200.0
     assert data[3]["on_from"] is None  # no target, no bands
     bands, actual, target = layers(chart)[:3], layers(chart)[3], layers(chart)[4]
     assert [b["mark"]["color"] for b in bands] == [
@@ -120,7 +121,8 @@ def test_bullet_bands_targets_colours_and_tooltips(one_period: pd.DataFrame) -> 
     ]
     assert actual["encoding"]["x"]["field"] == "actual"
     assert_status_colors(actual["encoding"]["color"])
-    assert target["mark"]["type"] == "tick" and target["encoding"]["x"]["field"] == "target"
+    assert target["mark"]["type"] == "tick"
+    assert target["encoding"]["x"]["field"] == "target"
     formats = tooltip_formats(actual)
     assert formats["actual"] == formats["target"] == "$,.0f"
     assert formats["attainment"] == ".0%"
@@ -132,7 +134,8 @@ def test_bullet_bands_when_lower_is_better(one_period: pd.DataFrame) -> None:
     east = datasets(chart)[0][0]
     assert (east["on_from"], east["on_to"]) == (0, 1000.0)
     assert (east["risk_from"], east["risk_to"]) == (1000.0, 1250.0)
-    assert east["off_from"] == 1250.0 and east["off_to"] > 1250.0
+    assert east["off_from"] == 1250.0
+    assert east["off_to"] > 1250.0
 
 
 def test_bullet_selection_is_named(one_period: pd.DataFrame) -> None:
@@ -154,14 +157,17 @@ def test_trend_layers(totals: pd.DataFrame) -> None:
         totals, unit="percent", target_line=totals[["period", "target"]], projection=projection
     )
     series, targets, projected = datasets(chart)
-    assert len(series) == 4 and [r["actual"] for r in series] == [3000.0, 3400.0, None, 3900.0]
+    assert len(series) == 4
+    assert [r["actual"] for r in series] == [3000.0, 3400.0, None, 3900.0]
     assert series[0]["period"].startswith("2024-09-01")
     assert [r["target"] for r in targets] == [3500.0] * 4
     assert [r["value"] for r in projected] == [1, 2]
     line, points, target, pace = layers(chart)
     assert_status_colors(points["encoding"]["color"])
-    assert target["mark"]["strokeDash"] and target["encoding"]["y"]["field"] == "target"
-    assert pace["mark"]["strokeDash"] and pace["encoding"]["y"]["field"] == "value"
+    assert target["mark"]["strokeDash"]
+    assert target["encoding"]["y"]["field"] == "target"
+    assert pace["mark"]["strokeDash"]
+    assert pace["encoding"]["y"]["field"] == "value"
     assert tooltip_formats(points)["actual"] == ".1%"
     assert line["encoding"]["y"]["axis"]["format"] == ".1%"
 
@@ -185,7 +191,8 @@ def test_heatmap(cells: pd.DataFrame) -> None:
     assert [r["target"] for r in data] == [1000.0] * 12
     rects, missing, labels = layers(chart)
     color = rects["encoding"]["color"]
-    assert color["scale"]["type"] == "threshold" and color["scale"]["domain"] == [0.9, 1.0]
+    assert color["scale"]["type"] == "threshold"
+    assert color["scale"]["domain"] == [0.9, 1.0]
     assert color["scale"]["range"] == [
         charts.STATUS_COLORS[s] for s in ("off target", "at risk", "on target")
     ]
@@ -232,7 +239,8 @@ def test_charts_render_to_png(kind, one_period, totals, cells) -> None:
         "heatmap": lambda: charts.heatmap(cells, unit="currency"),
     }[kind]()
     png = vl_convert.vegalite_to_png(charts.to_json(chart))
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 2000
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(png) > 2000
 
 
 @pytest.mark.parametrize(

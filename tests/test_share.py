@@ -49,8 +49,10 @@ def test_share_url_round_trip_through_a_parsed_url() -> None:
     assert parts.path == "/review"
     state, problems = from_query_params(parse_qs(parts.query))
     assert problems == []
-    assert state.targets == FULL.targets and state.filters == FULL.filters
-    assert state.kpi == FULL.kpi and state.view == FULL.view
+    assert state.targets == FULL.targets
+    assert state.filters == FULL.filters
+    assert state.kpi == FULL.kpi
+    assert state.view == FULL.view
 
 
 def test_single_values_in_lists_are_accepted() -> None:
@@ -106,7 +108,8 @@ def test_hostile_params_are_dropped_with_a_problem(params: dict, problem: str | 
     if problem is None:
         assert problems == []
     else:
-        assert len(problems) == 1 and problem in problems[0], problems
+        assert len(problems) == 1, problems
+        assert problem in problems[0], problems
         assert len(problems[0]) < 200
 
 
@@ -133,9 +136,11 @@ def test_bad_parts_are_dropped_and_good_parts_kept() -> None:
         filters={"Region": ("West", "Ost")},
     )
     assert len(problems) == 5
-    assert "Margin" in problems[1] and "Bad" in problems[2]
+    assert "Margin" in problems[1]
+    assert "Bad" in problems[2]
 
 
 def test_problem_messages_stay_short_for_huge_names() -> None:
     _, problems = from_query_params({"t": '{"' + "n" * 1900 + '": "x"}', "from": "9" * 1999})
-    assert len(problems) == 2 and all(len(p) < 200 for p in problems)
+    assert len(problems) == 2
+    assert all(len(p) < 200 for p in problems)
