@@ -21,3 +21,24 @@ class ExpressionError(KPIExplorerError):
 
 class StoreError(KPIExplorerError):
     """Something saved could not be found or written (unknown id, missing dataset, ...)."""
+
+
+class DiskFullError(StoreError):
+    """The disk holding the store or the uploads is full; nothing of the failed step was kept."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The disk where this app keeps its data is full, so this was not saved. Free some "
+            "space (or ask whoever runs the app to), then try again."
+        )
+
+
+class StoreDamagedError(StoreError):
+    """The store file exists but is not a readable store. ``path`` is the file and
+    ``fingerprint`` its (inode, size, mtime) when it was found damaged, so it is only ever set
+    aside while it is still that same file."""
+
+    def __init__(self, path: str, fingerprint: tuple[int, int, int]) -> None:
+        super().__init__(f"The saved data in {path} is damaged and cannot be opened.")
+        self.path = path
+        self.fingerprint = fingerprint

@@ -13,6 +13,7 @@ and every value is a bound parameter.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -27,12 +28,16 @@ from typing import Any
 
 import duckdb
 
-from kpi_logic.errors import StoreError
+from kpi_logic.errors import DiskFullError, StoreDamagedError, StoreError
 from kpi_logic.sql import quote_ident, sandboxed_connection
 
 SCHEMA_VERSION = 1
 ID_RE = re.compile(r"[A-Za-z0-9_-]{22}")
 TABLE_RE = re.compile(r"ds_[0-9a-f]{32}")
+REJECTS_SUFFIX = "_rejects"
+# Tables a crashed load can leave behind: a dataset table or its rejects without a datasets
+# row (made by new_table_name, also retype's staging tables) and ingest's own work tables.
+_ORPHAN_RE = re.compile(rf"(?:(ds_[0-9a-f]{{32}})(?:{REJECTS_SUFFIX})?|__kpi_ingest_[0-9a-f]+)")
 MAX_NAME_CHARS = 200
 MAX_NOTE_CHARS = 10_000
 MAX_SUMMARY_CHARS = 2_000
@@ -149,6 +154,66 @@ def store_path_from_env() -> Path:
     return Path(env) if env else data_dir_from_env() / "kpi_store.duckdb"
 
 
+def upload_dir_for(store_path: str | os.PathLike[str]) -> Path:
+    """The uploads folder of the store at ``store_path``: ``uploads`` beside the store file."""
+    return Path(store_path).parent / "uploads"
+
+
+def _chain(err: BaseException) -> Iterator[BaseException]:
+    """``err`` and the errors it was raised from or while handling."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """True if ``err`` (or an error it came from) says the disk or the user's quota is full."""
+    for cause in _chain(err):
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(cause) or "Disk quota exceeded" in str(cause):
+            return True
+    return False
+
+
+def _invalidated(err: BaseException) -> bool:
+    """True if ``err`` (or an error it came from) is DuckDB's fatal error, after which the
+    database refuses every query until it is reopened."""
+    return any(isinstance(cause, duckdb.FatalException) for cause in _chain(err))
+
+
+def _fingerprint(path: Path) -> tuple[int, int, int]:
+    info = path.stat()
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def set_aside(damaged: StoreDamagedError) -> Path | None:
+    """Rename a damaged store file (and its write-ahead log) to
+    ``<name>.damaged-<UTC time><suffix>`` beside it, so a new store can start at its path;
+    return the new name. None when the file is no longer the one found damaged (someone
+    already set it aside and a new store was started): nothing is moved then."""
+    path = Path(damaged.path)
+    try:
+        if _fingerprint(path) != damaged.fingerprint:
+            return None
+    except FileNotFoundError:
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.stem}.damaged-{stamp}{path.suffix}")
+    number = 1
+    while target.exists():
+        number += 1
+        target = path.with_name(f"{path.stem}.damaged-{stamp}-{number}{path.suffix}")
+    path.rename(target)
+    wal = path.with_name(path.name + ".wal")
+    if wal.exists():
+        wal.rename(target.with_name(target.name + ".wal"))
+    return target
+
+
 def new_id() -> str:
     """A fresh random id: 22 url-safe characters, 128 bits."""
     return secrets.token_urlsafe(16)
@@ -208,28 +273,44 @@ class Store:
         self.path = Path(path) if path is not None else store_path_from_env()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if allowed_dirs is None:
-            allowed_dirs = [data_dir_from_env() / "uploads", REPO_DATA_DIR]
-        try:
-            self._con = sandboxed_connection(
-                str(self.path),
-                allowed_dirs=allowed_dirs,
-                memory_limit=memory_limit,
-                temp_dir=temp_dir if temp_dir is not None else self.path.parent / "tmp",
-                threads=threads,
-            )
-        except duckdb.IOException as err:
-            raise StoreError(
-                f"The saved data in {self.path} cannot be opened: it is in use by another "
-                "program or damaged."
-            ) from err
+            allowed_dirs = [upload_dir_for(self.path), REPO_DATA_DIR]
+        self._settings: dict[str, Any] = {
+            "allowed_dirs": allowed_dirs,
+            "memory_limit": memory_limit,
+            "temp_dir": temp_dir if temp_dir is not None else self.path.parent / "tmp",
+            "threads": threads,
+        }
+        self.generation = 0  # how many times the connection was reopened (see recover)
+        self._reopen_lock = threading.Lock()
         self._writes = 0  # writes ended through this Store
         self._writes_lock = threading.Lock()
         self._lists: dict[tuple[str, ...], tuple[int, list[tuple]]] = {}
+        self._con = self._connect()
         try:
             self._create_schema()
+        except duckdb.Error as err:
+            self._con.close()
+            raise self._damaged() from err
         except BaseException:
             self._con.close()
             raise
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """A new sandboxed connection to the store file."""
+        try:
+            return sandboxed_connection(str(self.path), **self._settings)
+        except duckdb.IOException as err:
+            if "lock" in str(err).lower():
+                raise StoreError(
+                    f"The saved data in {self.path} cannot be opened: it is in use by another "
+                    "program."
+                ) from err
+            raise self._damaged() from err
+        except duckdb.Error as err:  # e.g. a checksum that does not match: a damaged block
+            raise self._damaged() from err
+
+    def _damaged(self) -> StoreDamagedError:
+        return StoreDamagedError(str(self.path), _fingerprint(self.path))
 
     def _create_schema(self) -> None:
         cur = self.cursor()
@@ -245,8 +326,49 @@ class Store:
                 )
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A new cursor on the shared connection: one per session or thread."""
-        return self._con.cursor()
+        """A new cursor on the shared connection: one per session or thread. Cursors taken
+        before a reopen (see :attr:`generation`) are closed: take a new one then."""
+        try:
+            return self._con.cursor()
+        except duckdb.ConnectionException:  # closed by a reopen that failed: try again
+            self._reopen()
+            return self._con.cursor()
+
+    def recover(self, err: BaseException) -> StoreError | None:
+        """Make the store usable again after ``err`` and say what to tell the user.
+
+        A fatal DuckDB error (e.g. a checkpoint on a full disk) invalidates the database for
+        every session: the connection is then reopened (cursors taken before are closed;
+        :attr:`generation` counts the reopens). Returns a :class:`DiskFullError` when the disk
+        is full, a StoreError when the store had to be reopened, None for other errors.
+        """
+        invalidated = _invalidated(err)
+        if invalidated:
+            self._reopen()
+        if is_disk_full(err):
+            return DiskFullError()
+        if invalidated:
+            return StoreError(
+                "Writing to the disk failed, so this was not saved; the saved data was reopened "
+                "and is usable again. Please try again."
+            )
+        return None
+
+    def _reopen(self) -> None:
+        """Reopen the connection unless it works (another session may have reopened it)."""
+        with self._reopen_lock:
+            try:
+                with self._con.cursor() as probe:
+                    probe.execute("SELECT 1").fetchall()
+                return
+            except duckdb.Error:
+                pass
+            with suppress(duckdb.Error):
+                self._con.close()
+            self._con = self._connect()
+            self.generation += 1
+            with self._writes_lock:
+                self._writes += 1  # lists are read again from the reopened store
 
     @contextmanager
     def _write(self, cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
@@ -255,15 +377,23 @@ class Store:
         cur.execute("BEGIN TRANSACTION")
         try:
             yield
-            cur.execute("COMMIT")
+            try:
+                cur.execute("COMMIT")
+            except duckdb.FatalException as err:
+                if "COMMIT succeeded" not in str(err):
+                    raise
+                self.recover(err)  # the change is durable; only the checkpoint after it failed
         except BaseException as err:
             with suppress(duckdb.Error):  # a failed COMMIT has already ended the transaction
                 cur.execute("ROLLBACK")
-            if isinstance(err, duckdb.TransactionException):
+            problem = self.recover(err) if isinstance(err, duckdb.Error | OSError) else None
+            if problem is not None:
+                raise problem from err
+            if isinstance(err, duckdb.TransactionException) and "Could not write" not in str(err):
                 raise StoreError(
                     "Someone else saved a change at the same moment; please try again."
                 ) from err
-            if isinstance(err, duckdb.IOException):
+            if isinstance(err, duckdb.TransactionException | duckdb.IOException):
                 raise StoreError(
                     "The change could not be written to disk; please try again."
                 ) from err
@@ -352,28 +482,68 @@ class Store:
         ).fetchone()
         return Dataset(*row) if row else None
 
-    def update_dataset(
-        self, cur: duckdb.DuckDBPyConnection, dataset_id: str, rows: int, content_hash: str
+    def replace_table(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        dataset_id: str,
+        staging: str,
+        rows: int,
+        content_hash: str,
     ) -> None:
-        """Record that a dataset's table was reloaded (new row count and content hash)."""
+        """Swap a reloaded table ``staging`` and its rejects (``staging + REJECTS_SUFFIX``) in
+        for the dataset's and record its new row count and content hash, all in one
+        transaction: a failure leaves the dataset, its rejects and its hash as they were."""
         _check_text(content_hash, "content hash", MAX_NAME_CHARS)
+        if not isinstance(staging, str) or not TABLE_RE.fullmatch(staging):
+            raise StoreError(f"The table name {staging!r} was not made by new_table_name().")
         with self._write(cur):
-            self.get_dataset(cur, dataset_id)
+            table = self.get_dataset(cur, dataset_id).table
+            for old, new in ((table, staging), (table + REJECTS_SUFFIX, staging + REJECTS_SUFFIX)):
+                cur.execute(f"DROP TABLE IF EXISTS {quote_ident(old)}")
+                cur.execute(f"ALTER TABLE {quote_ident(new)} RENAME TO {quote_ident(old)}")
             cur.execute(
                 "UPDATE datasets SET rows = ?, content_hash = ? WHERE id = ?",
                 [int(rows), content_hash, dataset_id],
             )
 
-    def delete_dataset(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> None:
-        """Delete a dataset, its table, its KPI sets with their history and notes."""
+    def delete_dataset(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> Dataset:
+        """Delete a dataset, its table and rejects, its KPI sets with their history and notes;
+        return what was deleted. A dataset that no longer exists (a stale button in another
+        tab) is refused with "This dataset was already deleted.": nothing else is deleted."""
+        _check_id(dataset_id, "dataset")
         with self._write(cur):
-            table = self.get_dataset(cur, dataset_id).table
+            row = cur.execute(
+                f"SELECT {_DATASET_COLS} FROM datasets WHERE id = ?", [dataset_id]
+            ).fetchone()
+            if row is None:
+                raise StoreError("This dataset was already deleted.")
+            dataset = Dataset(*row)
             sets = "SELECT id FROM kpi_sets WHERE dataset_id = ?"
             cur.execute(f"DELETE FROM notes WHERE kpi_set_id IN ({sets})", [dataset_id])
             cur.execute(f"DELETE FROM history WHERE kpi_set_id IN ({sets})", [dataset_id])
             cur.execute("DELETE FROM kpi_sets WHERE dataset_id = ?", [dataset_id])
             cur.execute("DELETE FROM datasets WHERE id = ?", [dataset_id])
-            cur.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
+            for table in (dataset.table, dataset.table + REJECTS_SUFFIX):
+                cur.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
+        return dataset
+
+    def drop_orphan_tables(self, cur: duckdb.DuckDBPyConnection) -> list[str]:
+        """Drop what crashed loads left behind: dataset tables and rejects without a datasets
+        row, retype's staging tables and ingest's work tables; return their names. Only for
+        when the store is opened: a load running meanwhile would lose its table."""
+        with self._write(cur):
+            known = {r[0] for r in cur.execute("SELECT table_name FROM datasets").fetchall()}
+            names = cur.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND schema_name = current_schema()"
+            ).fetchall()
+            dropped = []
+            for (name,) in names:
+                match = _ORPHAN_RE.fullmatch(name)
+                if match and match.group(1) not in known:
+                    cur.execute(f"DROP TABLE {quote_ident(name)}")
+                    dropped.append(name)
+        return dropped
 
     # KPI sets and history ---------------------------------------------------------------
 

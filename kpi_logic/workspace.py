@@ -7,10 +7,13 @@ Each dataset remembers where it came from (file, sheet, type overrides) in
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import re
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -19,13 +22,22 @@ import duckdb
 import pandas as pd
 
 from kpi_logic import ingest
-from kpi_logic.errors import IngestError
+from kpi_logic.errors import DiskFullError, IngestError, StoreError
 from kpi_logic.sql import quote_ident
-from kpi_logic.store import Dataset, Store, new_id, new_table_name
+from kpi_logic.store import (
+    ID_RE,
+    REJECTS_SUFFIX,
+    Dataset,
+    Store,
+    is_disk_full,
+    new_id,
+    new_table_name,
+)
 
 CHUNK_BYTES = 1 << 20
-REJECTS_SUFFIX = "_rejects"
 REJECT_COLUMNS = ["row", "column", "value", "reason"]
+SWEEP_GRACE_SECONDS = 10 * 60  # upload folders and files younger than this are never swept
+_SOURCE_RE = re.compile(r"(ds_[0-9a-f]{32})\.json(\.tmp)?")
 
 Progress = Callable[[float, str], None]
 
@@ -37,13 +49,20 @@ def _safe_filename(name: str) -> str:
 
 def save_upload(upload_dir: Path, filename: str, stream: BinaryIO) -> Path:
     """Copy an uploaded file to its own folder under ``upload_dir`` in 1 MB chunks (never a
-    second copy in memory); return the path."""
+    second copy in memory); return the path. On failure nothing is left on disk (a full disk
+    raises :class:`DiskFullError`)."""
     folder = Path(upload_dir) / new_id()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / _safe_filename(filename)
-    stream.seek(0)
-    with path.open("wb") as out:
-        shutil.copyfileobj(stream, out, CHUNK_BYTES)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / _safe_filename(filename)
+        stream.seek(0)
+        with path.open("wb") as out:
+            shutil.copyfileobj(stream, out, CHUNK_BYTES)
+    except BaseException as err:
+        shutil.rmtree(folder, ignore_errors=True)
+        if is_disk_full(err):
+            raise DiskFullError() from err
+        raise
     return path
 
 
@@ -76,28 +95,55 @@ def add_dataset(
     sheet: str | None = None,
     progress: Progress | None = None,
 ) -> tuple[Dataset, ingest.LoadResult]:
-    """Load ``path`` into a new table, keep its rejected rows, and record it as a dataset."""
+    """Load ``path`` into a new table, keep its rejected rows, and record it as a dataset.
+
+    On any failure (or a cancel) nothing is recorded and the tables and files of this load are
+    removed; a full disk raises :class:`DiskFullError`, and a store that the failure made
+    unusable is reopened first (:meth:`Store.recover`)."""
     table = new_table_name()
+    source = _source_file(upload_dir, table)
     try:
         with cur.cursor() as loader:  # a cursor without unfinished results of the caller's
             result = ingest.load_file(loader, path, table, sheet=sheet, progress=progress)
         _save_rejects(cur, table, result.rejects)
         digest = file_hash(path)
+        _write_json(source, {"path": str(path), "sheet": sheet, "types": {}, "file_hash": digest})
         dataset_id = store.register_dataset(
             cur, name, Path(path).name, table, result.rows, _revision(digest, sheet, {})
         )
-        source = {"path": str(path), "sheet": sheet, "types": {}, "file_hash": digest}
-        _write_source(upload_dir, table, source)
-    except BaseException:  # also a cancelled load (the progress callback raises then)
-        for leftover in (table, table + REJECTS_SUFFIX):
-            cur.execute(f"DROP TABLE IF EXISTS {quote_ident(leftover)}")
+        return store.get_dataset(cur, dataset_id), result
+    except BaseException as err:  # also a cancelled load (the progress callback raises then)
+        problem = _undo(store, cur, err, [table, table + REJECTS_SUFFIX], [source])
+        if problem is not None:
+            raise problem from err
         raise
-    return store.get_dataset(cur, dataset_id), result
 
 
-def _write_source(upload_dir: Path, table: str, source: dict) -> None:
-    Path(upload_dir).mkdir(parents=True, exist_ok=True)
-    _source_file(upload_dir, table).write_text(json.dumps(source), encoding="utf-8")
+def _undo(
+    store: Store,
+    cur: duckdb.DuckDBPyConnection,
+    err: BaseException,
+    tables: list[str],
+    files: list[Path],
+) -> StoreError | None:
+    """Remove what a failed step made, after making the store usable again; return the error
+    to show instead of ``err`` (None: show ``err``). Tables that cannot be dropped now (a full
+    disk) are left to :func:`sweep_orphans`."""
+    problem = store.recover(err) if isinstance(err, Exception) else None
+    for file in files:
+        file.unlink(missing_ok=True)
+    try:
+        dropper = cur if problem is None else store.cursor()  # a reopen closed ``cur``
+        for table in tables:
+            dropper.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
+    except duckdb.Error:
+        pass
+    return problem
+
+
+def _write_json(path: Path, source: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(source), encoding="utf-8")
 
 
 def _read_source(upload_dir: Path, dataset: Dataset) -> dict:
@@ -131,11 +177,14 @@ def retype(
     progress: Progress | None = None,
 ) -> ingest.LoadResult:
     """Reload ``dataset`` from its file with ``types`` (column -> logical type) added to
-    earlier overrides. On any problem the dataset stays as it was."""
+    earlier overrides. The table, its rejects, its row count and content hash change in one
+    transaction, and the file that remembers the overrides is replaced only after it: on any
+    problem the dataset stays as it was and retrying is safe."""
     source = _read_source(upload_dir, dataset)
     merged = {**source["types"], **types}
     path = Path(source["path"])
     staging = new_table_name()
+    pending = _source_file(upload_dir, dataset.table).with_suffix(".json.tmp")
     try:
         with cur.cursor() as loader:
             result = ingest.load_file(
@@ -146,39 +195,91 @@ def retype(
                 type_overrides=merged,
                 progress=progress,
             )
-    except BaseException:
-        cur.execute(f"DROP TABLE IF EXISTS {quote_ident(staging)}")
+        _save_rejects(cur, staging, result.rejects)
+        _write_json(pending, {**source, "types": merged})
+        revision = _revision(source["file_hash"], source["sheet"], merged)  # same file bytes
+        store.replace_table(cur, dataset.id, staging, result.rows, revision)
+    except BaseException as err:
+        problem = _undo(store, cur, err, [staging, staging + REJECTS_SUFFIX], [pending])
+        if problem is not None:
+            raise problem from err
         raise
-    try:
-        cur.execute("BEGIN TRANSACTION")
-        cur.execute(f"DROP TABLE {quote_ident(dataset.table)}")
-        cur.execute(f"ALTER TABLE {quote_ident(staging)} RENAME TO {quote_ident(dataset.table)}")
-        cur.execute("COMMIT")
-    except duckdb.Error:
-        cur.execute("ROLLBACK")
-        cur.execute(f"DROP TABLE IF EXISTS {quote_ident(staging)}")
-        raise
-    _save_rejects(cur, dataset.table, result.rejects)
-    revision = _revision(source["file_hash"], source["sheet"], merged)  # the file is unchanged
-    store.update_dataset(cur, dataset.id, result.rows, revision)
-    _write_source(upload_dir, dataset.table, {**source, "types": merged})
+    os.replace(pending, _source_file(upload_dir, dataset.table))
     return result
 
 
 def delete_dataset(
-    store: Store, cur: duckdb.DuckDBPyConnection, dataset: Dataset, upload_dir: Path
-) -> None:
-    """Delete a dataset with its KPI sets, notes, rejects and its uploaded file."""
-    store.delete_dataset(cur, dataset.id)
-    cur.execute(f"DROP TABLE IF EXISTS {quote_ident(dataset.table + REJECTS_SUFFIX)}")
+    store: Store, cur: duckdb.DuckDBPyConnection, dataset_id: str, upload_dir: Path
+) -> Dataset:
+    """Delete the dataset ``dataset_id`` with its KPI sets, notes, rejects and its uploaded
+    file (unless another dataset, e.g. another sheet of the workbook, still uses it); return
+    what was deleted. StoreError "This dataset was already deleted." when it no longer exists."""
+    dataset = store.delete_dataset(cur, dataset_id)
     source = _source_file(upload_dir, dataset.table)
     try:
         path = Path(json.loads(source.read_text("utf-8"))["path"])
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):
         path = None
-    if path is not None:
-        discard_upload(upload_dir, path)
     source.unlink(missing_ok=True)
+    live = {d.table for d in store.list_datasets(cur)}
+    if path is not None and path.resolve().parent not in _folders_in_use(upload_dir, live):
+        discard_upload(upload_dir, path)
+    return dataset
+
+
+def _folders_in_use(upload_dir: Path, tables: set[str]) -> set[Path]:
+    """The upload folders (resolved) holding the files of the datasets whose tables are
+    ``tables``."""
+    folders = set()
+    for table in tables:
+        try:
+            text = _source_file(upload_dir, table).read_text("utf-8")
+            folders.add(Path(json.loads(text)["path"]).resolve().parent)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return folders
+
+
+def sweep_orphans(
+    store: Store, upload_dir: Path, *, grace_seconds: float = SWEEP_GRACE_SECONDS
+) -> list[str]:
+    """Remove what crashed loads left behind; return the names removed.
+
+    Tables: see :meth:`Store.drop_orphan_tables` (call this when the store is opened, before
+    any load starts). Under ``upload_dir`` only, and only entries older than
+    ``grace_seconds`` (an upload in progress is never touched): upload folders that no dataset
+    uses and ``<table>.json`` files of tables that are not datasets. Files elsewhere (the
+    bundled sample) and anything a dataset refers to are kept.
+    """
+    removed = []
+    uploads = Path(upload_dir)
+    if uploads.is_dir():
+        cutoff = time.time() - grace_seconds
+        old = [e for e in uploads.iterdir() if _last_change(e) < cutoff]  # before reading rows
+        live = {d.table for d in store.list_datasets(store.cursor())}
+        used = _folders_in_use(uploads, live)
+        for entry in old:
+            source = _SOURCE_RE.fullmatch(entry.name)
+            if entry.is_symlink() or not (entry.is_dir() or entry.is_file()):
+                continue
+            if entry.is_dir() and ID_RE.fullmatch(entry.name) and entry.resolve() not in used:
+                shutil.rmtree(entry, ignore_errors=True)
+            elif entry.is_file() and source and (source.group(2) or source.group(1) not in live):
+                entry.unlink(missing_ok=True)
+            else:
+                continue
+            removed.append(entry.name)
+    with contextlib.suppress(StoreError):  # a full disk: the tables are dropped next time
+        removed += store.drop_orphan_tables(store.cursor())
+    return removed
+
+
+def _last_change(entry: Path) -> float:
+    """The newest modification time of ``entry`` and, for a folder, of what is directly in it."""
+    times = [entry.lstat().st_mtime]
+    if entry.is_dir() and not entry.is_symlink():
+        times += [child.lstat().st_mtime for child in entry.iterdir()]
+    return max(times)
 
 
 def discard_upload(upload_dir: Path, path: Path) -> None:

@@ -53,7 +53,7 @@ def test_upload_load_retype_and_delete(setup) -> None:
     workspace.retype(store, cur, after, uploads, {"Amount": "text"})  # overrides add up
     assert workspace.type_overrides(uploads, after) == {"Code": "text", "Amount": "text"}
 
-    workspace.delete_dataset(store, cur, after, uploads)
+    workspace.delete_dataset(store, cur, after.id, uploads)
     assert store.list_datasets(cur) == []
     assert not any(t.startswith(dataset.table) for t in tables(cur))
     assert not path.exists() and not list(uploads.iterdir())
