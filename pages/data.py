@@ -12,7 +12,7 @@ from kpi_logic import ingest, workspace
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.ingest_types import LOGICAL_TYPES
 from kpi_logic.sql import quote_ident
-from ui import kpis, session, shell
+from ui import kpis, layout, session, shell
 
 shell.ensure()
 
@@ -42,7 +42,8 @@ def _progress(bar: st.delta_generator.DeltaGenerator) -> workspace.Progress:
 
 
 def load(upload: st.runtime.uploaded_file_manager.UploadedFile) -> None:
-    """Save the upload to disk, load it (first sheet of a workbook) and report on the page."""
+    """Save the upload to disk, load it (first sheet of a workbook) and report on the page.
+    On failure nothing of it is kept (no file, no table) and the message says why."""
     st.session_state["loading"] = upload.name
     bar = st.progress(0.0, text=f"Saving {upload.name}…")
     cancel = st.empty()
@@ -53,7 +54,7 @@ def load(upload: st.runtime.uploaded_file_manager.UploadedFile) -> None:
         sheets = ingest.list_sheets(path)
         dataset, result = workspace.add_dataset(
             store,
-            cur,
+            session.cursor(),  # a new one if an earlier failure reopened the store
             path,
             upload.name,
             uploads_dir,
@@ -91,6 +92,17 @@ def load(upload: st.runtime.uploaded_file_manager.UploadedFile) -> None:
     messages += [("warning", f"{upload.name}: {w}") for w in result.warnings]
 
 
+def _delete(dataset_id: str) -> str | None:
+    """The delete button: delete the dataset it was drawn for, never the one shown now (another
+    tab may have deleted it, and the picker fallen back to another); say why it could not."""
+    try:
+        workspace.delete_dataset(store, session.cursor(), dataset_id, uploads_dir)
+    except KPIExplorerError as err:
+        return str(err)
+    session.set_view(dataset=None, kpi_set=None, kpi=None, targets={}, filters={})
+    return None
+
+
 files = st.file_uploader(
     "Upload files",
     type=list(ingest.SUPPORTED_EXTENSIONS),
@@ -107,6 +119,7 @@ for upload in files or []:
         load(upload)
 for kind, message in st.session_state.pop("load_messages", []):
     getattr(st, kind)(message)
+cur = session.cursor()  # a new one if a failed load reopened the store
 
 dataset = kpis.current_dataset()
 if dataset is None:
@@ -140,6 +153,7 @@ if workbook:
         except KPIExplorerError as err:
             bar.empty()
             st.error(f"Sheet {other} was not loaded: {err}")
+            cur = session.cursor()  # a new one if the failure reopened the store
         else:
             kpis.choose_dataset(added.id)
             st.rerun()
@@ -172,6 +186,7 @@ with types:
         except KPIExplorerError as err:
             bar.empty()
             st.error(f"The type was not changed: {err}")
+            cur = session.cursor()  # a new one if the failure reopened the store
         else:
             bar.empty()
             st.session_state.setdefault("load_messages", []).append(
@@ -192,7 +207,6 @@ with rejects:
 
 with st.expander("Delete this dataset", icon=":material/delete:"):
     st.write("This deletes the table, its KPI sets, notes and history for everyone.")
-    if st.button(f"Delete {dataset.name}", key="delete_dataset", type="primary"):
-        workspace.delete_dataset(store, cur, dataset, uploads_dir)
-        session.set_view(dataset=None, kpi_set=None, kpi=None, targets={}, filters={})
-        st.rerun()
+    layout.action_button(
+        f"Delete {dataset.name}", "delete_dataset", _delete, dataset.id, type="primary"
+    )

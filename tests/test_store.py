@@ -98,7 +98,8 @@ def test_store_in_use_by_another_process(store: Store) -> None:
         text=True,
         timeout=60,
     ).stdout
-    assert out.startswith("StoreError") and "in use by another program" in out
+    assert out.startswith("StoreError")
+    assert "in use by another program" in out
 
 
 def test_dataset_round_trip_and_delete(store: Store) -> None:
@@ -248,7 +249,8 @@ def test_notes_round_trip(store: Store, kpi_set_id: str) -> None:
         ("cyd", "Recovered", None),
         ("ann", "Missed: storm in March", "off target"),
     ]
-    assert sales[1].kpi_name == "Sales" and sales[1].kpi_set_id == kpi_set_id
+    assert sales[1].kpi_name == "Sales"
+    assert sales[1].kpi_set_id == kpi_set_id
     assert store.last_note(cur, kpi_set_id, "Margin").id == second
     assert store.last_note(cur, kpi_set_id, "Unknown KPI") is None
 
@@ -322,7 +324,8 @@ def test_ids_are_random_and_128_bits() -> None:
         assert ID_RE.fullmatch(value)
         assert len(base64.urlsafe_b64decode(value + "==")) == 16
     tables = {new_table_name() for _ in range(1000)}
-    assert len(tables) == 1000 and all(len(t) == 35 for t in tables)
+    assert len(tables) == 1000
+    assert all(len(t) == 35 for t in tables)
 
 
 def test_concurrent_sessions_lose_nothing(store: Store, kpi_set_id: str) -> None:
@@ -417,7 +420,8 @@ def test_store_survives_a_process_killed_mid_save(tmp_path: Path, extra_wait: fl
         raw = cur.execute("SELECT name, state FROM views").fetchall()
         for name, state in raw:
             parsed = json.loads(state)
-            assert name == f"view {parsed['i']}" and parsed["padding"] == "x" * 2000
+            assert name == f"view {parsed['i']}"
+            assert parsed["padding"] == "x" * 2000
         assert sorted(v.state["i"] for v in views) == list(range(1, len(views) + 1))
         notes = store.notes(cur, kpi_set_id)
         assert confirmed <= len(notes) <= confirmed + 1

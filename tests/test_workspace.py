@@ -37,7 +37,8 @@ def test_upload_load_retype_and_delete(setup) -> None:
     content = ("Code,Amount,When\n" + "\n".join(lines) + "\n").encode()
     expected_sum = sum(1.5 + i for i in range(28))
     path = workspace.save_upload(uploads, "../../evil name?.csv", io.BytesIO(content))
-    assert path.parent.parent == uploads and path.read_bytes() == content
+    assert path.parent.parent == uploads
+    assert path.read_bytes() == content
     dataset, result = workspace.add_dataset(store, cur, path, "Codes", uploads)
     assert (dataset.rows, result.rows) == (29, 29)
     frame = cur.execute(f"SELECT * FROM {quote_ident(dataset.table)} ORDER BY 1").df()
@@ -56,7 +57,8 @@ def test_upload_load_retype_and_delete(setup) -> None:
     workspace.delete_dataset(store, cur, after.id, uploads)
     assert store.list_datasets(cur) == []
     assert not any(t.startswith(dataset.table) for t in tables(cur))
-    assert not path.exists() and not list(uploads.iterdir())
+    assert not path.exists()
+    assert not list(uploads.iterdir())
 
 
 def test_a_cancelled_load_leaves_nothing_behind(setup) -> None:

@@ -16,8 +16,9 @@ import duckdb
 import streamlit as st
 
 from kpi_logic import share, workspace
-from kpi_logic.errors import KPIExplorerError
-from kpi_logic.store import Store, store_path_from_env
+from kpi_logic.errors import KPIExplorerError, StoreDamagedError
+from kpi_logic.store import Store, set_aside, store_path_from_env, upload_dir_for
+from ui import layout
 
 APP_DIR = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = APP_DIR / "data" / "sample_sales.csv"
@@ -27,20 +28,21 @@ PAGES = {name: f"pages/{name}.py" for name in share.PAGES}  # page name -> its f
 
 @st.cache_resource(show_spinner="Opening the store…")
 def _open_store(path: Path, memory_limit: str | None) -> Store:
-    uploads = _upload_dir(path)
+    uploads = upload_dir_for(path)
     uploads.mkdir(parents=True, exist_ok=True)
     opened = Store(path, allowed_dirs=[uploads, SAMPLE_DATA.parent], memory_limit=memory_limit)
-    workspace.ensure_sample(opened, SAMPLE_DATA, SAMPLE_KPIS, uploads)
+    try:
+        workspace.sweep_orphans(opened, uploads)  # what crashed loads left behind
+        workspace.ensure_sample(opened, SAMPLE_DATA, SAMPLE_KPIS, uploads)
+    except BaseException:
+        opened.close()  # not cached: the next run tries again
+        raise
     return opened
-
-
-def _upload_dir(store_path: Path) -> Path:
-    return store_path.parent / "uploads"
 
 
 def upload_dir() -> Path:
     """Where uploads are written: beside the store file (readable by its connection)."""
-    return _upload_dir(store_path_from_env())
+    return upload_dir_for(store_path_from_env())
 
 
 def store() -> Store:
@@ -52,10 +54,50 @@ def store() -> Store:
 
 
 def cursor() -> duckdb.DuckDBPyConnection:
-    """This session's own cursor on the store's connection."""
-    if "cursor" not in st.session_state:
-        st.session_state["cursor"] = store().cursor()
-    return st.session_state["cursor"]
+    """This session's own cursor on the store's connection; a new one once the store was
+    reopened after a failed write (the old cursor is closed then) or replaced."""
+    opened = store()
+    held = st.session_state.get("cursor")
+    if held is None or held[0] is not opened or held[1] != opened.generation:
+        held = (opened, opened.generation, opened.cursor())
+        st.session_state["cursor"] = held
+    return held[2]
+
+
+def store_ready() -> bool:
+    """Open the store, or say why it cannot be opened and return False. A damaged store file
+    gets a button that keeps it aside under a new name and starts a new store."""
+    try:
+        store()
+    except StoreDamagedError as err:
+        st.error(f"{err} Start a new store to go on; the damaged file is kept beside it.")
+        if problem := st.session_state.pop("store_problem", None):
+            st.error(problem)
+        st.button(
+            "Start a new store",
+            key="new_store",
+            type="primary",
+            on_click=_start_new_store,
+            args=(err,),
+        )
+        return False
+    except KPIExplorerError as err:
+        st.error(str(err))
+        return False
+    if moved := st.session_state.pop("store_set_aside", None):
+        st.success(f"A new store was started; the damaged file was kept as `{moved}`.")
+    return True
+
+
+def _start_new_store(damaged: StoreDamagedError) -> None:
+    """The "Start a new store" button: set the damaged file aside (once, even from two tabs)."""
+    try:
+        moved = set_aside(damaged)
+    except OSError as err:
+        st.session_state["store_problem"] = f"The damaged file could not be moved: {err.strerror}."
+        return
+    if moved is not None:
+        st.session_state["store_set_aside"] = str(moved)
 
 
 def start() -> None:
@@ -108,9 +150,11 @@ def on_page(name: str) -> None:
 
 
 def show_link_problems() -> None:
-    """Tell the user, once, which parts of the link they opened could not be used."""
+    """Tell the user, once, which parts of the link they opened could not be used, and why
+    a button they clicked could not act."""
     for problem in st.session_state.pop("link_problems", []):
         st.warning(f"Link: {problem}", icon=":material/link_off:")
+    layout.show_action_notices()
 
 
 def write_url() -> None:

@@ -22,29 +22,33 @@ def run() -> None:
     st.set_page_config(page_title="KPI Explorer", page_icon=":material/monitoring:", layout="wide")
     _state.active = True
     try:
-        if not access.allowed():
+        if not access.allowed() or not session.store_ready():
             return
+        link = access.take_deep_link()  # the address opened before the password screen
+        if link is not None:
+            st.query_params.from_dict(link.params)
         session.start()
-        navigation = st.navigation(
-            [
-                st.Page(
-                    session.PAGES["dashboard"],
-                    title="Dashboard",
-                    icon=":material/dashboard:",
-                    url_path="dashboard",
-                    default=True,
-                ),
-                st.Page(
-                    session.PAGES["data"], title="Data", icon=":material/table:", url_path="data"
-                ),
-                st.Page(
-                    session.PAGES["review"],
-                    title="Review",
-                    icon=":material/rate_review:",
-                    url_path="review",
-                ),
-            ]
-        )
+        pages = {
+            "dashboard": st.Page(
+                session.PAGES["dashboard"],
+                title="Dashboard",
+                icon=":material/dashboard:",
+                url_path="dashboard",
+                default=True,
+            ),
+            "data": st.Page(
+                session.PAGES["data"], title="Data", icon=":material/table:", url_path="data"
+            ),
+            "review": st.Page(
+                session.PAGES["review"],
+                title="Review",
+                icon=":material/rate_review:",
+                url_path="review",
+            ),
+        }
+        navigation = st.navigation(list(pages.values()))
+        if link is not None and navigation is not pages[link.page]:
+            st.switch_page(pages[link.page])
         share_slot = st.sidebar.container()
         st.sidebar.text_input(
             "Your name (for notes and history)",
