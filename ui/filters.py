@@ -6,31 +6,21 @@ from datetime import date
 
 import streamlit as st
 
+from kpi_logic import tables
 from kpi_logic.model import KPI
-from kpi_logic.sql import quote_ident
 from kpi_logic.store import Dataset
 from ui import session
-
-MAX_CATEGORY_VALUES = 500
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _date_span(_cur: object, table: str, revision: str, column: str) -> tuple[date, date] | None:
-    low, high = _cur.execute(
-        f"SELECT min({quote_ident(column)})::DATE, max({quote_ident(column)})::DATE "
-        f"FROM {quote_ident(table)}"
-    ).fetchone()
-    return None if low is None else (low, high)
+    return tables.date_span(_cur, table, column)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def category_values(_cur: object, table: str, revision: str, column: str) -> list[str]:
-    """Distinct values of a category column (at most ``MAX_CATEGORY_VALUES``)."""
-    rows = _cur.execute(
-        f"SELECT DISTINCT {quote_ident(column)}::VARCHAR AS v FROM {quote_ident(table)} "
-        f"WHERE v IS NOT NULL ORDER BY v LIMIT {MAX_CATEGORY_VALUES}"
-    ).fetchall()
-    return [row[0] for row in rows]
+    """Distinct values of a category column (at most ``tables.MAX_CATEGORY_VALUES``)."""
+    return tables.category_values(_cur, table, column)
 
 
 def _on_dates() -> None:
