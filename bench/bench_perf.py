@@ -307,7 +307,7 @@ def warm_evaluation(
     """In this process, after imports and a warm-up: ``aggregate`` + ``score`` vs the
     hand-written SQL on one connection over a Parquet view (best of ``repeat``); ``whole``
     holds section 2's Parquet (evaluate, SQL) seconds by rows, to split its gap."""
-    from kpi_logic import compute
+    from kpi_logic import compute, score
     from kpi_logic.model import kpis_from_yaml
 
     assert "FROM data" in WARM_SQL, WARM_SQL
@@ -322,7 +322,7 @@ def warm_evaluation(
         con = sandboxed_connection(allowed_dirs=[folder])
         con.read_parquet(str(parquet_path)).create_view("data")
         contenders: dict[str, Callable[[], object]] = {
-            "ours": lambda c=con: compute.score(compute.aggregate(c, "data", kpis), kpis),
+            "ours": lambda c=con: score.score(compute.aggregate(c, "data", kpis), kpis),
             "sql": lambda c=con: c.execute(WARM_SQL).fetchall(),
         }
         for run in contenders.values():
@@ -421,7 +421,7 @@ def peak_memory(folder: Path, rows: int) -> tuple[Table, list[str]]:
 
 
 def chart_bytes(folder: Path, sizes: Sequence[int]) -> tuple[Table, list[str]]:
-    from kpi_logic import charts, compute
+    from kpi_logic import charts, compute, score
     from kpi_logic.model import kpis_from_yaml
 
     kpis = kpis_from_yaml(bench_evaluate.KPIS)
@@ -432,7 +432,7 @@ def chart_bytes(folder: Path, sizes: Sequence[int]) -> tuple[Table, list[str]]:
         parquet_path, _ = eval_files(folder, rows, csv_too=False)
         con = duckdb.connect()
         con.read_parquet(str(parquet_path)).create_view("data")
-        scored = compute.score(compute.aggregate(con, "data", sales), sales)
+        scored = score.score(compute.aggregate(con, "data", sales), sales)
         cells = scored[scored["category"].notna()]
         last = cells[cells["period"] == cells["period"].max()]
         totals = scored[scored["category"].isna()]
@@ -542,7 +542,7 @@ def make_store(folder: Path, rows: int, env: dict[str, str]) -> None:
 HUGE_SCRIPT = """
 import json, sys, time
 from pathlib import Path
-from kpi_logic import compute
+from kpi_logic import compute, score
 from kpi_logic.ingest import load_file
 from kpi_logic.model import kpis_from_yaml
 from kpi_logic.store import Store
@@ -557,7 +557,7 @@ start = time.perf_counter()
 rows = load_file(cur, data, "orders").rows
 loaded = time.perf_counter()
 kpis = kpis_from_yaml(spec.read_text())
-scored = compute.score(compute.aggregate(cur, "orders", kpis), kpis)
+scored = score.score(compute.aggregate(cur, "orders", kpis), kpis)
 done = time.perf_counter()
 store.close()
 print(json.dumps({"rows": rows, "load": loaded - start, "evaluate": done - loaded,
@@ -736,7 +736,7 @@ def main(argv: list[str] | None = None) -> None:
             "2a",
             "evaluate, warm in process",
             "One process, after imports and one warm-up of each: compute.aggregate + "
-            "compute.score vs the hand-written SQL of section 2 (fetchall), on the same "
+            "score.score vs the hand-written SQL of section 2 (fetchall), on the same "
             f"sandboxed connection over a Parquet view, best of {args.repeat}. Warm gap: "
             "aggregate + score minus SQL; whole-process gap: kpi_logic evaluate minus SQL in "
             "section 2 (Parquet); the rest of that gap is fixed cost (imports, process).",

@@ -1,4 +1,4 @@
-"""Charts over scored KPI results (``compute.score`` rows), never raw data rows.
+"""Charts over scored KPI results (``score.score`` rows), never raw data rows.
 
 Every builder takes a small aggregate (one row per category x period) and plain arguments
 (``unit``, ``direction``, bands), so it does not depend on the KPI object. Statuses are drawn
@@ -25,14 +25,16 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from kpi_logic import score
+
 # Okabe-Ito based: told apart with the common colour-vision deficiencies, mid-tone so they
 # read on a light and a dark background alike.
 STATUS_COLORS = {
-    "on target": "#009e73",
-    "at risk": "#e69f00",
-    "off target": "#d55e00",
-    "no target": "#8c8c8c",
-    "no data": "#bdbdbd",
+    score.ON_TARGET: "#009e73",
+    score.AT_RISK: "#e69f00",
+    score.OFF_TARGET: "#d55e00",
+    score.NO_TARGET: "#8c8c8c",
+    score.NO_DATA: "#bdbdbd",
 }
 ACTUAL_COLOR = "#4c9be8"  # the actual's line where no status colours it
 TARGET_COLOR = "#7f7f7f"  # target ticks and lines
@@ -209,7 +211,11 @@ def _bullet(
         base.mark_bar(color=STATUS_COLORS[status], opacity=_BAND_OPACITY).encode(
             x=alt.X(f"{name}_from:Q"), x2=alt.X2(f"{name}_to:Q")
         )
-        for name, status in (("off", "off target"), ("risk", "at risk"), ("on", "on target"))
+        for name, status in (
+            ("off", score.OFF_TARGET),
+            ("risk", score.AT_RISK),
+            ("on", score.ON_TARGET),
+        )
     ]
     actual = (
         base.mark_bar(height=alt.RelativeBandSize(0.45))
@@ -336,7 +342,7 @@ def _heatmap(
     scale = alt.Scale(
         type="threshold",
         domain=[warning, good],
-        range=[STATUS_COLORS[s] for s in ("off target", "at risk", "on target")],
+        range=[STATUS_COLORS[s] for s in (score.OFF_TARGET, score.AT_RISK, score.ON_TARGET)],
     )
     color = alt.Color(
         "attainment:Q", scale=scale, title="Attainment", legend=alt.Legend(format=".0%")
@@ -352,7 +358,7 @@ def _heatmap(
         tooltip=_value_tooltips(unit, category_title, period_format),
     )
     cells = base.mark_rect().encode(color=color)
-    missing = base.mark_rect(color=STATUS_COLORS["no data"]).transform_filter(
+    missing = base.mark_rect(color=STATUS_COLORS[score.NO_DATA]).transform_filter(
         "!isValid(datum.attainment)"
     )
     labels = (

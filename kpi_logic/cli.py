@@ -141,7 +141,7 @@ def _evaluate(args: argparse.Namespace) -> str:
     # Meanwhile: ingest first, which the other thread needs once connected (and can then read
     # the sample without the GIL while this thread imports the rest).
     import kpi_logic.ingest  # noqa: F401
-    from kpi_logic import compute, expressions
+    from kpi_logic import compute, expressions, score
     from kpi_logic.model import kpis_from_yaml
 
     try:
@@ -161,7 +161,7 @@ def _evaluate(args: argparse.Namespace) -> str:
         con, warnings = _load(args)  # and lists it (or the query fails again, with its message)
         records = compute.aggregate_records(con, TABLE, kpis)
     _warn(warnings)
-    scored = compute.score_records(records, kpis)
+    scored = score.score_records(records, kpis)
     with_by = {k.name for k in kpis if k.by}
     rows = []
     for record in scored:

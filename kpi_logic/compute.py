@@ -1,22 +1,10 @@
-"""Actuals per KPI x category x period in DuckDB (``aggregate``), then targets and status in
-plain Python (``score``).
+"""Actuals per KPI x category x period in DuckDB: ``aggregate_records`` (plain records, what
+the command line uses: it never loads pandas) and ``aggregate`` (the same as a pandas frame).
 
-``aggregate`` runs one query per group of KPIs sharing (time column, grain, category column,
-filter); ``score`` needs no DuckDB so a target slider re-scores the small aggregate only.
-
-Each rule lives once, over plain records (``aggregate_records``, ``score_records``, used as
-they are by the command line, which never loads pandas); ``aggregate`` and ``score`` are the
-pandas frames of the same records, for the app, the charts and ``forecast``.
-
-Formulas (``score_records``):
-
-- higher is better: ``attainment = actual / target``
-- lower is better: ``attainment = target / actual`` (``inf`` when actual <= 0: nothing left to
-  cut), so for both directions ``attainment >= bands.good`` means on target.
-- status: "no data" when actual is missing, "no target" when the target is missing or 0, else
-  "on target" (attainment >= good), "at risk" (>= warning) or "off target".
-- previous: actual of the calendar period before, same KPI and category;
-  ``change = actual - previous``, ``change_pct = change / |previous|``.
+One query runs per group of KPIs sharing (time column, grain, category column, filter);
+ratio measures are recomputed from their sums at every level (GROUPING SETS), never
+averaged. Targets and status come after, in :mod:`kpi_logic.score`, so a target move never
+runs a query.
 """
 
 from __future__ import annotations
@@ -25,7 +13,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -33,13 +21,12 @@ import duckdb
 from kpi_logic import expressions
 from kpi_logic.errors import ExpressionError, KPIDefinitionError
 from kpi_logic.ingest_types import logical_type
-from kpi_logic.model import KPI, Bands, period_start
+from kpi_logic.model import KPI
 from kpi_logic.sql import quote_ident
 
 if TYPE_CHECKING:
     import pandas as pd
 
-STATUSES = ("on target", "at risk", "off target", "no target", "no data")
 AGGREGATE_COLUMNS = ["kpi", "category", "period", "actual", "as_of", "additive"]
 BLANK_CATEGORY = "(blank)"  # category of rows whose category cell is empty
 COUNT_FUNCTIONS = ("count", "count_distinct")  # 0, not missing, for a cell without rows
@@ -332,90 +319,3 @@ def _where(
             conditions.append(f"{_category_sql(column)} IN ({marks})")
             params += [BLANK_CATEGORY, *map(str, values)]
     return (" WHERE " + " AND ".join(conditions) if conditions else ""), params
-
-
-def score_records(
-    records: Sequence[Mapping[str, object]], kpis: Sequence[KPI]
-) -> list[dict[str, object]]:
-    """Each record (``kpi, category, period, actual``; other keys are kept) with ``target,
-    attainment, status, previous, change, change_pct`` added (see module doc); missing numbers
-    are NaN (an ``actual`` of None counts as missing too). Pure Python: cheap enough to run on
-    every target slider move.
-    """
-    by_name = {kpi.name: kpi for kpi in kpis}
-    actuals = {(r["kpi"], r["category"], r["period"]): _number(r["actual"]) for r in records}
-    scored = []
-    for record in records:
-        kpi = by_name[record["kpi"]]
-        category, period = record["category"], record["period"]
-        actual = _number(record["actual"])
-        found = kpi.target_for(category, period)
-        target = math.nan if found is None else float(found)
-        rate = attainment(actual, target, kpi.direction == "lower")
-        previous = math.nan
-        if isinstance(period, date):  # the calendar period before, same KPI and category
-            before = period_start(period - timedelta(days=1), kpi.grain)
-            previous = actuals.get((kpi.name, category, before), math.nan)
-        change = actual - previous
-        change_pct = change / abs(previous) if previous != 0 else math.nan
-        scored.append(
-            {
-                **record,
-                "target": target,
-                "attainment": rate,
-                "status": status_of(actual, target, rate, kpi.bands),
-                "previous": previous,
-                "change": change,
-                "change_pct": math.nan if math.isinf(change_pct) else change_pct,
-            }
-        )
-    return scored
-
-
-def attainment(actual: float, target: float, lower: bool) -> float:
-    """``actual / target``, or ``target / actual`` where lower is better (inf when actual <= 0);
-    NaN when actual or target is missing (NaN) or the target is 0.
-    """
-    if math.isnan(actual) or math.isnan(target) or target == 0:
-        return math.nan
-    if lower:
-        return target / actual if actual > 0 else math.inf
-    return actual / target
-
-
-def status_of(actual: float, target: float, rate: float, bands: Bands) -> str:
-    """One of ``STATUSES`` for a cell with attainment ``rate`` (see module doc)."""
-    if math.isnan(actual):
-        return "no data"
-    if math.isnan(target) or target == 0:
-        return "no target"
-    return bands.status(rate)
-
-
-def _number(value: object) -> float:
-    """A record's number as a float, NaN for None."""
-    return math.nan if value is None else float(value)  # type: ignore[arg-type]
-
-
-def score(agg: pd.DataFrame, kpis: Sequence[KPI]) -> pd.DataFrame:
-    """``agg`` (from ``aggregate``, perhaps filtered) with the columns ``score_records`` adds,
-    on the same index: ``target, attainment, previous, change, change_pct`` (float64) and
-    ``status``.
-    """
-    import pandas as pd  # here, not at module level: the command line path never loads pandas
-
-    def none(value: object) -> object:  # pandas' missing markers (NaN, NaT, NA) as None
-        return None if value is None or pd.isna(value) else value
-
-    out = agg.copy()
-    records = [
-        {"kpi": k, "category": none(c), "period": none(p), "actual": none(a)}
-        for k, c, p, a in zip(
-            out["kpi"], out["category"], out["period"], out["actual"], strict=True
-        )
-    ]
-    scored = score_records(records, kpis)
-    for column in ("target", "attainment", "status", "previous", "change", "change_pct"):
-        dtype = "str" if column == "status" else "float64"
-        out[column] = pd.Series([r[column] for r in scored], index=out.index, dtype=dtype)
-    return out

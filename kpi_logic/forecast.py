@@ -10,7 +10,7 @@ actual. With ``as_of`` the last date with data::
 
 A plain sum or count grows with the days of the window, so it is paced linearly; an average
 or a ratio is a level, judged as it stands. The KPI is "on track" when the attainment of the
-projected value (``compute.attainment``, so lower-is-better works too) reaches
+projected value (``score.attainment``, so lower-is-better works too) reaches
 ``bands.good``, else "behind".
 
 Example: a monthly sum with a target of 3,100 due 2024-01-31, 1,200 by 2024-01-10: elapsed is
@@ -25,10 +25,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from kpi_logic.compute import attainment
 from kpi_logic.model import KPI, period_start
-
-PACE_STATUSES = ("on track", "behind")
+from kpi_logic.score import BEHIND, ON_TRACK, attainment
 
 
 @dataclass(frozen=True)
@@ -89,5 +87,5 @@ def pace(kpi: KPI, scored: pd.DataFrame, as_of: date | None = None) -> Pace | No
         expected=expected,
         projected=projected,
         linear=linear,
-        status="on track" if rate >= kpi.bands.good else "behind",
+        status=ON_TRACK if rate >= kpi.bands.good else BEHIND,
     )

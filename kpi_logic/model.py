@@ -1,6 +1,6 @@
 """KPI definitions: the ``KPI``, ``Target`` and ``Bands`` dataclasses, validation, YAML in and out.
 
-A KPI file looks like this (see DESIGN.md)::
+A KPI file looks like this (README.md, "KPI files", documents every key)::
 
     kpis:
       - name: Sales
@@ -84,12 +84,6 @@ class Bands:
 
     good: float = 1.0
     warning: float = 0.9
-
-    def status(self, attainment: float) -> str:
-        """``Bands().status(0.95) == "at risk"``."""
-        if attainment >= self.good:
-            return "on target"
-        return "at risk" if attainment >= self.warning else "off target"
 
 
 @dataclass(frozen=True)

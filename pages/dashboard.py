@@ -5,18 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import charts
+from kpi_logic import charts, score
 from kpi_logic.model import KPI
 from ui import builder, filters, kpis, session, shell
 
 shell.ensure()
 
 BADGE_COLORS = {
-    "on target": "green",
-    "at risk": "orange",
-    "off target": "red",
-    "on track": "green",
-    "behind": "red",
+    score.ON_TARGET: "green",
+    score.AT_RISK: "orange",
+    score.OFF_TARGET: "red",
+    score.ON_TRACK: "green",
+    score.BEHIND: "red",
 }
 CARDS_PER_ROW = 4
 
@@ -53,7 +53,7 @@ def card(index: int, kpi: KPI, facts: kpis.CardFacts, problem: str | None) -> No
         status_line = badge(last["status"])
         if pd.notna(last["attainment"]):
             status_line += f" **{last['attainment']:.0%}** of target"
-        elif last["status"] == "no target":
+        elif last["status"] == score.NO_TARGET:
             status_line += " set a target in the sidebar"
         if pd.notna(last["target"]):
             status_line += f" ({charts.format_value(last['target'], kpi.unit)})"

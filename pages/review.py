@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import charts, export, forecast
+from kpi_logic import charts, export, forecast, score
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.model import KPI
 from kpi_logic.store import Note
@@ -14,13 +14,12 @@ from ui import builder, kpis, session, shell
 
 shell.ensure()
 
-NOTE_STATUSES = ("on track", "at risk", "off track", "done")
 STATUS_MARKS = {
-    "on target": "🟢",
-    "at risk": "🟠",
-    "off target": "🔴",
-    "on track": "🟢",
-    "behind": "🔴",
+    score.ON_TARGET: "🟢",
+    score.AT_RISK: "🟠",
+    score.OFF_TARGET: "🔴",
+    score.ON_TRACK: "🟢",
+    score.BEHIND: "🔴",
 }
 
 
@@ -109,7 +108,7 @@ with st.form("note_form", clear_on_submit=True):
     text = st.text_area(
         "Note", max_chars=10_000, placeholder="Why did it move? What are we doing about it?"
     )
-    status = st.selectbox("Status (optional)", ["", *NOTE_STATUSES])
+    status = st.selectbox("Status (optional)", ["", *score.NOTE_STATUSES])
     if st.form_submit_button("Add note", type="primary"):
         if not text.strip():
             st.warning("Write something before adding the note.")

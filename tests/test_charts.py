@@ -18,7 +18,7 @@ MONTHS = [date(2024, m, 1) for m in (9, 10, 11, 12)]
 
 
 def scored(rows: list[tuple], kpi: str = "Revenue") -> pd.DataFrame:
-    """A ``compute.score``-shaped frame from (category, period, actual, target, status)."""
+    """A ``score.score``-shaped frame from (category, period, actual, target, status)."""
     frame = pd.DataFrame(rows, columns=["category", "period", "actual", "target", "status"])
     frame.insert(0, "kpi", kpi)
     frame["attainment"] = frame["actual"] / frame["target"]

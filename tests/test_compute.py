@@ -1,4 +1,4 @@
-"""compute.aggregate and compute.score against independent pandas computations.
+"""compute.aggregate and score.score against independent pandas computations.
 
 The data is generated with a seeded random, written to a real Parquet file and loaded with
 ``ingest.load_file``, as the app does.
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kpi_logic import compute, ingest
+from kpi_logic import compute, ingest, score
 from kpi_logic.errors import ExpressionError, KPIDefinitionError
 from kpi_logic.model import KPI, Bands, Target
 from kpi_logic.sql import sandboxed_connection
@@ -262,7 +262,7 @@ def test_score_targets_attainment_status_and_change() -> None:
             ("Sales", "North", jan, np.nan),  # no data
         ]
     )
-    scored = compute.score(agg, [kpi]).set_index(["category", "period"])
+    scored = score.score(agg, [kpi]).set_index(["category", "period"])
     assert scored.loc[(None, jan), "target"] == 250  # total row: total
     assert scored.loc[("East", jan), ["target", "attainment", "status"]].tolist() == [
         100,
@@ -281,7 +281,7 @@ def test_score_targets_attainment_status_and_change() -> None:
     assert scored.loc[("East", feb), "change_pct"] == pytest.approx(-0.55)
     assert scored.loc[("East", mar), "previous"] == 45
     assert np.isnan(scored.loc[("West", mar), "previous"])  # West has no February
-    assert set(compute.score(agg, [kpi])["status"]) <= set(compute.STATUSES)
+    assert set(score.score(agg, [kpi])["status"]) <= set(score.STATUSES)
 
 
 def test_score_lower_is_better_and_no_target() -> None:
@@ -295,13 +295,13 @@ def test_score_lower_is_better_and_no_target() -> None:
             ("Zero", None, None, 40.0),
         ]
     )
-    scored = compute.score(agg, [lower, none, zero]).set_index("kpi")
+    scored = score.score(agg, [lower, none, zero]).set_index("kpi")
     assert scored.loc["Cost", "attainment"] == pytest.approx(50 / 40)
     assert scored.loc["Cost", "status"] == "on target"
-    above = compute.score(agg.assign(actual=[60.0, 1, 1]), [lower, none, zero]).set_index("kpi")
+    above = score.score(agg.assign(actual=[60.0, 1, 1]), [lower, none, zero]).set_index("kpi")
     assert above.loc["Cost", "attainment"] == pytest.approx(50 / 60)  # 0.83 < 0.9
     assert above.loc["Cost", "status"] == "off target"
-    assert compute.score(agg.assign(actual=[0.0, 1, 1]), [lower, none, zero])["status"][0] == (
+    assert score.score(agg.assign(actual=[0.0, 1, 1]), [lower, none, zero])["status"][0] == (
         "on target"
     )
     assert scored.loc["Free", "status"] == "no target"
@@ -312,7 +312,7 @@ def test_score_lower_is_better_and_no_target() -> None:
 
 def test_score_end_to_end_with_category_targets(con, orders: pd.DataFrame) -> None:
     kpi = SALES.with_target(20000).with_target(3000, category="West")
-    scored = compute.score(compute.aggregate(con, "orders", [kpi]), [kpi])
+    scored = score.score(compute.aggregate(con, "orders", [kpi]), [kpi])
     west = scored[scored["category"] == "West"].iloc[0]
     assert west["target"] == 3000
     assert west["attainment"] == pytest.approx(west["actual"] / 3000)
@@ -323,7 +323,7 @@ def test_ratio_over_nothing_is_missing(tmp_path: Path) -> None:
     con = sandboxed_connection(allowed_dirs=[tmp_path])
     con.execute("CREATE TABLE t AS SELECT * FROM (VALUES (1.0, 0.0), (0.0, 0.0)) v(a, b)")
     kpi = KPI("R", "sum(a) / sum(b)", target=Target(1))
-    scored = compute.score(compute.aggregate(con, "t", [kpi]), [kpi])
+    scored = score.score(compute.aggregate(con, "t", [kpi]), [kpi])
     assert np.isnan(scored["actual"][0])
     assert scored["status"][0] == "no data"
 
@@ -340,8 +340,8 @@ def test_records_are_the_frames_rows(con) -> None:
         ORDERS.with_target(40.0),
         KPI("Margin", 'sum("Profit") / sum("Sales")', direction="lower", target=Target(0.2)),
     ]
-    records = compute.score_records(compute.aggregate_records(con, "orders", kpis), kpis)
-    frame = compute.score(compute.aggregate(con, "orders", kpis), kpis)
+    records = score.score_records(compute.aggregate_records(con, "orders", kpis), kpis)
+    frame = score.score(compute.aggregate(con, "orders", kpis), kpis)
     assert len(records) == len(frame) > 0
     for record, row in zip(records, frame.to_dict("records"), strict=True):
         assert record.keys() == row.keys()
@@ -366,5 +366,5 @@ def test_records_are_the_frames_rows(con) -> None:
     ],
 )
 def test_attainment(actual: float, target: float, lower: bool, expected: float) -> None:
-    got = compute.attainment(actual, target, lower)
+    got = score.attainment(actual, target, lower)
     assert got == pytest.approx(expected, nan_ok=True)

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from kpi_logic import compute
+from kpi_logic import compute, score
 from kpi_logic.forecast import pace
 from kpi_logic.model import KPI, Bands, Target
 
@@ -108,7 +108,7 @@ def test_end_to_end_from_aggregate() -> None:
         " FROM range(12) r(i)"
     )
     kpi = KPI("Sales", "sum(x)", time="d", target=Target(290), due=date(2024, 2, 29))
-    scored = compute.score(compute.aggregate(con, "t", [kpi]), [kpi])
+    scored = score.score(compute.aggregate(con, "t", [kpi]), [kpi])
     result = pace(kpi, scored)
     assert result.as_of == date(2024, 2, 12)
     assert result.actual == 120

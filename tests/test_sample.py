@@ -123,7 +123,10 @@ def _latest_statuses(sample: pd.DataFrame, kpi: KPI) -> dict[str, str]:
         actual = _evaluate(cell, kpi.measure)
         target = kpi.target_for(category, period.max())
         attainment = target / actual if kpi.direction == "lower" else actual / target
-        statuses[category] = kpi.bands.status(attainment)
+        if attainment >= kpi.bands.good:
+            statuses[category] = "on target"
+        else:
+            statuses[category] = "at risk" if attainment >= kpi.bands.warning else "off target"
     return statuses
 
 

@@ -1,7 +1,7 @@
 """The current dataset, its KPI set (with target overrides from sliders) and scored results.
 
 The expensive part, the aggregate over the data, is cached by table, dataset revision, KPI
-definitions and filters; targets are applied afterwards by ``compute.score``, so moving a
+definitions and filters; targets are applied afterwards by ``score.score``, so moving a
 target slider never re-scans the data.
 """
 
@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import charts, compute, forecast, targets
+from kpi_logic import charts, compute, forecast, score, targets
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.model import KPI, definition_key, kpis_from_yaml, kpis_to_yaml
 from kpi_logic.store import Dataset, KPISet
@@ -206,7 +206,7 @@ def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[pd.DataFrame, dict[str, s
     )
     parts, empty, problems = _aggregate(session.cursor(), *query, tuple(kpis))
     frames = [_score(query, repr(k), parts[k.name], k) for k in kpis if k.name in parts]
-    return (pd.concat(frames, ignore_index=True) if frames else compute.score(empty, [])), problems
+    return (pd.concat(frames, ignore_index=True) if frames else score.score(empty, [])), problems
 
 
 @st.cache_resource(max_entries=1024, show_spinner=False)
@@ -214,7 +214,7 @@ def _score(query: tuple, kpi_repr: str, _rows: pd.DataFrame, _kpi: KPI) -> pd.Da
     """One KPI's rows of the aggregate of ``query`` scored, cached by that and by everything
     the KPI says (its ``repr``): a target move re-scores the moved KPI only. Shared, not
     copied: read only (``scored`` concatenates copies)."""
-    return compute.score(_rows, [_kpi])
+    return score.score(_rows, [_kpi])
 
 
 @dataclass
@@ -251,7 +251,7 @@ def card_facts(results: pd.DataFrame) -> dict[str, CardFacts]:
     for name, period, status in zip(*columns, strict=True):
         if name in latest and period == latest[name]:
             facts[name].categories += 1
-            facts[name].on_target += status == "on target"
+            facts[name].on_target += status == score.ON_TARGET
     return facts
 
 
