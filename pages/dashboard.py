@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import charts, score
+from kpi_logic import charts, score, summary
 from kpi_logic.model import KPI
 from ui import builder, filters, kpis, session, shell
 
@@ -26,7 +26,7 @@ def badge(status: str) -> str:
     return f":{BADGE_COLORS.get(status, 'gray')}-badge[{status.capitalize()}]"
 
 
-def card(index: int, kpi: KPI, facts: kpis.CardFacts, problem: str | None) -> None:
+def card(index: int, kpi: KPI, facts: summary.CardFacts, problem: str | None) -> None:
     """One KPI card: value, change vs previous period, sparkline, status, attainment, owner."""
     last = facts.last
     with st.container(border=True, key=f"card_{index}"):
@@ -171,14 +171,14 @@ if results["actual"].notna().sum() == 0 and not problems:
         filters.clear()
     st.stop()
 
-facts = kpis.card_facts(results)
+facts = summary.card_facts(results)
 for start in range(0, len(items), CARDS_PER_ROW):
     row = st.columns(CARDS_PER_ROW)
     for offset, (column, kpi) in enumerate(
         zip(row, items[start : start + CARDS_PER_ROW], strict=False)
     ):
         with column:
-            fact = facts.get(kpi.name, kpis.CardFacts())
+            fact = facts.get(kpi.name, summary.CardFacts())
             card(start + offset, kpi, fact, problems.get(kpi.name))
 
 st.divider()

@@ -6,10 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import charts, export, forecast, score
+from kpi_logic import export, score, summary
 from kpi_logic.errors import KPIExplorerError
-from kpi_logic.model import KPI
-from kpi_logic.store import Note
 from ui import builder, kpis, session, shell
 
 shell.ensure()
@@ -44,44 +42,13 @@ if not items:
 
 store, cur = session.store(), session.cursor()
 results, problems = kpis.scored(dataset, items)
-facts = kpis.card_facts(results)
+facts = summary.card_facts(results)
 
 
 all_notes = store.notes(cur, kpi_set.id)  # newest first: one query for the whole page
-last_notes: dict[str, Note] = {}
-for note in all_notes:
-    last_notes.setdefault(note.kpi_name, note)
-
-
-def summary_row(kpi: KPI) -> dict:
-    """Owner, latest status and attainment, pace and last note of one KPI."""
-    last = facts[kpi.name].last if kpi.name in facts else None
-    pace = forecast.pace(kpi, results) if kpi.name not in problems else None
-    note = last_notes.get(kpi.name)
-    return {
-        "KPI": kpi.name,
-        "Type": kpi.type,
-        "Owner": kpi.owner,
-        "Period": None
-        if last is None or pd.isna(last["period"])
-        else charts.period_label(last["period"], kpi.grain),
-        "Actual": None if last is None else charts.format_value(last["actual"], kpi.unit),
-        "Target": None if last is None else charts.format_value(last["target"], kpi.unit),
-        "Attainment": None
-        if last is None or pd.isna(last["attainment"])
-        else float(last["attainment"]),
-        "Status": problems.get(kpi.name, "no data" if last is None else last["status"]),
-        "Pace": None
-        if pace is None
-        else f"{pace.status} (projected "
-        f"{charts.format_value(pace.projected, kpi.unit)} by {pace.due:%d %b %Y})",
-        "Last note": None
-        if note is None
-        else f"{note.created_at:%Y-%m-%d} {note.author or 'anonymous'}: {note.text}",
-    }
-
-
-overview = pd.DataFrame([summary_row(k) for k in items])
+overview = pd.DataFrame(
+    summary.review_rows(items, results, problems, summary.last_notes(all_notes))
+)
 st.dataframe(
     overview,
     hide_index=True,

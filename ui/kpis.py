@@ -8,7 +8,6 @@ target slider never re-scans the data.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
@@ -215,44 +214,6 @@ def _score(query: tuple, kpi_repr: str, _rows: pd.DataFrame, _kpi: KPI) -> pd.Da
     the KPI says (its ``repr``): a target move re-scores the moved KPI only. Shared, not
     copied: read only (``scored`` concatenates copies)."""
     return score.score(_rows, [_kpi])
-
-
-@dataclass
-class CardFacts:
-    """What a KPI's card shows besides the KPI itself."""
-
-    last: pd.Series | None = None  # the latest all-categories row with an actual
-    sparkline: list[float] = field(default_factory=list)  # actuals by period
-    periods: int = 0  # all-categories rows, with or without an actual
-    on_target: int = 0  # categories on target in the latest period...
-    categories: int = 0  # ... of so many
-
-
-def card_facts(results: pd.DataFrame) -> dict[str, CardFacts]:
-    """Each KPI's ``CardFacts`` (a card, a review row), from one sort of the all-categories
-    rows of scored ``results`` (a rerun after a target move redraws every card, so this stays
-    a few plain passes over columns)."""
-    totals = results[results["category"].isna()]
-    totals = totals.sort_values("period", na_position="first", kind="stable")
-    facts: dict[str, CardFacts] = {}
-    last_at: dict[str, int] = {}
-    names, actuals = totals["kpi"].tolist(), totals["actual"].tolist()
-    for i, (name, actual) in enumerate(zip(names, actuals, strict=True)):
-        fact = facts.setdefault(name, CardFacts())
-        fact.periods += 1
-        if pd.notna(actual):
-            fact.sparkline.append(float(actual))
-            last_at[name] = i
-    for name, i in last_at.items():
-        facts[name].last = totals.iloc[i]
-    latest = {name: f.last["period"] for name, f in facts.items() if f.last is not None}
-    cells = results[results["category"].notna()]
-    columns = (cells[c].tolist() for c in ("kpi", "period", "status"))
-    for name, period, status in zip(*columns, strict=True):
-        if name in latest and period == latest[name]:
-            facts[name].categories += 1
-            facts[name].on_target += status == score.ON_TARGET
-    return facts
 
 
 def trend(
