@@ -185,6 +185,14 @@ def _invalidated(err: BaseException) -> bool:
     return any(isinstance(cause, duckdb.FatalException) for cause in _chain(err))
 
 
+# What DuckDB says when the store file is not a (whole) database: never a lock or a setting.
+_DAMAGE_WORDS = (
+    "not a valid DuckDB database file",
+    "Corrupt database file",
+    "Could not read enough bytes",
+)
+
+
 def _fingerprint(path: Path) -> tuple[int, int, int]:
     info = path.stat()
     return info.st_ino, info.st_size, info.st_mtime_ns
@@ -290,7 +298,7 @@ class Store:
             self._create_schema()
         except duckdb.Error as err:
             self._con.close()
-            raise self._damaged() from err
+            raise self._open_error(err) from err
         except BaseException:
             self._con.close()
             raise
@@ -299,18 +307,19 @@ class Store:
         """A new sandboxed connection to the store file."""
         try:
             return sandboxed_connection(str(self.path), **self._settings)
-        except duckdb.IOException as err:
-            if "lock" in str(err).lower():
-                raise StoreError(
-                    f"The saved data in {self.path} cannot be opened: it is in use by another "
-                    "program."
-                ) from err
-            raise self._damaged() from err
-        except duckdb.Error as err:  # e.g. a checksum that does not match: a damaged block
-            raise self._damaged() from err
+        except duckdb.Error as err:
+            raise self._open_error(err) from err
 
-    def _damaged(self) -> StoreDamagedError:
-        return StoreDamagedError(str(self.path), _fingerprint(self.path))
+    def _open_error(self, err: duckdb.Error) -> StoreError:
+        """The error to show when the store file could not be opened."""
+        text = str(err)
+        if any(words in text for words in _DAMAGE_WORDS):
+            return StoreDamagedError(str(self.path), _fingerprint(self.path))
+        if isinstance(err, duckdb.IOException) and "lock" in text.lower():
+            reason = "it is in use by another program"
+        else:  # e.g. already open in this process with other settings
+            reason = text.splitlines()[0]
+        return StoreError(f"The saved data in {self.path} cannot be opened: {reason}.")
 
     def _create_schema(self) -> None:
         cur = self.cursor()

@@ -295,14 +295,12 @@ def _save_rejects(cur: duckdb.DuckDBPyConnection, table: str, rejects: pd.DataFr
         else pd.DataFrame({c: [] for c in REJECT_COLUMNS}, dtype="string")
     )
     name = f"rejects_{new_id()[:12]}"
-    cur.register(name, frame)
-    try:
-        cur.execute(
+    with cur.cursor() as writer:  # the caller's cursor may hold an unfinished result
+        writer.register(name, frame)
+        writer.execute(
             f"CREATE OR REPLACE TABLE {quote_ident(table + REJECTS_SUFFIX)} AS "
             f"SELECT * FROM {quote_ident(name)}"
         )
-    finally:
-        cur.unregister(name)
 
 
 def rejects(cur: duckdb.DuckDBPyConnection, dataset: Dataset) -> pd.DataFrame:
