@@ -26,13 +26,12 @@ import math
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
-from kpi_logic.errors import KPIExplorerError
+from kpi_logic.errors import DataReadError, KPIExplorerError
 from kpi_logic.sql import sandboxed_connection
 
 # The engine's modules are imported by the commands themselves: ``evaluate`` starts the load
@@ -135,29 +134,23 @@ def _warn(warnings: list[str]) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> str:
-    # The load runs on another thread (DuckDB connects and reads without the GIL), so it
-    # overlaps the imports and checks below; a view: the query reads the file.
-    loading = ThreadPoolExecutor(max_workers=1).submit(_load, args, materialize=False)
-    # Meanwhile: ingest first, which the other thread needs once connected (and can then read
-    # the sample without the GIL while this thread imports the rest).
-    import kpi_logic.ingest  # noqa: F401
     from kpi_logic import compute, expressions, score
     from kpi_logic.model import kpis_from_yaml
 
-    try:
+    # The file is opened (a view: the query reads it) while the KPI file is read and checked;
+    # leaving the block waits for the load, also when the KPI file is refused.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        loading = pool.submit(_load, args, materialize=False)
         kpis = kpis_from_yaml(_read_kpi_file(args.kpis))
-    except BaseException:  # the KPI file's error, once DuckDB is done on the other thread
-        with suppress(Exception):
-            loading.result()
-        raise
-    con, warnings = loading.result()
+        con, warnings = loading.result()
     expressions.parse_with(con)  # no second connection just to parse the KPI file
     columns = compute.table_columns(con, TABLE)
     for kpi in kpis:  # a bad KPI file fails here, before the file is scanned
         compute.compile_kpi(kpi, columns)
     try:
         records = compute.aggregate_records(con, TABLE, kpis)
-    except KPIExplorerError:  # a row or cell the view's strict read refuses: a table skips
+    except DataReadError:  # a row or cell the view's strict read refuses: a table skips it
+        con.close()
         con, warnings = _load(args)  # and lists it (or the query fails again, with its message)
         records = compute.aggregate_records(con, TABLE, kpis)
     _warn(warnings)

@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from kpi_logic import expressions
-from kpi_logic.errors import ExpressionError, KPIDefinitionError
+from kpi_logic.errors import (
+    ComputeError,
+    DataReadError,
+    ExpressionError,
+    KPIDefinitionError,
+    KPIExplorerError,
+)
 from kpi_logic.ingest_types import logical_type
 from kpi_logic.model import KPI
 from kpi_logic.sql import quote_ident
@@ -179,10 +185,8 @@ def _run_group(
     sql, params = _group_sql(table, plans, columns, start, end, categories)
     try:
         cursor = con.execute(sql, params)
-    except duckdb.Error as err:  # e.g. sum() of a text column
-        names = ", ".join(f'"{p.kpi.name}"' for p in plans)
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise KPIDefinitionError(f"KPI {names} could not be computed: {reason}") from err
+    except duckdb.Error as err:
+        raise _computing_error(err, plans) from err
     names = [d[0] for d in cursor.description]
     wide = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     first = plans[0]
@@ -205,6 +209,23 @@ def _run_group(
             long += _zero_fill(long)
         records += long
     return records
+
+
+def _computing_error(err: duckdb.Error, plans: Sequence[_Plan]) -> KPIExplorerError:
+    """What went wrong, by kind: the data could not be read, the machine ran short (both not
+    the KPIs' fault), or the KPIs ask something of their columns they can't (sum of text)."""
+    names = ", ".join(f'"{p.kpi.name}"' for p in plans)
+    reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    if isinstance(err, duckdb.ConversionException | duckdb.InvalidInputException):
+        return DataReadError(f"The data could not be read for KPI {names}: {reason}")
+    if isinstance(
+        err, duckdb.OutOfMemoryException | duckdb.IOException | duckdb.InterruptException
+    ):
+        return ComputeError(
+            f"KPI {names} could not be computed now ({reason}); try again, or ask whoever "
+            "runs the app for more memory or disk."
+        )
+    return KPIDefinitionError(f"KPI {names} could not be computed: {reason}")
 
 
 def _finite(value: float | None) -> float:

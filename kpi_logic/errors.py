@@ -15,6 +15,16 @@ class KPIDefinitionError(KPIExplorerError):
     """A KPI definition or KPI file is invalid; the message names the KPI and the key."""
 
 
+class DataReadError(KPIExplorerError):
+    """The data could not be read while computing (a row or cell a strict read of the file
+    refuses): the KPI definitions are fine."""
+
+
+class ComputeError(KPIExplorerError):
+    """Computing ran out of memory or disk, or was interrupted: worth trying again, so a
+    cache must not keep it."""
+
+
 class ExpressionError(KPIExplorerError):
     """A measure or filter expression was refused; the message names the offending part."""
 

@@ -10,12 +10,13 @@ import math
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from kpi_logic import compute, ingest, score
-from kpi_logic.errors import ExpressionError, KPIDefinitionError
+from kpi_logic.errors import DataReadError, ExpressionError, KPIDefinitionError
 from kpi_logic.model import KPI, Bands, Target
 from kpi_logic.sql import sandboxed_connection
 
@@ -368,3 +369,19 @@ def test_records_are_the_frames_rows(con) -> None:
 def test_attainment(actual: float, target: float, lower: bool, expected: float) -> None:
     got = score.attainment(actual, target, lower)
     assert got == pytest.approx(expected, nan_ok=True)
+
+
+def test_errors_say_whose_fault_they_are(tmp_path: Path) -> None:
+    """A KPI that asks too much of its column is the KPI's problem; a cell a strict read of the
+    file refuses is the data's; neither is mistaken for the other."""
+    path = tmp_path / "orders.csv"
+    path.write_text("name,amount\nann,1\nbob,2\n" + "cid,3\n" * 3000 + "dan,not a number\n")
+    con = duckdb.connect()
+    source = con.read_csv(str(path), header=True, dtype={"name": "VARCHAR", "amount": "DOUBLE"})
+    source.create_view("orders")
+    text_sum = KPI(name="Text", measure='sum("name")')
+    with pytest.raises(KPIDefinitionError, match="Text"):
+        compute.aggregate_records(con, "orders", [text_sum])
+    amount = KPI(name="Amount", measure='sum("amount")')
+    with pytest.raises(DataReadError, match="Amount"):
+        compute.aggregate_records(con, "orders", [amount])

@@ -15,7 +15,12 @@ import pandas as pd
 import streamlit as st
 
 from kpi_logic import charts, compute, forecast, score, targets
-from kpi_logic.errors import KPIExplorerError
+from kpi_logic.errors import (
+    ComputeError,
+    DataReadError,
+    KPIDefinitionError,
+    KPIExplorerError,
+)
 from kpi_logic.model import KPI, definition_key, kpis_from_yaml, kpis_to_yaml
 from kpi_logic.store import Dataset, KPISet
 from ui import session
@@ -179,12 +184,12 @@ def _aggregate(
     problems: dict[str, str] = {}
     try:
         agg = run(list(_kpis))
-    except KPIExplorerError:  # find which KPIs fail; compute the others
+    except (KPIDefinitionError, DataReadError):  # find which KPIs fail; compute the others
         frames = []
         for kpi in _kpis:
             try:
                 frames.append(run([kpi]))
-            except KPIExplorerError as err:
+            except (KPIDefinitionError, DataReadError) as err:
                 problems[kpi.name] = str(err)
         agg = pd.concat(frames, ignore_index=True) if frames else run([])
     parts = {str(name): rows for name, rows in agg.groupby("kpi", sort=False)}
@@ -203,7 +208,11 @@ def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[pd.DataFrame, dict[str, s
         view.end,
         tuple((column, tuple(values)) for column, values in sorted(view.filters.items())),
     )
-    parts, empty, problems = _aggregate(session.cursor(), *query, tuple(kpis))
+    try:
+        parts, empty, problems = _aggregate(session.cursor(), *query, tuple(kpis))
+    except ComputeError as err:  # out of memory or disk: not cached, the next run tries again
+        st.error(str(err), icon=":material/error:")
+        st.stop()
     frames = [_score(query, repr(k), parts[k.name], k) for k in kpis if k.name in parts]
     return (pd.concat(frames, ignore_index=True) if frames else score.score(empty, [])), problems
 
