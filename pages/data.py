@@ -8,10 +8,9 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import ingest, workspace
+from kpi_logic import ingest, tables, workspace
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.ingest_types import LOGICAL_TYPES
-from kpi_logic.sql import quote_ident
 from ui import kpis, layout, session, shell
 
 shell.ensure()
@@ -92,6 +91,11 @@ def load(upload: st.runtime.uploaded_file_manager.UploadedFile) -> None:
     messages += [("warning", f"{upload.name}: {w}") for w in result.warnings]
 
 
+def _drawn_for(key: str, dataset_id: str) -> None:
+    """A button's click: remember which dataset the button was drawn for."""
+    st.session_state[key] = dataset_id
+
+
 def _delete(dataset_id: str) -> str | None:
     """The delete button: delete the dataset it was drawn for, never the one shown now (another
     tab may have deleted it, and the picker fallen back to another); say why it could not."""
@@ -161,7 +165,7 @@ if workbook:
 preview, profile, types, rejects = st.tabs(["Preview", "Columns", "Fix types", "Rejected rows"])
 with preview:
     st.dataframe(
-        cur.execute(f"SELECT * FROM {quote_ident(dataset.table)} LIMIT {PREVIEW_ROWS}").df(),
+        tables.preview(cur, dataset.table, PREVIEW_ROWS),
         hide_index=True,
     )
     st.caption(f"The first {min(PREVIEW_ROWS, dataset.rows):,} of {dataset.rows:,} rows.")
@@ -177,7 +181,16 @@ with types:
     if chosen:
         st.caption("Set by hand: " + ", ".join(f"{c} → {t}" for c, t in sorted(chosen.items())))
     new_type = st.selectbox("Treat it as", LOGICAL_TYPES, key="retype_type")
-    if st.button("Change type", key="retype", disabled=new_type == detected):
+    retype_clicked = st.button(
+        "Change type",
+        key="retype",
+        disabled=new_type == detected,
+        on_click=_drawn_for,
+        args=("retype_for", dataset.id),
+    )
+    if retype_clicked and st.session_state.pop("retype_for", None) != dataset.id:
+        st.error("This dataset was already deleted.")  # the page fell back to another one
+    elif retype_clicked:
         bar = st.progress(0.0, text="Reloading…")
         try:
             result = workspace.retype(

@@ -123,8 +123,14 @@ def test_a_full_disk_refuses_an_upload_and_a_note_and_loses_nothing(disk: Path) 
         with pytest.raises(DiskFullError, match=FULL_DISK_WORDS) as refused:
             store.add_note(cur, kpi_set.id, "Revenue", "bob", "x" * 5_000)
         assert "someone else" not in str(refused.value).lower()
+        with pytest.raises(DiskFullError, match=FULL_DISK_WORDS):
+            store.save_view(cur, "West", {"ds": sample.id, "padding": "x" * 5_000})
+        with pytest.raises(DiskFullError, match=FULL_DISK_WORDS):
+            store.update_kpi_set(cur, kpi_set.id, kpi_set.yaml_text + "# " + "x" * 5_000, "b", "")
 
         filler.unlink()
+        assert store.get_kpi_set(cur, kpi_set.id) == kpi_set
+        assert store.list_views(cur) == []
         later = store.add_note(cur, kpi_set.id, "Revenue", "bob", "after space was freed")
         assert [n.id for n in store.notes(cur, kpi_set.id)] == [later, confirmed]
         rows = store.cursor().execute(f"SELECT count(*) FROM {quote_ident(sample.table)}")
@@ -404,3 +410,33 @@ def test_a_stale_delete_button_never_deletes_another_dataset(store_path: Path) -
     assert store.get_kpi_set(cur, kpi_set.id).yaml_text == SAMPLE_KPIS.read_text("utf-8")
     rows = cur.execute(f"SELECT count(*) FROM {quote_ident(sample.table)}").fetchone()[0]
     assert rows == SAMPLE_ROWS
+
+
+def test_a_stale_change_type_button_never_changes_another_dataset(store_path: Path) -> None:
+    first = start()
+    first.switch_page("pages/data.py")
+    rerun(first)
+    first.get("file_uploader")[0].set_value(("orders.csv", b"Region,Amount\nEast,3\n", "text/csv"))
+    rerun(first)
+    orders = first.selectbox(key="data_pick").value
+    first.selectbox(key="retype_column").select("Amount")
+    first.selectbox(key="retype_type").select("text")
+    rerun(first)
+    assert not first.button(key="retype").disabled
+    from ui import session
+
+    store = session.store()
+    cur = store.cursor()
+    sample = next(d for d in store.list_datasets(cur) if d.id != orders)
+
+    second = start({"ds": orders})
+    second.switch_page("pages/data.py")
+    rerun(second)
+    second.button(key="delete_dataset").click()
+    rerun(second)
+
+    first.button(key="retype").click()  # drawn for "orders", now gone
+    rerun(first)
+    assert [e.body for e in first.error] == ["This dataset was already deleted."]
+    assert store.list_datasets(cur) == [sample]  # same row count and content hash
+    assert workspace.type_overrides(upload_dir_for(store_path), sample) == {}
