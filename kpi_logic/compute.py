@@ -118,13 +118,9 @@ def aggregate_records(
     to every KPI; an empty list selects everything.
     """
     columns = table_columns(con, table)
-    plans = [compile_kpi(kpi, columns) for kpi in kpis]
-    groups: dict[tuple, list[_Plan]] = {}
-    for plan in plans:
-        groups.setdefault(plan.group, []).append(plan)
     records = [
         record
-        for group in groups.values()
+        for group in _groups(kpis, columns)
         for record in _run_group(con, table, group, columns, start, end, categories)
     ]
     order = {kpi.name: i for i, kpi in enumerate(kpis)}
@@ -138,6 +134,32 @@ def aggregate_records(
         )
     )
     return records
+
+
+def aggregate_sql(
+    table: str,
+    kpis: Sequence[KPI],
+    columns: Mapping[str, str],
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    categories: Categories | None = None,
+) -> list[tuple[str, list[object]]]:
+    """The SQL and bound parameters of each query ``aggregate_records`` runs over ``table``
+    (column name -> DuckDB type in ``columns``), one per group of KPIs."""
+    return [
+        _group_sql(table, group, columns, start, end, categories)
+        for group in _groups(kpis, columns)
+    ]
+
+
+def _groups(kpis: Sequence[KPI], columns: Mapping[str, str]) -> list[list[_Plan]]:
+    """The KPIs compiled and grouped by what their query shares (time, grain, by, filter)."""
+    groups: dict[tuple, list[_Plan]] = {}
+    for kpi in kpis:
+        plan = compile_kpi(kpi, columns)
+        groups.setdefault(plan.group, []).append(plan)
+    return list(groups.values())
 
 
 def aggregate(

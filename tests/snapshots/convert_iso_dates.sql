@@ -1,0 +1,3 @@
+-- date (dates Y-M-D)
+-- params: {}
+TRY_CAST("raw" AS DATE)
