@@ -111,12 +111,13 @@ def add_dataset(
         dataset_id = store.register_dataset(
             cur, name, Path(path).name, table, result.rows, _revision(digest, sheet, {})
         )
-        return store.get_dataset(cur, dataset_id), result
     except BaseException as err:  # also a cancelled load (the progress callback raises then)
         problem = _undo(store, cur, err, [table, table + REJECTS_SUFFIX], [source])
         if problem is not None:
             raise problem from err
         raise
+    # a new cursor: a commit whose checkpoint failed is kept, but the store was reopened
+    return store.get_dataset(store.cursor(), dataset_id), result
 
 
 def _undo(
@@ -221,7 +222,7 @@ def delete_dataset(
     except (OSError, ValueError, KeyError, TypeError):
         path = None
     source.unlink(missing_ok=True)
-    live = {d.table for d in store.list_datasets(cur)}
+    live = {d.table for d in store.list_datasets(store.cursor())}  # ``cur`` may be closed now
     if path is not None and path.resolve().parent not in _folders_in_use(upload_dir, live):
         discard_upload(upload_dir, path)
     return dataset
@@ -275,10 +276,14 @@ def sweep_orphans(
 
 
 def _last_change(entry: Path) -> float:
-    """The newest modification time of ``entry`` and, for a folder, of what is directly in it."""
-    times = [entry.lstat().st_mtime]
-    if entry.is_dir() and not entry.is_symlink():
-        times += [child.lstat().st_mtime for child in entry.iterdir()]
+    """The newest modification time of ``entry`` and, for a folder, of what is directly in it
+    (infinity when it changes meanwhile: another session is using it)."""
+    try:
+        times = [entry.lstat().st_mtime]
+        if entry.is_dir() and not entry.is_symlink():
+            times += [child.lstat().st_mtime for child in entry.iterdir()]
+    except FileNotFoundError:
+        return float("inf")
     return max(times)
 
 
@@ -320,4 +325,6 @@ def ensure_sample(store: Store, data_file: Path, kpi_file: Path, upload_dir: Pat
     if store.list_datasets(cur):
         return
     dataset, _ = add_dataset(store, cur, data_file, "Sample sales (bundled)", upload_dir)
-    store.save_kpi_set(cur, dataset.id, "Sample KPIs", Path(kpi_file).read_text("utf-8"), "sample")
+    store.save_kpi_set(
+        store.cursor(), dataset.id, "Sample KPIs", Path(kpi_file).read_text("utf-8"), "sample"
+    )

@@ -4,6 +4,7 @@ message, a store every session can use, and nothing lost that was confirmed."""
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import signal
@@ -87,10 +88,9 @@ def disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     finally:
         from ui import session  # the app's store of this path, cached in this process
 
-        if (mount / "store" / "kpi_store.duckdb").exists():
-            session.store().close()
         session._open_store.clear()
-        subprocess.run(["umount", "-l", str(mount)], check=True)
+        gc.collect()  # closes its connection
+        subprocess.run(["umount", "-l", str(mount)], check=True)  # lazy: even if still open
 
 
 def sample_store(path: Path) -> Store:
@@ -440,3 +440,19 @@ def test_a_stale_change_type_button_never_changes_another_dataset(store_path: Pa
     assert [e.body for e in first.error] == ["This dataset was already deleted."]
     assert store.list_datasets(cur) == [sample]  # same row count and content hash
     assert workspace.type_overrides(upload_dir_for(store_path), sample) == {}
+
+
+def test_one_uploads_folder_for_the_app_and_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``KPI_STORE`` outside ``KPI_DATA_DIR``, the app writes uploads where the store's
+    connection may read them: beside the store file."""
+    from ui import session
+
+    monkeypatch.setenv("KPI_DATA_DIR", str(tmp_path / "data_dir"))
+    monkeypatch.setenv("KPI_STORE", str(tmp_path / "elsewhere" / "kpis.duckdb"))
+    assert session.upload_dir() == tmp_path / "elsewhere" / "uploads"
+    path = workspace.save_upload(session.upload_dir(), "a.csv", io.BytesIO(b"A\n1\n2\n"))
+    with Store() as store:  # the default store and its default readable folders
+        dataset, _ = workspace.add_dataset(store, store.cursor(), path, "A", session.upload_dir())
+        assert dataset.rows == 2
