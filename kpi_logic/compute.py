@@ -9,6 +9,7 @@ runs a query.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import uuid
 from collections.abc import Mapping, Sequence
@@ -27,7 +28,7 @@ from kpi_logic.errors import (
     KPIExplorerError,
 )
 from kpi_logic.ingest_types import logical_type
-from kpi_logic.model import KPI
+from kpi_logic.model import KPI, validate
 from kpi_logic.sql import quote_ident
 
 if TYPE_CHECKING:
@@ -87,6 +88,14 @@ def compile_kpi(kpi: KPI, columns: Mapping[str, str]) -> _Plan:
             f'KPI "{kpi.name}": time column "{time}" holds {columns[time]}, not dates'
         )
     return _Plan(kpi, measure, where, time, by, simple)
+
+
+def check_kpi(kpi: KPI, columns: Mapping[str, str]) -> KPI:
+    """``kpi`` validated against a table's columns (column -> DuckDB type) by the same checks
+    a computation makes, with its time and category columns spelled as the table spells them.
+    Raises a ``KPIExplorerError`` naming the KPI and the key."""
+    plan = compile_kpi(validate(kpi), columns)
+    return dataclasses.replace(kpi, time=plan.time, by=plan.by)
 
 
 def aggregate_records(

@@ -7,7 +7,7 @@ import streamlit as st
 
 from kpi_logic import charts, score, summary
 from kpi_logic.model import KPI
-from ui import builder, filters, kpis, session, shell
+from ui import filters, kpis, session, shell, sidebar
 
 shell.ensure()
 
@@ -146,7 +146,7 @@ kpi_set = kpis.current_kpi_set(dataset)
 saved, items = kpis.live_kpis(dataset, kpi_set)
 st.caption(f"{dataset.name} · {dataset.rows:,} rows · KPI set “{kpi_set.name}”")
 if not items:
-    builder.sidebar(dataset, kpi_set, saved, items, None)
+    sidebar.draw(dataset, kpi_set, saved, items, None)
     st.info(
         "This dataset has no KPI yet. Add one with **Add a KPI** in the sidebar, start from a "
         "template there, or import a KPI file."
@@ -162,7 +162,7 @@ if partial:
         "every value of that column, so their attainment compares a part with a whole target."
     )
 results, problems = kpis.scored(dataset, items)
-builder.sidebar(dataset, kpi_set, saved, items, results)
+sidebar.draw(dataset, kpi_set, saved, items, results)
 if results["actual"].notna().sum() == 0 and not problems:
     st.warning(
         "No rows match the current filters. Widen the date range or clear the category filter."
@@ -182,7 +182,7 @@ for start in range(0, len(items), CARDS_PER_ROW):
             card(start + offset, kpi, fact, problems.get(kpi.name))
 
 st.divider()
-st.session_state["kpi_pick"] = builder.selected_name(items)
+st.session_state["kpi_pick"] = kpis.selected_name(items)
 picked = st.selectbox(
     "KPI to explore",
     [k.name for k in items],

@@ -8,7 +8,7 @@ import streamlit as st
 
 from kpi_logic import export, score, summary
 from kpi_logic.errors import KPIExplorerError
-from ui import builder, kpis, session, shell
+from ui import kpis, session, shell
 
 shell.ensure()
 
@@ -64,7 +64,7 @@ st.dataframe(
 
 st.subheader("Check-in")
 names = [k.name for k in items]
-st.session_state["note_kpi"] = builder.selected_name(items)
+st.session_state["note_kpi"] = kpis.selected_name(items)
 chosen = st.selectbox(
     "KPI",
     names,

@@ -45,6 +45,13 @@ def current_dataset() -> Dataset | None:
     return chosen
 
 
+def selected_name(items: list[KPI]) -> str | None:
+    """The name of the KPI the view has selected (the first KPI when it names none)."""
+    names = [k.name for k in items]
+    wanted = session.view().kpi
+    return wanted if wanted in names else (names[0] if names else None)
+
+
 def dataset_picker(dataset: Dataset, key: str) -> None:
     """A select box of every dataset (name and rows) that switches the view to another."""
     names = {d.id: f"{d.name} ({d.rows:,} rows)" for d in datasets()}

@@ -1,0 +1,28 @@
+"""The dashboard's sidebar: the dataset picker, the KPI editor and the selected KPI's targets."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from kpi_logic.model import KPI
+from kpi_logic.store import Dataset, KPISet
+from ui import kpi_editor, kpis, session, targets_panel
+
+
+def draw(
+    dataset: Dataset,
+    kpi_set: KPISet,
+    saved: list[KPI],
+    shown: list[KPI],
+    results: pd.DataFrame | None,
+) -> None:
+    """Draw the sidebar (``shown``: the KPIs as the dashboard shows them, ``kpis.live_kpis``;
+    no targets panel before there are results)."""
+    with st.sidebar:
+        kpis.dataset_picker(dataset, "dataset_pick")
+        columns = kpis.dataset_columns(session.cursor(), dataset.table, dataset.content_hash)
+        st.subheader("KPIs")
+        kpi_editor.section(dataset, kpi_set, saved, columns)
+        if saved and results is not None:
+            targets_panel.section(kpi_set, saved, shown, results)

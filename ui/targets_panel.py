@@ -1,0 +1,217 @@
+"""The sidebar's targets panel for the selected KPI: sliders with exact fields for the
+headline, every category and each category, per-category and per-period grids, bands, and
+save or reset. Moved targets are what-if targets in the view (and the link) until saved."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from kpi_logic import targets
+from kpi_logic.model import KPI, period_start
+from kpi_logic.store import KPISet
+from ui import kpis, layout, session
+
+MAX_PERIOD_ROWS = 24
+
+
+def _step(top: float, unit: str) -> float:
+    """A slider step giving about 200-2,000 positions from 0 to ``top``."""
+    if top <= 0:
+        return 1.0 if unit != "percent" else 0.001
+    return float(10 ** math.floor(math.log10(top / 200)))
+
+
+def _slider(
+    label: str, key: str, value: float | None, top: float, unit: str, saved: float | None
+) -> None:
+    """A target slider with an exact number input beside it, both writing the view."""
+    step = _step(top, unit)
+    top = max(top, value or 0.0, step)
+    slider_key, number_key = f"slider::{key}", f"number::{key}"
+
+    def moved(source: str) -> None:
+        picked = st.session_state[source]
+        overrides = dict(session.view().targets)
+        if picked is None or (saved is not None and math.isclose(picked, saved)):
+            overrides.pop(key, None)
+        else:
+            overrides[key] = float(picked)
+        session.set_view(targets=overrides)
+
+    st.session_state[slider_key] = float(min(value or 0.0, top))
+    st.session_state[number_key] = None if value is None else float(value)
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    left.slider(
+        label,
+        0.0,
+        float(top),
+        step=step,
+        key=slider_key,
+        on_change=moved,
+        args=(slider_key,),
+        format=_slider_format(unit, top),
+    )
+    right.number_input(
+        "Exact",
+        key=number_key,
+        on_change=moved,
+        args=(number_key,),
+        step=step,
+        format="%.4f" if unit == "percent" else "%.2f",
+        placeholder="none",
+    )
+
+
+def _slider_format(unit: str, top: float) -> str:
+    if unit == "percent":
+        return "%.3f"
+    return "%.2f" if top < 100 else "%.0f"
+
+
+def _top(actuals: pd.Series) -> float:
+    """Slider end: twice the best value seen, so the target can go well beyond it."""
+    best = actuals.abs().max()
+    return 2 * float(best) if pd.notna(best) and best > 0 else 100.0
+
+
+def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.DataFrame) -> None:
+    """Draw the targets of the selected KPI (``shown``: as the dashboard shows them)."""
+    name = kpis.selected_name(saved)
+    current = next(k for k in saved if k.name == name)
+    live = next(k for k in shown if k.name == name)
+    rows = results[results["kpi"] == current.name]
+    st.subheader(f"Targets · {current.name}")
+    st.caption(
+        "Move a target to see the dashboard re-score; the link carries it. "
+        "Save to keep it for everyone."
+    )
+    totals = rows[rows["category"].isna()]
+    if current.by and session.view().filters.get(current.by):
+        st.caption(
+            f"Only some {current.by} are shown: their card is judged against their own "
+            f"targets, set one by one under “Per {current.by}”."
+        )
+    else:
+        label = "All categories together" if current.by else f"Target per {current.grain}"
+        _slider(
+            label,
+            targets.target_key(current.name),
+            targets.headline_target(live),
+            _top(totals["actual"]),
+            current.unit,
+            targets.headline_target(current),
+        )
+    if current.by:
+        cells = rows[rows["category"].notna()]
+        top = _top(cells["actual"])
+        _slider(
+            f"Each {current.by} (default)",
+            targets.target_key(current.name, targets.ALL_CATEGORIES),
+            live.target.default,
+            top,
+            current.unit,
+            current.target.default,
+        )
+        box = layout.lazy_expander(f"Per {current.by}", "open_category_targets")
+        if box is not None:
+            with box:
+                categories = sorted(str(c) for c in cells["category"].dropna().unique())
+                for category in categories:
+                    _slider(
+                        category,
+                        targets.target_key(current.name, category),
+                        live.target.by_category.get(category, live.target.default),
+                        top,
+                        current.unit,
+                        current.target.by_category.get(category),
+                    )
+                _target_grid(current, live, categories)
+    if current.time:
+        box = layout.lazy_expander(f"Per {current.grain}", "open_period_targets")
+        if box is not None:
+            with box:
+                _period_grid(current, live, rows)
+    st.slider(
+        "Bands: at risk from / on target from (attainment)",
+        0.0,
+        1.5,
+        (current.bands.warning, current.bands.good),
+        step=0.01,
+        key=kpis.bands_key(current.name),
+    )
+    trial = st.session_state[kpis.bands_key(current.name)]
+    changed = bool(session.view().targets) or trial != (current.bands.warning, current.bands.good)
+    save, reset = st.columns(2)
+    if save.button("Save targets", key="save_targets", disabled=not changed, type="primary"):
+        updated = kpis.with_trial_bands(targets.with_overrides(saved, session.view().targets))
+        if kpis.save_kpis(kpi_set, updated, targets.describe_changes(saved, updated)):
+            session.set_view(targets={})
+            st.rerun()
+    if reset.button("Reset to saved", key="reset_targets", disabled=not changed):
+        session.set_view(targets={})
+        st.session_state.pop(kpis.bands_key(current.name), None)
+        st.rerun()
+
+
+def _target_grid(current: KPI, live: KPI, categories: list[str]) -> None:
+    """Per-category targets (and per-period ones when there is a date) in an editable grid."""
+    grid = pd.DataFrame({current.by: categories})
+    grid["target"] = [live.target.by_category.get(c, live.target.default) for c in categories]
+    edited = st.data_editor(
+        grid,
+        key=f"grid::{current.name}",
+        hide_index=True,
+        disabled=[current.by],
+        width="stretch",
+        column_config={"target": st.column_config.NumberColumn("Target")},
+    )
+    if st.button("Use these targets", key="apply_grid"):
+        keys = [targets.target_key(current.name, c) for c in edited[current.by]]
+        _use_grid(keys, grid["target"], edited["target"])
+
+
+def _period_grid(current: KPI, live: KPI, rows: pd.DataFrame) -> None:
+    """Targets of single periods (the latest ones and up to the due date) in a grid."""
+    periods = sorted({p for p in rows["period"].dropna()})[-MAX_PERIOD_ROWS:]
+    if current.due:
+        periods = sorted({*periods, period_start(current.due, current.grain)})
+    scope = f" for each {current.by} without a target of its own" if current.by else ""
+    st.caption(f"Targets of single periods{scope}; an empty cell uses the default.")
+    grid = pd.DataFrame(
+        {
+            "period": [pd.Timestamp(p) for p in periods],
+            "target": [live.target.by_period.get(p) for p in periods],
+        }
+    )
+    edited = st.data_editor(
+        grid,
+        key=f"periods::{current.name}",
+        hide_index=True,
+        disabled=["period"],
+        width="stretch",
+        column_config={
+            "period": st.column_config.DateColumn("Period", format="YYYY-MM-DD"),
+            "target": st.column_config.NumberColumn("Target"),
+        },
+    )
+    if st.button("Use these period targets", key="apply_periods"):
+        keys = [targets.period_key(current.name, p) for p in periods]
+        _use_grid(keys, grid["target"], edited["target"])
+
+
+def _use_grid(keys: list[str], before: pd.Series, after: pd.Series) -> None:
+    """Put the cells the user changed in a target grid into the view (an emptied cell
+    removes that target); unchanged cells stay out of the link."""
+    overrides = dict(session.view().targets)
+    for key, old, new in zip(keys, before, after, strict=True):
+        if (pd.isna(old) and pd.isna(new)) or old == new:
+            continue
+        if pd.notna(new):
+            overrides[key] = float(new)
+        else:
+            overrides.pop(key, None)
+    session.set_view(targets=overrides)
+    st.rerun()
