@@ -12,13 +12,14 @@ import codecs
 import csv
 import functools
 import io
+import itertools
 import math
 import os
 import re
 import uuid
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -54,6 +55,8 @@ MAX_EXCEL_BYTES = 200 * 1024**2  # workbooks are read whole into memory
 MAX_UNZIPPED_BYTES = 1024**3  # xlsx: declared uncompressed size of all parts
 MAX_ZIP_RATIO = 200  # xlsx: compression ratio of one large part (zip bombs are far above)
 MAX_COLUMNS = 2_000
+MAX_LINE_BYTES = 2_000_000  # one line of a text file (DuckDB's max_line_size)
+_LONG_LINE = f"line over {MAX_LINE_BYTES:,} bytes"
 SAMPLE_ROWS = 20_000  # rows read to decide the type of text columns
 SAMPLE_CELLS = 2_000_000  # ... fewer on wide files, so the sample stays this size at most
 MIN_SAMPLE_ROWS = 1_000
@@ -64,6 +67,9 @@ _SAMPLE_BUFFER = 2 * 1024**2
 MAX_REJECTS_LISTED = 1_000
 _HEAD_BYTES = 1024**2  # start of a text file read for encoding, delimiter and header
 _DELIMITERS = (",", ";", "\t", "|")
+_LINE_END = re.compile(r"\r\n?|\n")
+# The csv module refuses cells over 128 KB by default; no cell of a head can be longer than it.
+csv.field_size_limit(max(csv.field_size_limit(), _HEAD_BYTES))
 _MAGIC = {
     b"\x89PNG": "a PNG image",
     b"\xff\xd8\xff": "a JPEG image",
@@ -150,6 +156,15 @@ class _Source:
 
 class _NotUtf8(Exception):
     """A file that looked like UTF-8 has invalid bytes further on."""
+
+
+class _LineTooLong(Exception):
+    """DuckDB met a line over ``MAX_LINE_BYTES`` where it can't skip it (while sniffing)."""
+
+
+class _MixedNewlines(Exception):
+    """DuckDB's reader met line ends other than those it started with (a copy with LF only
+    reads)."""
 
 
 class _NoView(Exception):
@@ -390,24 +405,102 @@ def _load_delimited(
     report: Progress,
     materialize: bool = True,
 ) -> LoadResult:
-    """CSV/TSV/TXT: DuckDB reads; non-UTF-8 text is first rewritten as UTF-8 beside it (and
-    then always materialized: the copy is deleted after loading)."""
+    """CSV/TSV/TXT: DuckDB reads. Non-UTF-8 text, and text whose line ends are not all LF or
+    all CR LF (old Mac CR-only exports, mixed ends), is first rewritten as UTF-8 with LF line
+    ends beside it (and then always materialized: the copy is deleted after loading)."""
     with path.open("rb") as f:
         head = f.read(_HEAD_BYTES)
     encoding = _sniff_encoding(path, head)
-    if encoding not in ("utf-8", "utf-16"):
-        with _utf8_copy(path, encoding) as copy:
-            return _build(con, _csv_source(con, path, copy, ext, "utf-8"), table, overrides, report)
+    if encoding in ("utf-8", "utf-16") and _plain_newlines(_head_text(head, encoding)):
+        try:
+            return _build_csv(
+                con, path, path, ext, encoding, table, overrides, report, materialize, head
+            )
+        except _NotUtf8:
+            encoding = "cp1252"
+        except _MixedNewlines:
+            pass
+    with _utf8_copy(path, encoding) as copy:
+        try:
+            return _build_csv(con, path, copy, ext, "utf-8", table, overrides, report)
+        except (_NotUtf8, _MixedNewlines) as err:
+            raise IngestError(f"{path.name} could not be read as CSV.") from err
+
+
+def _build_csv(
+    con: duckdb.DuckDBPyConnection,
+    original: Path,
+    path: Path,
+    ext: str,
+    encoding: str,
+    table: str,
+    overrides: dict[str, str],
+    report: Progress,
+    materialize: bool = True,
+    head: bytes | None = None,
+) -> LoadResult:
+    """``_build`` over ``read_csv`` of ``path`` (``original`` or a UTF-8 copy of it; ``head``
+    its first bytes when read already); a line over ``MAX_LINE_BYTES`` among the lines DuckDB
+    sniffs is refused, naming it (further on, such a line is a rejected row)."""
     try:
         if not materialize:
             with suppress(_NoView):
-                source = _csv_source(con, path, path, ext, encoding, head=head, head_width=True)
+                source = _csv_source(con, original, path, ext, encoding, head=head, head_width=True)
                 return _build(con, source, table, overrides, report, materialize)
-        source = _csv_source(con, path, path, ext, encoding, head=head)
+        source = _csv_source(con, original, path, ext, encoding, head=head)
         return _build(con, source, table, overrides, report, materialize)
-    except _NotUtf8:
-        with _utf8_copy(path, "cp1252") as copy:
-            return _build(con, _csv_source(con, path, copy, ext, "utf-8"), table, overrides, report)
+    except _LineTooLong:
+        raise IngestError(
+            f"{original.name}: line {_long_line(path):,} is longer than {MAX_LINE_BYTES:,} "
+            "bytes, the most one line may hold."
+        ) from None
+
+
+def _long_line(path: Path) -> int:
+    """The number of the first line of ``path`` over ``MAX_LINE_BYTES`` (streamed)."""
+    line, length = 1, 0
+    with path.open("rb") as f:
+        while chunk := f.read(1024**2):
+            for k, part in enumerate(chunk.split(b"\n")):
+                length = length + len(part) if k == 0 else len(part)
+                line += k > 0
+                if length > MAX_LINE_BYTES:
+                    return line
+    return line
+
+
+def _head_text(head: bytes, encoding: str) -> str:
+    """The start of a UTF-8 or UTF-16 file as text (an incomplete last character dropped)."""
+    return head.decode("utf-16" if encoding == "utf-16" else "utf-8-sig", errors="ignore")
+
+
+def _plain_newlines(text: str) -> bool:
+    """Whether the lines of ``text`` all end in LF or all in CR LF, outside quoted cells (a
+    line break inside quotes is part of the cell: Excel writes LF there in CR LF files)."""
+    crlf = text.count("\r\n")
+    if text.count("\r") == crlf and (crlf == 0 or text.count("\n") == crlf):
+        return True
+    outside = "\x00".join(text.split('"')[0::2])  # even parts lie outside quotes
+    crlf = outside.count("\r\n")
+    bare_cr = outside.count("\r") - crlf
+    bare_lf = outside.count("\n") - crlf
+    return bare_cr == 0 and (crlf == 0 or bare_lf == 0)
+
+
+def _unify_newlines(chunks: Iterable[str]) -> Iterator[str]:
+    """The text of ``chunks`` with every line end outside quoted cells (CR LF, CR, LF) made
+    LF; CR and LF inside quotes are kept. Quotes toggle as in RFC 4180 (``""`` twice)."""
+    quoted, carry = False, ""
+    for chunk in chunks:
+        text, carry = carry + chunk, ""
+        if text.endswith("\r"):  # perhaps the CR of a CR LF split between chunks
+            text, carry = text[:-1], "\r"
+        parts = text.split('"')
+        first = 1 if quoted else 0
+        parts[first::2] = [p.replace("\r\n", "\n").replace("\r", "\n") for p in parts[first::2]]
+        quoted ^= len(parts) % 2 == 0
+        yield '"'.join(parts)
+    yield carry if quoted else carry.replace("\r", "\n")
 
 
 def _sniff_encoding(path: Path, head: bytes) -> str:
@@ -440,15 +533,17 @@ def _sniff_encoding(path: Path, head: bytes) -> str:
 
 @contextmanager
 def _utf8_copy(path: Path, encoding: str) -> Iterator[Path]:
-    """A temporary UTF-8 copy of ``path`` in the same folder (which DuckDB may read)."""
+    """A temporary copy of ``path`` in the same folder (which DuckDB may read), in UTF-8 with
+    LF line ends (``_unify_newlines``). A file that is not valid UTF-8 after all is read as
+    Windows-1252."""
     copy = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.utf8.csv")
-    errors = "kpi_latin1" if encoding == "cp1252" else "strict"
-    decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
     try:
-        with path.open("rb") as src, copy.open("wb") as dst:
-            while chunk := src.read(1024**2):
-                dst.write(decoder.decode(chunk).encode("utf-8"))
-            dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+        try:
+            _write_utf8(path, copy, encoding)
+        except UnicodeDecodeError:
+            if encoding != "utf-8":
+                raise
+            _write_utf8(path, copy, "cp1252")
     except UnicodeDecodeError as err:
         copy.unlink(missing_ok=True)
         raise IngestError(f"{path.name} has text in an encoding that can't be read.") from err
@@ -459,6 +554,22 @@ def _utf8_copy(path: Path, encoding: str) -> Iterator[Path]:
         yield copy
     finally:
         copy.unlink(missing_ok=True)
+
+
+def _write_utf8(path: Path, copy: Path, encoding: str) -> None:
+    """Write ``path``, decoded from ``encoding``, to ``copy`` as UTF-8 with LF line ends."""
+    errors = "kpi_latin1" if encoding == "cp1252" else "strict"
+    decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
+
+    def text() -> Iterator[str]:
+        with path.open("rb") as src:
+            while chunk := src.read(1024**2):
+                yield decoder.decode(chunk)
+        yield decoder.decode(b"", final=True)
+
+    with copy.open("wb") as dst:
+        for part in _unify_newlines(text()):
+            dst.write(part.encode("utf-8"))
 
 
 def _latin1_fallback(err: UnicodeError) -> tuple[str, int]:
@@ -491,11 +602,15 @@ def _csv_source(
     if head is None:
         with path.open("rb") as f:
             head = f.read(_HEAD_BYTES)
-    text = head.decode("utf-16" if encoding == "utf-16" else "utf-8-sig", errors="ignore")
-    layout = _sniff_layout(text.lstrip("\ufeff"), ext)
+    layout = _sniff_layout(_head_text(head, encoding).lstrip("\ufeff"), ext)
     delimiter, header, header_lines, has_data, uniform = layout
     if not header:
         raise IngestError(f"{original.name} has no header row.")
+    if len(head) == _HEAD_BYTES and not _LINE_END.search(_head_text(head, encoding)):
+        raise IngestError(
+            f"{original.name}: line 1 (the header) is longer than {_megabytes(_HEAD_BYTES)}; "
+            "is this a text table?"
+        )
     _check_columns(original, len(header))
     if not has_data and len(head) < _HEAD_BYTES:  # a header and no rows: an empty table
         names = clean_names(header)
@@ -504,7 +619,7 @@ def _csv_source(
         return _Source(sql=f"(SELECT {empty} WHERE false)", params={}, columns=columns)
     dialect = (
         "delim = $delim, quote = '\"', escape = '\"', header = false, skip = $skip,"
-        " comment = '', encoding = $encoding"
+        f" comment = '', encoding = $encoding, max_line_size = {MAX_LINE_BYTES}"
     )
     options = dialect + ", all_varchar = true"
     params: dict[str, object] = {
@@ -517,7 +632,9 @@ def _csv_source(
     try:
         width = uniform if head_width and uniform else len(_query(con, query, params))
     except duckdb.Error as err:
-        raise IngestError(f"{original.name} could not be read as CSV: {_first_line(err)}") from err
+        raise _csv_failure(err) or IngestError(
+            f"{original.name} could not be read as CSV: {_first_line(err)}"
+        ) from err
     header = (header + [""] * width)[:width]
     _check_columns(original, width)
     names = clean_names(header)
@@ -552,17 +669,13 @@ def _sniff_layout(text: str, ext: str) -> tuple[str, list[str], int, bool, int |
 
     The delimiter is the one giving the most columns while the data rows agree on the count.
     """
-    end = -1
-    for _ in range(50):  # the first 50 lines, without splitting the whole text
-        end = text.find("\n", end + 1)
-        if end < 0:
-            break
-    lines = text if end < 0 else text[:end]
+    ends = [m.start() for m in itertools.islice(_LINE_END.finditer(text), 50)]
+    lines = text[: ends[-1]] if len(ends) == 50 else text  # the first 50 lines at most
     preferred = "\t" if ext == "tsv" else ","
     best: tuple[tuple[bool, int], str, list[str], int, bool, int | None]
     best = ((False, 0), preferred, [], 1, False, None)
     for delimiter in sorted(_DELIMITERS, key=lambda d: d != preferred):
-        reader = csv.reader(io.StringIO(lines), delimiter=delimiter)
+        reader = csv.reader(io.StringIO(lines, newline=""), delimiter=delimiter)
         header = next(reader, [])
         header_lines = reader.line_num
         data = [r for r in reader if r]
@@ -775,7 +888,9 @@ def _build(
         with suppress(duckdb.Error):
             con.execute(f"DROP TABLE IF EXISTS {quote_ident(tmp)}")
         if isinstance(err, duckdb.Error):
-            raise IngestError("The file could not be loaded: " + _first_line(err)) from err
+            failure = _csv_failure(err) if source.typed_read else None
+            message = "The file could not be loaded: " + _first_line(err)
+            raise failure or IngestError(message) from err
         raise
     finally:
         if source.rejects_table:
@@ -970,13 +1085,25 @@ def _create(
     try:
         con.execute(query, _params_in(params.values, query))
     except duckdb.Error as err:
-        if "unicode" in str(err).lower():
-            raise _NotUtf8 from err
-        raise IngestError("The file could not be read: " + _first_line(err)) from err
+        failure = _csv_failure(err) if source.typed_read else None
+        raise failure or IngestError("The file could not be read: " + _first_line(err)) from err
 
 
 def _first_line(err: Exception) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def _csv_failure(err: duckdb.Error) -> Exception | None:
+    """The loader's own exception for a DuckDB read error it handles (invalid UTF-8, line ends
+    that change style, a line over ``MAX_LINE_BYTES``), else None."""
+    text = str(err)
+    if "unicode" in text.lower():
+        return _NotUtf8()
+    if "state machine reached an invalid state" in text:
+        return _MixedNewlines()
+    if "Maximum line size" in text:
+        return _LineTooLong()
+    return None
 
 
 def _csv_rejects(con: duckdb.DuckDBPyConnection, source: _Source) -> tuple[list[int], list[dict]]:
@@ -990,7 +1117,11 @@ def _csv_rejects(con: duckdb.DuckDBPyConnection, source: _Source) -> tuple[list[
     found = _query(con, query, {})
     if any(error_type in ("INVALID ENCODING", "INVALID UNICODE") for _, error_type, *_ in found):
         raise _NotUtf8
-    reasons = {"MISSING COLUMNS": "too few fields", "TOO MANY COLUMNS": "too many fields"}
+    reasons = {
+        "MISSING COLUMNS": "too few fields",
+        "TOO MANY COLUMNS": "too many fields",
+        "LINE SIZE OVER MAXIMUM": _LONG_LINE,
+    }
     rejects = [
         {
             "row": int(line),
@@ -1036,10 +1167,16 @@ def _finish(
             reject_counts[checked[k - 1]] = n
 
     warnings = [f"Column {p.info.name!r}: {p.warning}." for p in plans if p.warning]
-    if skipped:
+    long_lines = len({r["row"] for r in row_rejects if r["reason"].startswith(_LONG_LINE)})
+    if len(skipped) > long_lines:
         warnings.append(
-            f"{len(skipped):,} row(s) were skipped because their number of fields differs "
-            "from the header."
+            f"{len(skipped) - long_lines:,} row(s) were skipped because their number of fields "
+            "differs from the header."
+        )
+    if long_lines:
+        warnings.append(
+            f"{long_lines:,} row(s) were skipped because their line is longer than "
+            f"{MAX_LINE_BYTES:,} bytes."
         )
     for i in checked:
         if reject_counts[i]:
