@@ -168,3 +168,14 @@ def _number(value: float | None) -> str:
     if value is None:
         return "none"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
+def judged_on_a_part(kpis: Sequence[KPI], filtered_columns: Collection[str]) -> list[str]:
+    """The KPIs whose totals a filter on other columns than their own category cuts to a part
+    of the rows while their targets stay set for the whole (worth a word on the page).
+
+    >>> sales = KPI(name="Sales", measure='sum("x")', by="Region")
+    >>> judged_on_a_part([sales], ["Region"]), judged_on_a_part([sales], ["Channel"])
+    ([], ['Sales'])
+    """
+    return [k.name for k in kpis if any(c != k.by for c in filtered_columns)]

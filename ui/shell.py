@@ -72,3 +72,12 @@ def ensure() -> None:
     if not getattr(_state, "active", False):
         run()
         st.stop()
+
+
+def page(name: str, title: str) -> None:
+    """The top of every page: the frame (see :func:`ensure`), the page recorded in the view
+    (the share link opens it), what the link or a button could not do, and the title."""
+    ensure()
+    session.on_page(name)
+    session.show_link_problems()
+    st.title(title)

@@ -1,0 +1,79 @@
+"""KPI cards: value in its unit, change against the previous period, sparkline, status badge,
+share of target, categories on target, owner."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from kpi_logic import charts, score, summary
+from kpi_logic.model import KPI
+
+BADGE_COLORS = {
+    score.ON_TARGET: "green",
+    score.AT_RISK: "orange",
+    score.OFF_TARGET: "red",
+    score.ON_TRACK: "green",
+    score.BEHIND: "red",
+}
+CARDS_PER_ROW = 4
+
+
+def badge(status: str) -> str:
+    """Markdown badge for a status, coloured like the charts."""
+    return f":{BADGE_COLORS.get(status, 'gray')}-badge[{status.capitalize()}]"
+
+
+def card(index: int, kpi: KPI, facts: summary.CardFacts, problem: str | None) -> None:
+    """One KPI card: value, change vs previous period, sparkline, status, attainment, owner."""
+    last = facts.last
+    with st.container(border=True, key=f"card_{index}"):
+        if problem:
+            st.metric(kpi.name, "—")
+            st.error(problem, icon=":material/error:")
+            return
+        if last is None:
+            st.metric(kpi.name, "—", help=kpi.description or None)
+            st.caption("No data for the current filters.")
+            return
+        change = last["change"]
+        previous = "" if pd.isna(last["period"]) else " vs previous"
+        st.metric(
+            kpi.name,
+            charts.format_value(last["actual"], kpi.unit),
+            delta=None if pd.isna(change) else charts.format_value(change, kpi.unit, signed=True),
+            delta_color="normal" if kpi.direction == "higher" else "inverse",
+            delta_description=previous.strip() or None,
+            chart_data=facts.sparkline if facts.periods > 1 else None,
+            chart_type="line",
+            help=kpi.description or None,
+        )
+        status_line = badge(last["status"])
+        if pd.notna(last["attainment"]):
+            status_line += f" **{last['attainment']:.0%}** of target"
+        elif last["status"] == score.NO_TARGET:
+            status_line += " set a target in the sidebar"
+        if pd.notna(last["target"]):
+            status_line += f" ({charts.format_value(last['target'], kpi.unit)})"
+        st.markdown(status_line)
+        if kpi.by:
+            st.caption(f"{facts.on_target} of {facts.categories} {kpi.by} on target")
+        period = (
+            ""
+            if pd.isna(last["period"])
+            else f"{charts.period_label(last['period'], kpi.grain)} · "
+        )
+        st.caption(f"{period}{kpi.type} · owner: {kpi.owner or 'nobody yet'}")
+
+
+def grid(items: list[KPI], results: pd.DataFrame, problems: dict[str, str]) -> None:
+    """A card per KPI, ``CARDS_PER_ROW`` to a row."""
+    facts = summary.card_facts(results)
+    for start in range(0, len(items), CARDS_PER_ROW):
+        row = st.columns(CARDS_PER_ROW)
+        for offset, (column, kpi) in enumerate(
+            zip(row, items[start : start + CARDS_PER_ROW], strict=False)
+        ):
+            with column:
+                fact = facts.get(kpi.name, summary.CardFacts())
+                card(start + offset, kpi, fact, problems.get(kpi.name))

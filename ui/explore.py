@@ -1,0 +1,77 @@
+"""The selected KPI explored: a bullet per category (a click drills down), the trend with its
+target and pace to the due date, and the attainment heatmap by category and period."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from kpi_logic import charts
+from kpi_logic.model import KPI
+from ui import filters, kpis
+from ui.cards import badge
+
+
+def draw(kpi: KPI, rows: pd.DataFrame) -> None:
+    """Bullet per category, trend with target and pace, attainment heatmap of one KPI."""
+    where = f" where `{kpi.filter}`" if kpi.filter else ""
+    st.markdown(f"**{kpi.name}** = `{kpi.measure}`{where}")
+    left, right = st.columns(2)
+    cells = rows[rows["category"].notna()]
+    with left:
+        periods = cells["period"][cells["actual"].notna()]  # with data
+        if not kpi.by or periods.empty:
+            st.info("Give this KPI a category column (“by”) in the sidebar to compare categories.")
+        else:
+            period_rows = cells[cells["period"] == periods.max()] if kpi.time else cells
+            event = st.vega_lite_chart(
+                charts.bullet_chart(
+                    period_rows,
+                    unit=kpi.unit,
+                    direction=kpi.direction,
+                    good=kpi.bands.good,
+                    warning=kpi.bands.warning,
+                    category_title=kpi.by,
+                ),
+                on_select="rerun",
+                selection_mode="category_pick",
+                key="bullet",
+                width="stretch",
+            )
+            picked = (event.selection or {}).get("category_pick") or []
+            categories = [p["category"] for p in picked if "category" in p]
+            if categories:
+                filters.drill_down(kpi.by, categories)
+            st.caption("Click a bar to show only that category on the whole dashboard.")
+    with right:
+        if not kpi.time:
+            st.info("Give this KPI a date column in the sidebar to see its trend.")
+        else:
+            chart, pace = kpis.trend(kpi, rows)
+            st.vega_lite_chart(chart, width="stretch")
+            if pace is not None:
+                st.markdown(
+                    f"Pace to {kpi.due:%d %b %Y}: {badge(pace.status)} expected by "
+                    f"{pace.as_of:%d %b} {charts.format_value(pace.expected, kpi.unit)}, "
+                    f"projected {charts.format_value(pace.projected, kpi.unit)} against "
+                    f"{charts.format_value(pace.target, kpi.unit)}."
+                )
+            elif kpi.due:
+                st.caption(
+                    f"Due {kpi.due:%d %b %Y}: no pace yet (its period has no data or no target)."
+                )
+    if kpi.by and kpi.time:
+        if cells["attainment"].notna().any():
+            st.vega_lite_chart(
+                charts.heatmap(
+                    cells,
+                    unit=kpi.unit,
+                    good=kpi.bands.good,
+                    warning=kpi.bands.warning,
+                    grain=kpi.grain,
+                    category_title=kpi.by,
+                ),
+                width="stretch",
+            )
+        else:
+            st.info(f"Set a target per {kpi.by} to see attainment by category and period.")
