@@ -6,29 +6,92 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import export, score, summary
+from kpi_logic import score, summary
 from kpi_logic.errors import KPIExplorerError
-from ui import kpis, session, shell
-
-shell.ensure()
-
-STATUS_MARKS = {
-    score.ON_TARGET: "🟢",
-    score.AT_RISK: "🟠",
-    score.OFF_TARGET: "🔴",
-    score.ON_TRACK: "🟢",
-    score.BEHIND: "🔴",
-}
+from kpi_logic.model import KPI
+from kpi_logic.store import KPISet, Note
+from ui import exports, kpis, session, shell
 
 
-def marked(status: str) -> str:
-    """A status with a coloured mark, e.g. ``🟢 on target`` (grey for the rest)."""
-    return f"{STATUS_MARKS.get(status, '⚪')} {status}"
+def overview(rows: list[dict]) -> None:
+    """Every KPI's owner, status, attainment, pace and last note in one table."""
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Attainment": st.column_config.ProgressColumn(
+                "Attainment", format="percent", min_value=0.0, max_value=1.5
+            ),
+            "Pace": st.column_config.TextColumn("Pace to due date", width="large"),
+            "Last note": st.column_config.TextColumn("Last note", width="large"),
+        },
+    )
 
 
-session.on_page("review")
-session.show_link_problems()
-st.title("Review")
+def check_in(kpi_set: KPISet, items: list[KPI], notes: list[Note]) -> str:
+    """Add a note on a KPI and list that KPI's notes; returns the KPI picked."""
+    st.subheader("Check-in")
+    st.session_state["note_kpi"] = kpis.selected_name(items)
+    chosen = st.selectbox(
+        "KPI",
+        [k.name for k in items],
+        key="note_kpi",
+        on_change=lambda: session.set_view(kpi=st.session_state["note_kpi"]),
+    )
+    with st.form("note_form", clear_on_submit=True):
+        text = st.text_area(
+            "Note", max_chars=10_000, placeholder="Why did it move? What are we doing about it?"
+        )
+        status = st.selectbox("Status (optional)", ["", *score.NOTE_STATUSES])
+        if st.form_submit_button("Add note", type="primary"):
+            _add_note(kpi_set, chosen, text, status)
+    own = [n for n in notes if n.kpi_name == chosen]
+    if not own:
+        st.caption(f"No notes on {chosen} yet.")
+        return chosen
+    table = {
+        "When": [n.created_at for n in own],
+        "Author": [n.author or "anonymous" for n in own],
+        "Status": [n.status for n in own],
+        "Note": [n.text for n in own],
+    }
+    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch", key="notes_table")
+    return chosen
+
+
+def _add_note(kpi_set: KPISet, kpi_name: str, text: str, status: str) -> None:
+    if not text.strip():
+        st.warning("Write something before adding the note.")
+        return
+    try:
+        session.store().add_note(
+            session.cursor(), kpi_set.id, kpi_name, kpis.author(), text.strip(), status or None
+        )
+    except KPIExplorerError as err:
+        st.error(f"The note was not saved: {err}")
+        return
+    st.toast("Note added.")
+    st.rerun()  # so the overview shows it as the last note
+
+
+def history(kpi_set: KPISet) -> None:
+    """Who changed which targets and definitions, when."""
+    st.subheader("History of targets and definitions")
+    entries = session.store().history(session.cursor(), kpi_set.id)
+    if not entries:
+        st.caption("No change since this KPI set was created.")
+        return
+    table = {
+        "When": [h.changed_at for h in entries],
+        "Who": [h.author or "anonymous" for h in entries],
+        "Version": [h.version for h in entries],
+        "Change": [h.summary for h in entries],
+    }
+    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch", key="history_table")
+
+
+shell.page("review", "Review")
 dataset = kpis.current_dataset()
 if dataset is None:
     st.info("There is no dataset yet. Upload one on the Data page.")
@@ -39,121 +102,9 @@ st.caption(f"{dataset.name} · KPI set “{kpi_set.name}” · version {kpi_set.
 if not items:
     st.info("This dataset has no KPI yet. Add one on the Dashboard.")
     st.stop()
-
-store, cur = session.store(), session.cursor()
 results, problems = kpis.scored(dataset, items)
-facts = summary.card_facts(results)
-
-
-all_notes = store.notes(cur, kpi_set.id)  # newest first: one query for the whole page
-overview = pd.DataFrame(
-    summary.review_rows(items, results, problems, summary.last_notes(all_notes))
-)
-st.dataframe(
-    overview,
-    hide_index=True,
-    width="stretch",
-    column_config={
-        "Attainment": st.column_config.ProgressColumn(
-            "Attainment", format="percent", min_value=0.0, max_value=1.5
-        ),
-        "Pace": st.column_config.TextColumn("Pace to due date", width="large"),
-        "Last note": st.column_config.TextColumn("Last note", width="large"),
-    },
-)
-
-st.subheader("Check-in")
-names = [k.name for k in items]
-st.session_state["note_kpi"] = kpis.selected_name(items)
-chosen = st.selectbox(
-    "KPI",
-    names,
-    key="note_kpi",
-    on_change=lambda: session.set_view(kpi=st.session_state["note_kpi"]),
-)
-with st.form("note_form", clear_on_submit=True):
-    text = st.text_area(
-        "Note", max_chars=10_000, placeholder="Why did it move? What are we doing about it?"
-    )
-    status = st.selectbox("Status (optional)", ["", *score.NOTE_STATUSES])
-    if st.form_submit_button("Add note", type="primary"):
-        if not text.strip():
-            st.warning("Write something before adding the note.")
-        else:
-            try:
-                store.add_note(cur, kpi_set.id, chosen, kpis.author(), text.strip(), status or None)
-            except KPIExplorerError as err:
-                st.error(f"The note was not saved: {err}")
-            else:
-                st.toast("Note added.")
-                st.rerun()  # so the overview shows it as the last note
-notes = [n for n in all_notes if n.kpi_name == chosen]
-if notes:
-    st.dataframe(
-        pd.DataFrame(
-            {
-                "When": [n.created_at for n in notes],
-                "Author": [n.author or "anonymous" for n in notes],
-                "Status": [n.status for n in notes],
-                "Note": [n.text for n in notes],
-            }
-        ),
-        hide_index=True,
-        width="stretch",
-        key="notes_table",
-    )
-else:
-    st.caption(f"No notes on {chosen} yet.")
-
-st.subheader("History of targets and definitions")
-history = store.history(cur, kpi_set.id)
-if history:
-    st.dataframe(
-        pd.DataFrame(
-            {
-                "When": [h.changed_at for h in history],
-                "Who": [h.author or "anonymous" for h in history],
-                "Version": [h.version for h in history],
-                "Change": [h.summary for h in history],
-            }
-        ),
-        hide_index=True,
-        width="stretch",
-        key="history_table",
-    )
-else:
-    st.caption("No change since this KPI set was created.")
-
-st.subheader("Export")
-table = results.drop(columns=["additive"], errors="ignore").assign(
-    period=results["period"].astype("string"), as_of=results["as_of"].astype("string")
-)
-left, middle, right = st.columns(3)
-# Every export is made on click (a callable), so it reaches Streamlit's /media/ route only then
-# (see README, "Hosting for a team").
-left.download_button(
-    "Results as CSV",
-    lambda: export.to_csv_bytes(table),
-    file_name="kpi_results.csv",
-    mime="text/csv",
-    key="export_csv",
-)
-middle.download_button(
-    "Results as Excel",
-    lambda: export.to_excel_bytes(table),
-    file_name="kpi_results.xlsx",
-    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    key="export_xlsx",
-)
-selected = next(k for k in items if k.name == chosen)
-if selected.time and chosen in facts and facts[chosen].last is not None:
-    chart, _ = kpis.trend(selected, results, title=f"{selected.name}: trend")
-    right.download_button(
-        f"Trend of {chosen} as PNG",
-        lambda: export.chart_png(chart),
-        file_name="kpi_trend.png",
-        mime="image/png",
-        key="export_png",
-    )
-else:
-    right.caption("The chart export needs a KPI with a date column and data.")
+notes = session.store().notes(session.cursor(), kpi_set.id)  # newest first, one query
+overview(summary.review_rows(items, results, problems, summary.last_notes(notes)))
+chosen = check_in(kpi_set, items, notes)
+history(kpi_set)
+exports.section(items, results, chosen)

@@ -1,0 +1,49 @@
+"""Exports of the Review page: results as CSV and Excel, the selected KPI's trend as PNG.
+
+Every export is made on click (a callable), so it reaches Streamlit's /media/ route only then
+(see README, "Hosting for a team").
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from kpi_logic import export
+from kpi_logic.model import KPI
+from ui import kpis
+
+
+def section(items: list[KPI], results: pd.DataFrame, chosen: str) -> None:
+    """Download buttons for the results and for the trend of the KPI ``chosen``."""
+    st.subheader("Export")
+    table = results.drop(columns=["additive"], errors="ignore").assign(
+        period=results["period"].astype("string"), as_of=results["as_of"].astype("string")
+    )
+    left, middle, right = st.columns(3)
+    left.download_button(
+        "Results as CSV",
+        lambda: export.to_csv_bytes(table),
+        file_name="kpi_results.csv",
+        mime="text/csv",
+        key="export_csv",
+    )
+    middle.download_button(
+        "Results as Excel",
+        lambda: export.to_excel_bytes(table),
+        file_name="kpi_results.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key="export_xlsx",
+    )
+    selected = next(k for k in items if k.name == chosen)
+    if selected.time and results.loc[results["kpi"] == chosen, "actual"].notna().any():
+        chart, _ = kpis.trend(selected, results, title=f"{selected.name}: trend")
+        right.download_button(
+            f"Trend of {chosen} as PNG",
+            lambda: export.chart_png(chart),
+            file_name="kpi_trend.png",
+            mime="image/png",
+            key="export_png",
+        )
+    else:
+        right.caption("The chart export needs a KPI with a date column and data.")
