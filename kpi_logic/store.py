@@ -383,7 +383,12 @@ class Store:
     def _write(self, cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
         """Run the block as one transaction: commit at the end, roll back on any error; the
         cached lists are stale once it ends (a list read meanwhile is counted before it)."""
-        cur.execute("BEGIN TRANSACTION")
+        try:
+            cur.execute("BEGIN TRANSACTION")
+        except (duckdb.FatalException, duckdb.ConnectionException) as err:  # see recover
+            raise self.recover(err) or StoreError(
+                "The saved data was reopened meanwhile, so this was not saved; please try again."
+            ) from err
         try:
             yield
             try:

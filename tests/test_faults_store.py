@@ -160,6 +160,8 @@ def test_a_load_that_fills_the_disk_reopens_the_store_for_every_session(disk: Pa
         assert store.generation == 1  # the database was invalidated and reopened
         with pytest.raises(Exception, match="closed"):
             other_session.execute("SELECT 1")  # a cursor of the old connection...
+        with pytest.raises(StoreError, match="reopened meanwhile"):  # (a clear message)
+            store.add_note(other_session, kpi_set.id, "Revenue", "bob", "on the old cursor")
         fresh = store.cursor()  # ...is replaced by a new one, which works
         assert [d.id for d in store.list_datasets(fresh)] == [sample.id]
         assert [n.id for n in store.notes(fresh, kpi_set.id)] == [confirmed]
