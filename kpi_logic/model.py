@@ -26,14 +26,14 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import yaml
+from yaml._yaml import CParser  # what yaml.cyaml uses (and does not re-export)
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
-from yaml.cyaml import CParser
-from yaml.events import AliasEvent
-from yaml.nodes import Node
+from yaml.events import AliasEvent, NodeEvent
+from yaml.nodes import Node, ScalarNode
 from yaml.resolver import Resolver
 
 from kpi_logic.errors import KPIDefinitionError
@@ -135,7 +135,8 @@ class Target:
             values.pop(key, None)
         else:
             values[key] = value
-        return dataclasses.replace(self, **{attr: values})
+        changes: dict[str, Any] = {attr: values}  # the field named by attr
+        return dataclasses.replace(self, **changes)
 
     def is_empty(self) -> bool:
         """True when no cell has a target."""
@@ -338,11 +339,13 @@ class _Loader(Composer, CParser, SafeConstructor, Resolver):
         self._nodes = 0
         self._sizes: dict[int, int] = {}  # id of an anchored node -> values it holds
 
-    def compose_node(self, parent: Node | None, index: object) -> Node:
+    def compose_node(self, parent: Node | None, index: int | Node | None) -> Node | None:
         """Compose one value as PyYAML does, counting it (and what an alias stands for)."""
-        event = self.peek_event()
+        # called where a value starts: its event is an alias, scalar, sequence or mapping
+        event = cast(NodeEvent, self.peek_event())
         if isinstance(event, AliasEvent):
-            node = super().compose_node(parent, index)
+            # types-PyYAML says int; PyYAML passes None (document, key) and a key node too
+            node = super().compose_node(parent, index)  # type: ignore[arg-type]
             size = self._sizes.get(id(node))
             if size is None:
                 raise _file_error("an alias refers to the list or mapping it is in", event)
@@ -353,7 +356,7 @@ class _Loader(Composer, CParser, SafeConstructor, Resolver):
         self._depth += 1
         before = self._nodes
         try:
-            node = super().compose_node(parent, index)
+            node = super().compose_node(parent, index)  # type: ignore[arg-type]  # as above
         finally:
             self._depth -= 1
         self._count(1, event)
@@ -368,13 +371,13 @@ class _Loader(Composer, CParser, SafeConstructor, Resolver):
                 f"it holds more than {MAX_NODES:,} values (aliases count as copies)", event
             )
 
-    def construct_yaml_int(self, node: Node) -> int:
+    def construct_yaml_int(self, node: ScalarNode) -> int:
         """An integer, refused past :data:`MAX_NUMBER_CHARS` characters."""
         if len(node.value) > MAX_NUMBER_CHARS:
             raise _file_error(f"a number is longer than {MAX_NUMBER_CHARS:,} characters", node)
         return super().construct_yaml_int(node)
 
-    def construct_yaml_timestamp(self, node: Node) -> object:
+    def construct_timestamp_or_text(self, node: ScalarNode) -> date | str:
         """A date or time; one that does not exist (2024-02-30) stays text."""
         try:
             return super().construct_yaml_timestamp(node)
@@ -382,8 +385,13 @@ class _Loader(Composer, CParser, SafeConstructor, Resolver):
             return node.value
 
 
-_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+# types-PyYAML bounds the loader type to PyYAML's own loader classes, not their subclasses
+_Loader.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:int", _Loader.construct_yaml_int
+)
+_Loader.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:timestamp", _Loader.construct_timestamp_or_text
+)
 
 
 def _file_error(problem: str, where: object) -> KPIDefinitionError:
@@ -540,7 +548,7 @@ def _mapping(kpi: str, where: str, value: object) -> Mapping:
 
 def _target_from_yaml(kpi: str, value: object) -> Target:
     if not isinstance(value, Mapping):
-        return Target(default=value)
+        return Target(default=cast("float | None", value))  # any YAML value: validate() checks
     for key in value:
         if key not in _TARGET_KEYS:
             raise _fail(kpi, f"unknown target key {_show(key)} (known: {', '.join(_TARGET_KEYS)})")
@@ -578,7 +586,7 @@ def _plain(value: float) -> float | int:
 
 
 def _target_to_yaml(target: Target) -> float | int | dict[str, Any]:
-    if target == Target(default=target.default):
+    if target.default is not None and target == Target(default=target.default):
         return _plain(target.default)
     out: dict[str, Any] = {}
     if target.default is not None:
