@@ -19,10 +19,12 @@ import functools
 import json
 import math
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 import altair as alt
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from kpi_logic import score
@@ -49,6 +51,7 @@ PERIOD_FORMATS = {
 _BAND_OPACITY = 0.25
 
 Spec = dict[str, Any]  # Vega-Lite, with DataFrames as its datasets
+_Edge = float | npt.NDArray[np.float64]  # where a band starts or ends: one value or per row
 
 
 def number_format(unit: str) -> str:
@@ -86,7 +89,7 @@ def _compact(size: float) -> str:
     return f"{size:,.0f}" if size >= 100 else f"{size:,.2f}".rstrip("0").rstrip(".")
 
 
-def period_label(period: object, grain: str) -> str:
+def period_label(period: date | str, grain: str) -> str:
     """A period's first day as people name it: ``Mar 2025``, ``Q1 2025``, ``2025``.
 
     >>> period_label("2025-04-01", "quarter")
@@ -130,6 +133,7 @@ def _bands(rows: pd.DataFrame, direction: str, good: float, warning: float) -> p
     """Add where the off / at-risk / on-target ranges of each row's target start and end
     (``off_from``, ``off_to``, ``risk_from``, ...); the outer range ends past every bar."""
     target = rows["target"].to_numpy(dtype="float64")
+    edges: dict[str, tuple[_Edge, _Edge]]
     with np.errstate(divide="ignore", invalid="ignore"):
         if direction == "lower":  # attainment = target / actual
             on, risk = target / good, target / warning
@@ -191,7 +195,9 @@ def bullet_chart(
     """
     columns = ["category", "period", "actual", "target", "attainment", "status"]
     data = _bands(_with_periods(rows, columns), direction, good, warning)
-    periods = data["period"].dropna().unique() if "period" in data else []
+    periods: np.ndarray | list[np.datetime64] = (
+        data["period"].dropna().unique() if "period" in data else []
+    )
     subtitle = f"{pd.Timestamp(periods[0]):%b %Y}" if len(periods) == 1 else None
     options = (subtitle, unit, selection_name, category_title, title)
     return _spec(_bullet, {"bullet": data}, *options)
@@ -199,7 +205,7 @@ def bullet_chart(
 
 def _bullet(
     subtitle: str | None, unit: str, selection_name: str, category_title: str, title: str
-) -> alt.LayerChart:
+) -> alt.LayerChart | alt.FacetChart:
     pick = alt.selection_point(name=selection_name, fields=["category"])
     value = number_format(unit)
     tooltip = _value_tooltips(unit, category_title, None)
@@ -269,7 +275,7 @@ def trend_chart(
 
 def _trend(
     by_category: bool, targets: bool, projection: bool, unit: str, grain: str, title: str
-) -> alt.LayerChart:
+) -> alt.LayerChart | alt.FacetChart:
     value, period_format = number_format(unit), PERIOD_FORMATS.get(grain, "%d %b %Y")
     tooltip = _value_tooltips(unit, "Category", period_format)
     if not by_category:
@@ -337,7 +343,7 @@ def heatmap(
 
 def _heatmap(
     unit: str, good: float, warning: float, grain: str, category_title: str, title: str
-) -> alt.LayerChart:
+) -> alt.LayerChart | alt.FacetChart:
     period_format = PERIOD_FORMATS.get(grain, "%d %b %Y")
     scale = alt.Scale(
         type="threshold",
