@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import duckdb
 
@@ -135,7 +135,7 @@ def aggregate_records(
     order = {kpi.name: i for i, kpi in enumerate(kpis)}
     records.sort(
         key=lambda r: (
-            order[r["kpi"]],
+            order[cast(str, r["kpi"])],
             r["category"] is not None,
             r["category"] or "",
             r["period"] is not None,
@@ -358,6 +358,7 @@ def _where(
             if bound is not None:
                 conditions.append(f"CAST({quote_ident(plan.time)} AS DATE) {op} ?")
                 params.append(bound)
+    picked: list[tuple[str, Sequence[str] | None]]
     if isinstance(categories, Mapping):
         picked = [
             (expressions.resolve_column(column, list(columns)), values)

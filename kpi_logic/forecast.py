@@ -62,7 +62,7 @@ def pace(kpi: KPI, scored: pd.DataFrame, as_of: date | None = None) -> Pace | No
         return None
     rows = scored[(scored["kpi"] == kpi.name) & scored["category"].isna()]
     if as_of is None or pd.isna(as_of):
-        known = rows["as_of"].dropna() if "as_of" in rows else []
+        known: pd.Series | list[date] = rows["as_of"].dropna() if "as_of" in rows else []
         as_of = max(known) if len(known) else None
     start = period_start(kpi.due, kpi.grain)
     if as_of is None or as_of < start:

@@ -21,12 +21,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from kpi_logic.model import KPI, Bands, period_start
 
 if TYPE_CHECKING:
     import pandas as pd
+    from pandas.api.typing import NaTType, NAType
 
 ON_TARGET, AT_RISK, OFF_TARGET = "on target", "at risk", "off target"
 NO_TARGET, NO_DATA = "no target", "no data"
@@ -48,8 +49,10 @@ def score_records(
     actuals = {(r["kpi"], r["category"], r["period"]): _number(r["actual"]) for r in records}
     scored = []
     for record in records:
-        kpi = by_name[record["kpi"]]
-        category, period = record["category"], record["period"]
+        kpi = by_name[cast(str, record["kpi"])]
+        # category is text (the column cast to VARCHAR) and period a date; both None on totals
+        category = cast("str | None", record["category"])
+        period = cast("date | None", record["period"])
         actual = _number(record["actual"])
         found = kpi.target_for(category, period)
         target = math.nan if found is None else float(found)
@@ -117,7 +120,8 @@ def score(agg: pd.DataFrame, kpis: Sequence[KPI]) -> pd.DataFrame:
     """
     import pandas as pd  # here, not at module level: the command line path never loads pandas
 
-    def none(value: object) -> object:  # pandas' missing markers (NaN, NaT, NA) as None
+    # pandas' missing markers (NaN, NaT, NA) as None
+    def none(value: float | str | date | NAType | NaTType | None) -> float | str | date | None:
         return None if value is None or pd.isna(value) else value
 
     out = agg.copy()

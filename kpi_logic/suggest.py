@@ -171,6 +171,7 @@ def category_column(
         return None
     counts = ", ".join(f"approx_count_distinct({quote_ident(c)})" for c in texts)
     distinct = con.execute(f"SELECT {counts} FROM {quote_ident(table)}").fetchone()
+    assert distinct is not None  # an aggregate without GROUP BY returns exactly one row
     fitting = [(n, c) for c, n in zip(texts, distinct, strict=True) if 2 <= n <= MAX_CATEGORIES]
     named = [c for _, c in fitting if any(w in c.lower() for w in _CATEGORY_WORDS)]
     return named[0] if named else min(fitting, default=(0, None))[1]
@@ -188,7 +189,7 @@ def _find(keywords: tuple[str, ...], numeric: list[str], taken: set[str]) -> str
 def _measure(template: Template, numeric: list[str]) -> str | None:
     """The template's measure over matching columns, or None when one is missing."""
     taken: set[str] = set()
-    parts = []
+    parts: list[str | None] = []
     for keywords in (template.numerator, template.minus, template.denominator):
         if not keywords:
             parts.append(None)
