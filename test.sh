@@ -14,4 +14,5 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
+"$VENV/bin/mypy"
 exec "$VENV/bin/python" -m pytest "$@"
