@@ -144,9 +144,9 @@ def _evaluate(args: argparse.Namespace) -> str:
         kpis = kpis_from_yaml(_read_kpi_file(args.kpis))
         con, warnings = loading.result()
     expressions.parse_with(con)  # no second connection just to parse the KPI file
-    columns = compute.table_columns(con, TABLE)
+    types = compute.table_columns(con, TABLE)
     for kpi in kpis:  # a bad KPI file fails here, before the file is scanned
-        compute.compile_kpi(kpi, columns)
+        compute.compile_kpi(kpi, types)
     try:
         records = compute.aggregate_records(con, TABLE, kpis)
     except DataReadError:  # a row or cell the view's strict read refuses: a table skips it

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from kpi_logic import compute, expressions
 from kpi_logic.model import KPI
@@ -26,6 +27,7 @@ from kpi_logic.model import KPI
 CATEGORY_SEPARATOR = "@"
 PERIOD_SEPARATOR = "|"
 ALL_CATEGORIES = "*"
+K = TypeVar("K", str, date)  # a category or a period
 
 
 @dataclass(frozen=True)
@@ -122,9 +124,11 @@ def with_selected_totals(
         if not picked:
             result.append(kpi)
             continue
-        targets = [kpi.target.for_cell(str(c), None) for c in picked]
+        found = [kpi.target.for_cell(str(c), None) for c in picked]
+        targets = [t for t in found if t is not None]
         simple = expressions.aggregate_of(kpi.measure, columns)
-        if any(t is None for t in targets):
+        total: float | None
+        if len(targets) < len(found):
             total = None
         elif simple and simple[0] in compute.ADDITIVE_FUNCTIONS:
             total = float(sum(targets))
@@ -147,14 +151,8 @@ def describe_changes(before: list[KPI], after: list[KPI]) -> str:
         ):
             if a != b:
                 changes.append(f"{label} {_number(a)} → {_number(b)}")
-        for before_map, after_map in (
-            (old.target.by_category, new.target.by_category),
-            (old.target.by_period, new.target.by_period),  # a date prints as 2024-12-01
-        ):
-            for key in sorted(set(before_map) | set(after_map)):
-                a, b = before_map.get(key), after_map.get(key)
-                if a != b:
-                    changes.append(f"{key} {_number(a)} → {_number(b)}")
+        changes += _changed_cells(old.target.by_category, new.target.by_category)
+        changes += _changed_cells(old.target.by_period, new.target.by_period)
         if old.bands != new.bands:
             changes.append(
                 f"bands {old.bands.warning:g}/{old.bands.good:g} → "
@@ -162,6 +160,16 @@ def describe_changes(before: list[KPI], after: list[KPI]) -> str:
             )
         parts.append(f"{new.name}: " + ", ".join(changes))
     return "; ".join(parts) or "Targets saved"
+
+
+def _changed_cells(before: Mapping[K, float], after: Mapping[K, float]) -> list[str]:
+    """``West 80,000 → 90,000`` for each category (or period: a date prints as 2024-12-01)
+    whose target changed, in order."""
+    return [
+        f"{key} {_number(before.get(key))} → {_number(after.get(key))}"
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
 
 
 def _number(value: float | None) -> str:

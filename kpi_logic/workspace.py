@@ -109,7 +109,7 @@ def add_dataset(
         digest = file_hash(path)
         _write_json(source, {"path": str(path), "sheet": sheet, "types": {}, "file_hash": digest})
         dataset_id = store.register_dataset(
-            cur, name, Path(path).name, table, result.rows, _revision(digest, sheet, {})
+            cur, name, Path(path).name, table, _counted(result), _revision(digest, sheet, {})
         )
     except BaseException as err:  # also a cancelled load (the progress callback raises then)
         problem = _undo(store, cur, err, [table, table + REJECTS_SUFFIX], [source])
@@ -199,7 +199,7 @@ def retype(
         _save_rejects(cur, staging, result.rejects)
         _write_json(pending, {**source, "types": merged})
         revision = _revision(source["file_hash"], source["sheet"], merged)  # same file bytes
-        store.replace_table(cur, dataset.id, staging, result.rows, revision)
+        store.replace_table(cur, dataset.id, staging, _counted(result), revision)
     except BaseException as err:
         problem = _undo(store, cur, err, [staging, staging + REJECTS_SUFFIX], [pending])
         if problem is not None:
@@ -308,12 +308,20 @@ def _save_rejects(cur: duckdb.DuckDBPyConnection, table: str, rejects: pd.DataFr
         )
 
 
+def _counted(result: ingest.LoadResult) -> int:
+    """The rows of a loaded table (a table counts them; only a view leaves them unknown)."""
+    if result.rows is None:
+        raise IngestError(f"{result.table} was opened as a view, not loaded as a table.")
+    return result.rows
+
+
 def rejects(cur: duckdb.DuckDBPyConnection, dataset: Dataset) -> pd.DataFrame:
     """Rows or values that were rejected when ``dataset`` was loaded, with the reason."""
     name = dataset.table + REJECTS_SUFFIX
-    exists = cur.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]
-    ).fetchone()[0]
+    exists = (
+        cur.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()
+        or (0,)
+    )[0]
     if not exists:
         return pd.DataFrame(columns=REJECT_COLUMNS)
     return cur.execute(f"SELECT * FROM {quote_ident(name)}").df()
