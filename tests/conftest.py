@@ -88,11 +88,12 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real app on a free local port with an empty store, shared by a test session."""
-    store = tmp_path_factory.mktemp("browser_store") / "kpi_store.duckdb"
-    with running_app(store, tmp_path_factory.mktemp("logs")) as url:
+@pytest.fixture
+def app_url(tmp_path: Path) -> Iterator[str]:
+    """The real app on a free local port over an empty store folder of this test's own (the
+    bundled sample loads on the first visit), so browser tests never see each other's work
+    and pass in any order."""
+    with running_app(tmp_path / "store" / "kpi_store.duckdb", tmp_path) as url:
         yield url
 
 
