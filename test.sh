@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the tests need (virtual environment, Python packages, Debian's chromium
-# for the browser tests), lint, then run every test. Extra arguments go to pytest.
+# for the browser tests), lint and type-check, then run every test. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV="${VENV:-.venv}"
