@@ -15,6 +15,7 @@ import io
 import itertools
 import math
 import os
+import posixpath
 import re
 import uuid
 import zipfile
@@ -54,7 +55,14 @@ MAX_FILE_BYTES = 2 * 1024**3  # any file, checked before anything is read
 MAX_EXCEL_BYTES = 200 * 1024**2  # workbooks are read whole into memory
 MAX_UNZIPPED_BYTES = 1024**3  # xlsx: declared uncompressed size of all parts
 MAX_ZIP_RATIO = 200  # xlsx: compression ratio of one large part (zip bombs are far above)
+# One sheet, counted from its cells before any parser sees it (bench/bench_excel.py measures
+# the peak memory of loads at these limits): the Excel reader makes a grid of rows x columns
+# from A1 to the last cell (~55 bytes a grid cell), plus the cells with something in them.
+MAX_SHEET_SPAN = 10_000_000  # rows x columns from A1 to the last row and column used
+MAX_SHEET_CELLS = 4_000_000  # cells written in the sheet (filled or not)
+MAX_SHEET_XML_BYTES = 256 * 1024**2  # xlsx: one sheet's XML, and the shared strings' XML
 MAX_COLUMNS = 2_000
+_RESERVED_NAMES = ("rowid",)  # column names that clean_names renames like duplicates
 MAX_LINE_BYTES = 2_000_000  # one line of a text file (DuckDB's max_line_size)
 _LONG_LINE = f"line over {MAX_LINE_BYTES:,} bytes"
 SAMPLE_ROWS = 20_000  # rows read to decide the type of text columns
@@ -315,6 +323,8 @@ def _check_workbook(path: Path, ext: str) -> None:
     if ext == "xls":
         if not head.startswith(_OLE_MAGIC):
             raise IngestError(f"{path.name} is not an Excel .xls workbook{_looks_like(head)}.")
+        for name, size in _xls_sheet_sizes(path):  # the reader reads every sheet on opening
+            _check_sheet_size(path, name, size)
         return
     if head.startswith(_OLE_MAGIC[:4]):
         raise IngestError(
@@ -340,6 +350,12 @@ def _check_workbook(path: Path, ext: str) -> None:
             f"{path.name} is refused as unsafe: its {_megabytes(path.stat().st_size)} would "
             f"unpack to {_megabytes(total)}."
         )
+    strings = next((i for i in infos if i.filename == "xl/sharedStrings.xml"), None)
+    if strings is not None and strings.file_size > MAX_SHEET_XML_BYTES:
+        raise IngestError(
+            f"{path.name} is too large to load: its text cells unpack to "
+            f"{_megabytes(strings.file_size)} (the limit is {_megabytes(MAX_SHEET_XML_BYTES)})."
+        )
 
 
 def _looks_like(head: bytes) -> str:
@@ -359,16 +375,277 @@ def _check_columns(path: Path, count: int) -> None:
         )
 
 
+# --- workbook size (read from the file, before any parser sees it) ------------------------
+
+
+@dataclass
+class _SheetSize:
+    """What a sheet's cells span: the last row and column used (1-based) and the cell count."""
+
+    rows: int = 0
+    columns: int = 0
+    cells: int = 0
+
+    @property
+    def span(self) -> int:
+        return self.rows * self.columns
+
+
+def _check_sheet_size(path: Path, sheet: str, size: _SheetSize) -> None:
+    """Refuse a sheet over ``MAX_SHEET_SPAN`` or ``MAX_SHEET_CELLS``, in one line."""
+    if size.span > MAX_SHEET_SPAN:
+        raise IngestError(
+            f"Sheet {sheet!r} of {path.name} is too large to load: its cells reach row "
+            f"{size.rows:,} and column {size.columns:,}, a grid of {size.span:,} cells (the "
+            f"limit is {MAX_SHEET_SPAN:,}). Delete what lies outside the table and save it again."
+        )
+    if size.cells > MAX_SHEET_CELLS:
+        raise IngestError(
+            f"Sheet {sheet!r} of {path.name} is too large to load: it has {size.cells:,} cells "
+            f"(the limit is {MAX_SHEET_CELLS:,})."
+        )
+
+
+_XML_CELL = re.compile(rb"[<:]c[\s/>]")  # a cell element, with or without a namespace prefix
+_XML_ROW = re.compile(rb"[<:]row[\s/>]")
+# The r="..." attribute of any element: "B7" on cells, "7" on rows. Others are counted too,
+# so a position can only come out too large, never too small.
+_XML_REF = re.compile(rb"""\sr\s*=\s*["']([A-Za-z]*)([0-9]+)["']""")
+_XML_TAG_BYTES = 64 * 1024  # no tag of a sheet is this long
+_XML_SMALL_PART = 16 * 1024**2  # workbook.xml and its relationships, parsed whole
+
+
+def _xlsx_sheet_size(path: Path, sheet: str) -> _SheetSize:
+    """The cells of ``sheet`` as its XML states them, streamed in 1 MB pieces.
+
+    The ``<dimension>`` element may lie, so every cell's reference decides (the reader sizes
+    its grid by them); cells and rows without a reference take the next position, so each
+    one adds a column or a row at most. The scan stops once a limit is passed.
+    """
+    size = _SheetSize()
+    refs = rows = row_refs = 0
+    with zipfile.ZipFile(path) as zf:
+        part = _xlsx_sheet_part(zf, sheet)
+        if part is None:
+            return size  # no such part: the reader fails on it, it can't allocate for it
+        unpacked = zf.getinfo(part).file_size
+        if unpacked > MAX_SHEET_XML_BYTES:
+            raise IngestError(
+                f"Sheet {sheet!r} of {path.name} is too large to load: its XML unpacks to "
+                f"{_megabytes(unpacked)} (the limit is {_megabytes(MAX_SHEET_XML_BYTES)})."
+            )
+        with zf.open(part) as xml:
+            carry = b""
+            while chunk := xml.read(1024**2):
+                data, carry = _complete_tags(carry + chunk)
+                if len(carry) > _XML_TAG_BYTES:
+                    raise IngestError(f"Sheet {sheet!r} of {path.name} is not valid XML.")
+                size.cells += _count_elements(data, b"c", _XML_CELL)
+                rows += _count_elements(data, b"row", _XML_ROW)
+                if found := _XML_REF.findall(data):
+                    letters, digits = zip(*found, strict=True)
+                    row_refs += letters.count(b"")  # a row's reference has no letters
+                    refs += len(letters) - letters.count(b"")
+                    size.columns = max(size.columns, _largest_column(set(letters)))
+                    size.rows = max(size.rows, _largest_number(set(digits)))
+                if size.span > MAX_SHEET_SPAN or size.cells > MAX_SHEET_CELLS:
+                    return size
+    size.columns += max(size.cells - refs, 0)
+    size.rows += max(rows - row_refs, 0)
+    return size
+
+
+def _count_elements(data: bytes, name: bytes, pattern: re.Pattern[bytes]) -> int:
+    """How many ``<name`` elements ``data`` holds: counted as plain bytes, unless some
+    element has a namespace prefix (then with ``pattern``)."""
+    if b":" + name in data:
+        return len(pattern.findall(data))
+    return sum(data.count(b"<" + name + end) for end in (b" ", b">", b"/", b"\t", b"\n", b"\r"))
+
+
+def _complete_tags(data: bytes) -> tuple[bytes, bytes]:
+    """``data`` up to its last complete tag, and the rest (the start of a tag cut off)."""
+    cut = data.rfind(b"<")
+    if cut < 0 or data.find(b">", cut) >= 0:
+        return data, b""
+    return data[:cut], data[cut:]
+
+
+def _largest_number(digits: set[bytes]) -> int:
+    """The largest of decimal numbers given as ASCII digits (however many digits)."""
+    trimmed = {d.lstrip(b"0") or b"0" for d in digits}
+    longest = max(map(len, trimmed))
+    return int(max(d for d in trimmed if len(d) == longest)[:12])
+
+
+def _largest_column(letters: set[bytes]) -> int:
+    """The largest column number (A = 1) of column letters such as ``XFD``."""
+    upper = {c.upper() for c in letters}
+    longest = max(map(len, upper))  # 0 when only rows have references
+    number = 0
+    for ch in max(c for c in upper if len(c) == longest)[:8]:
+        number = number * 26 + ch - 64
+    return number
+
+
+def _xlsx_sheet_part(zf: zipfile.ZipFile, sheet: str) -> str | None:
+    """The zip member holding ``sheet``'s XML, found as the reader finds it (workbook.xml's
+    sheet entry and its relationship), or None."""
+    from xml.etree import ElementTree
+
+    rels_name = "xl/_rels/workbook.xml.rels"
+    try:
+        small = [zf.getinfo(n).file_size <= _XML_SMALL_PART for n in ("xl/workbook.xml", rels_name)]
+        if not all(small):
+            return None
+        workbook = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(zf.read(rels_name))
+    except (KeyError, ElementTree.ParseError):
+        return None
+    rel_id = next(
+        (
+            value
+            for element in workbook.iter()
+            if element.tag.endswith("}sheet") and element.get("name") == sheet
+            for key, value in element.attrib.items()
+            if key.endswith("}id")
+        ),
+        None,
+    )
+    target = next((r.get("Target") for r in rels if r.get("Id") == rel_id), None)
+    if not target:
+        return None
+    name = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+    name = posixpath.normpath(name)
+    return name if name in zf.namelist() else None
+
+
+# BIFF records of .xls sheets that hold one cell (row and column first) or a run of cells in
+# one row (row, first column, ..., last column as the record's last two bytes).
+_BIFF_CELL = frozenset({0x0006, 0x00D6, 0x00FD, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E})
+_BIFF_CELL_RUN = frozenset({0x00BD, 0x00BE})  # MULRK, MULBLANK
+_BIFF_SHEET, _BIFF_BOF, _BIFF_EOF = 0x0085, 0x0809, 0x000A
+
+
+def _xls_sheet_sizes(path: Path) -> list[tuple[str, _SheetSize]]:
+    """Each sheet's cells, from the BIFF records of an .xls file's Workbook stream."""
+    stream = _ole_stream(path, ("Workbook", "Book"))
+    sheets: list[tuple[str, int]] = []
+    for kind, data in _biff_records(stream, 0):
+        if kind == _BIFF_SHEET and len(data) >= 8:
+            sheets.append((_biff_sheet_name(data), int.from_bytes(data[:4], "little")))
+        elif kind == _BIFF_EOF:
+            break
+    sizes = []
+    for name, offset in sheets:
+        size = _SheetSize()
+        for kind, data in _biff_records(stream, offset):
+            if kind in _BIFF_CELL and len(data) >= 4:
+                row, col, count = data[0] | data[1] << 8, data[2] | data[3] << 8, 1
+            elif kind in _BIFF_CELL_RUN and len(data) >= 6:
+                row, first = data[0] | data[1] << 8, data[2] | data[3] << 8
+                col = data[-2] | data[-1] << 8
+                count = max(col - first + 1, 0)
+            elif kind == _BIFF_EOF:
+                break
+            else:
+                continue
+            size.rows, size.columns = max(size.rows, row + 1), max(size.columns, col + 1)
+            size.cells += count
+        sizes.append((name, size))
+    return sizes
+
+
+def _biff_records(stream: bytes, offset: int) -> Iterator[tuple[int, bytes]]:
+    """``(record type, data)`` from ``offset`` to the end of ``stream``."""
+    while offset + 4 <= len(stream):
+        kind = stream[offset] | stream[offset + 1] << 8
+        length = stream[offset + 2] | stream[offset + 3] << 8
+        yield kind, stream[offset + 4 : offset + 4 + length]
+        offset += 4 + length
+
+
+def _biff_sheet_name(data: bytes) -> str:
+    """The name in a BOUNDSHEET record (BIFF8: 8-bit or UTF-16 by a flag; BIFF5: 8-bit)."""
+    length, wide = data[6], len(data) > 7 and data[7] & 1
+    if len(data) >= 8 + length * (2 if wide else 1):  # BIFF8
+        raw = data[8 : 8 + length * (2 if wide else 1)]
+        return raw.decode("utf-16-le" if wide else "latin-1", errors="replace")
+    return data[7 : 7 + length].decode("latin-1", errors="replace")
+
+
+def _ole_stream(path: Path, names: Sequence[str]) -> bytes:
+    """The first of the streams ``names`` in an OLE2 compound file (the container of .xls),
+    read through its sector tables; b"" when there is none or the file is damaged (the
+    reader then refuses it)."""
+    data = path.read_bytes()
+    try:
+        shift = int.from_bytes(data[30:32], "little")
+        mini_shift = int.from_bytes(data[32:34], "little")
+        if not 7 <= shift <= 16 or not 2 <= mini_shift < shift:
+            return b""
+        ssize = 1 << shift
+        sectors = (len(data) - 512) // ssize + 2  # most sectors a chain can visit
+
+        def sector(n: int) -> bytes:
+            return data[(n + 1) * ssize : (n + 2) * ssize]
+
+        def u32s(raw: bytes) -> list[int]:
+            return [int.from_bytes(raw[i : i + 4], "little") for i in range(0, len(raw), 4)]
+
+        difat = u32s(data[76:512])
+        next_difat, seen = int.from_bytes(data[68:72], "little"), 0
+        while next_difat < 0xFFFFFFFA and seen < sectors:
+            entries = u32s(sector(next_difat))
+            difat, next_difat, seen = difat + entries[:-1], entries[-1], seen + 1
+        fat = [e for n in difat if n < 0xFFFFFFFA for e in u32s(sector(n))]
+
+        def chain(start: int, table: list[int]) -> Iterator[int]:
+            for _ in range(sectors * (1 << (shift - mini_shift))):
+                if not 0 <= start < len(table):
+                    return
+                yield start
+                start = table[start]
+
+        def read(start: int) -> bytes:
+            return b"".join(sector(n) for n in chain(start, fat))
+
+        directory = read(int.from_bytes(data[48:52], "little"))
+        entries = [directory[i : i + 128] for i in range(0, len(directory) - 127, 128)]
+        root = entries[0]
+        found = {
+            e[: int.from_bytes(e[64:66], "little")].decode("utf-16-le", "replace").rstrip("\0"): e
+            for e in entries
+            if e[66] == 2
+        }
+        entry = next((found[n] for n in names if n in found), None)
+        if entry is None:
+            return b""
+        start = int.from_bytes(entry[116:120], "little")
+        size = int.from_bytes(entry[120:124], "little")
+        if size >= int.from_bytes(data[56:60], "little"):
+            return read(start)[:size]
+        mini_fat = u32s(read(int.from_bytes(data[60:64], "little")))
+        mini = read(int.from_bytes(root[116:120], "little"))
+        msize = 1 << mini_shift
+        return b"".join(mini[n * msize : (n + 1) * msize] for n in chain(start, mini_fat))[:size]
+    except IndexError:
+        return b""
+
+
 # --- names ----------------------------------------------------------------------------
 
 
 def clean_names(headers: Sequence[object]) -> list[str]:
-    """Header cells to unique column names: trimmed, blanks named ``column_N`` (1-based
-    position), duplicates suffixed ``_2``, ``_3``... (case-insensitively, as DuckDB)."""
+    """Header cells to unique column names: trimmed, control characters (NUL...) made spaces,
+    blanks named ``column_N`` (1-based position), duplicates suffixed ``_2``, ``_3``...
+    (case-insensitively, as DuckDB); so is ``rowid``, DuckDB's row number, which a column
+    of that name would hide (rejected cells are located by it)."""
     names: list[str] = []
-    used: set[str] = set()
+    used: set[str] = set(_RESERVED_NAMES)
     for i, header in enumerate(headers):
-        base = " ".join(_cell_text(header).split()) or f"column_{i + 1}"
+        text = "".join(" " if ch < " " or ch == "\x7f" else ch for ch in _cell_text(header))
+        base = " ".join(text.split()) or f"column_{i + 1}"
         name, n = base, 1
         while name.lower() in used:
             n += 1
@@ -702,12 +979,14 @@ def _parquet_source(con: duckdb.DuckDBPyConnection, path: Path) -> _Source:
     _check_columns(path, len(described))
     originals = [row[0] for row in described]
     names = clean_names(originals)
+    # columns renamed by position: a name as written may hold what SQL can't (a NUL)
+    renamed = ", ".join(quote_ident(n) for n in names)
     return _Source(
-        sql="read_parquet($path)",
+        sql=f"read_parquet($path) AS {quote_ident(_HELPER + '_parquet')}({renamed})",
         params=params,
-        columns=list(zip(originals, names, originals, strict=True)),
+        columns=[(n, n, o.replace("\x00", " ")) for n, o in zip(names, originals, strict=True)],
         detect=False,
-        types={row[0]: row[1] for row in described},
+        types={n: row[1] for n, row in zip(names, described, strict=True)},
     )
 
 
@@ -732,6 +1011,9 @@ def _load_excel(
         raise IngestError(f"{path.name} has no sheet {sheet!r}; its sheets: {', '.join(sheets)}.")
     if not sheets:
         raise IngestError(f"{path.name} has no sheets.")
+    if ext == "xlsx":
+        name = sheet or sheets[0]
+        _check_sheet_size(path, name, _xlsx_sheet_size(path, name))
     try:
         frame = pd.read_excel(
             path,
