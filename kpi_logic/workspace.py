@@ -43,8 +43,13 @@ Progress = Callable[[float, str], None]
 
 
 def _safe_filename(name: str) -> str:
-    stem = re.sub(r"[^\w.\- ]+", "_", Path(name).name).strip(" .") or "upload"
-    return stem[:150]
+    """``name`` safe on disk: other characters than letters, digits, ``.-_`` and spaces
+    replaced, at most 150 bytes of UTF-8, its extension kept (the loader reads by it)."""
+    safe = Path(re.sub(r"[^\w.\- ]+", "_", Path(name).name).strip(" .") or "upload")
+    suffix = safe.suffix if len(safe.suffix) <= 10 else ""
+    room = 150 - len(suffix.encode())
+    stem = safe.name[: len(safe.name) - len(suffix)].encode()[:room].decode(errors="ignore")
+    return (stem.rstrip(" .") or "upload") + suffix
 
 
 def save_upload(upload_dir: Path, filename: str, stream: BinaryIO) -> Path:
