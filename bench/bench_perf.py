@@ -308,7 +308,7 @@ def warm_evaluation(
     hand-written SQL on one connection over a Parquet view (best of ``repeat``); ``whole``
     holds section 2's Parquet (evaluate, SQL) seconds by rows, to split its gap."""
     from kpi_logic import compute, score
-    from kpi_logic.model import kpis_from_yaml
+    from kpi_logic.kpi_file import kpis_from_yaml
 
     assert "FROM data" in WARM_SQL, WARM_SQL
     kpis = kpis_from_yaml(bench_evaluate.KPIS)
@@ -422,7 +422,7 @@ def peak_memory(folder: Path, rows: int) -> tuple[Table, list[str]]:
 
 def chart_bytes(folder: Path, sizes: Sequence[int]) -> tuple[Table, list[str]]:
     from kpi_logic import charts, compute, score
-    from kpi_logic.model import kpis_from_yaml
+    from kpi_logic.kpi_file import kpis_from_yaml
 
     kpis = kpis_from_yaml(bench_evaluate.KPIS)
     sales = [k for k in kpis if k.name == "Sales"]
@@ -544,7 +544,7 @@ import json, sys, time
 from pathlib import Path
 from kpi_logic import compute, score
 from kpi_logic.ingest import load_file
-from kpi_logic.model import kpis_from_yaml
+from kpi_logic.kpi_file import kpis_from_yaml
 from kpi_logic.store import Store
 data, spec, work, limit = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
 store = Store(work / "store.duckdb", allowed_dirs=[data.parent], memory_limit=limit,

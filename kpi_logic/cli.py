@@ -135,7 +135,7 @@ def _warn(warnings: list[str]) -> None:
 
 def _evaluate(args: argparse.Namespace) -> str:
     from kpi_logic import compute, expressions, score
-    from kpi_logic.model import kpis_from_yaml
+    from kpi_logic.kpi_file import kpis_from_yaml
 
     # The file is opened (a view: the query reads it) while the KPI file is read and checked;
     # leaving the block waits for the load, also when the KPI file is refused.
@@ -169,7 +169,7 @@ def _evaluate(args: argparse.Namespace) -> str:
 def _read_kpi_file(path: str) -> str:
     """The KPI file's text, read no further than one character past the model's size limit
     (``kpis_from_yaml`` refuses it then)."""
-    from kpi_logic.model import MAX_FILE_CHARS
+    from kpi_logic.kpi_file import MAX_FILE_CHARS
 
     try:
         with open(path, encoding="utf-8") as file:
@@ -180,7 +180,7 @@ def _read_kpi_file(path: str) -> str:
 
 def _suggest(args: argparse.Namespace) -> str:
     from kpi_logic import suggest
-    from kpi_logic.model import kpis_to_yaml
+    from kpi_logic.kpi_file import kpis_to_yaml
 
     con, warnings = _load(args)
     _warn(warnings)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from kpi_logic import compute
-from kpi_logic.model import kpis_from_yaml
+from kpi_logic.kpi_file import kpis_from_yaml
 from kpi_logic.sql import sandboxed_connection
 
 ROOT = Path(__file__).resolve().parent.parent

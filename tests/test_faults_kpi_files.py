@@ -17,16 +17,15 @@ from streamlit.testing.v1 import AppTest
 
 from kpi_logic import export
 from kpi_logic.errors import KPIDefinitionError
-from kpi_logic.model import (
-    KPI,
+from kpi_logic.kpi_file import (
     MAX_DEPTH,
     MAX_FILE_CHARS,
     MAX_NODES,
     MAX_NUMBER_CHARS,
-    Target,
     kpis_from_yaml,
     kpis_to_yaml,
 )
+from kpi_logic.model import KPI, Target
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAD = "kpis:\n  - name: Sales\n    measure: sum(x)\n    time: Day\n    by: Region\n"

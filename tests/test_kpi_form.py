@@ -9,8 +9,8 @@ import pytest
 
 from kpi_logic import compute
 from kpi_logic.errors import KPIExplorerError
+from kpi_logic.kpi_file import kpis_from_yaml
 from kpi_logic.kpi_form import FormValues, column_roles, form_values, kpi_from_form
-from kpi_logic.model import kpis_from_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,16 +8,8 @@ from datetime import date
 import pytest
 
 from kpi_logic.errors import KPIDefinitionError
-from kpi_logic.model import (
-    KPI,
-    Bands,
-    Target,
-    definition_key,
-    kpis_from_yaml,
-    kpis_to_yaml,
-    period_start,
-    validate,
-)
+from kpi_logic.kpi_file import kpis_from_yaml, kpis_to_yaml
+from kpi_logic.model import KPI, Bands, Target, definition_key, period_start, validate
 
 DESIGN_EXAMPLE = """
 kpis:

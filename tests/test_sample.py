@@ -12,7 +12,8 @@ from types import ModuleType
 import pandas as pd
 import pytest
 
-from kpi_logic.model import KPI, KPI_TYPES, kpis_from_yaml
+from kpi_logic.kpi_file import kpis_from_yaml
+from kpi_logic.model import KPI, KPI_TYPES
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SAMPLE_CSV = DATA / "sample_sales.csv"

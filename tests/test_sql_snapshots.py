@@ -15,7 +15,7 @@ import pytest
 
 from kpi_logic import compute
 from kpi_logic.ingest_types import Params, conversion_sql, detect_type
-from kpi_logic.model import kpis_from_yaml
+from kpi_logic.kpi_file import kpis_from_yaml
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 COLUMNS = {

@@ -12,16 +12,8 @@ import streamlit as st
 
 from kpi_logic import compute, expressions, kpi_form, suggest, targets
 from kpi_logic.errors import KPIExplorerError
-from kpi_logic.model import (
-    DIRECTIONS,
-    GRAINS,
-    KPI,
-    KPI_TYPES,
-    MAX_FILE_CHARS,
-    UNITS,
-    kpis_from_yaml,
-    kpis_to_yaml,
-)
+from kpi_logic.kpi_file import MAX_FILE_CHARS, kpis_from_yaml, kpis_to_yaml
+from kpi_logic.model import DIRECTIONS, GRAINS, KPI, KPI_TYPES, UNITS
 from kpi_logic.store import Dataset, KPISet
 from ui import kpis, layout, session
 

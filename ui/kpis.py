@@ -21,7 +21,8 @@ from kpi_logic.errors import (
     KPIDefinitionError,
     KPIExplorerError,
 )
-from kpi_logic.model import KPI, definition_key, kpis_from_yaml, kpis_to_yaml
+from kpi_logic.kpi_file import kpis_from_yaml, kpis_to_yaml
+from kpi_logic.model import KPI, definition_key
 from kpi_logic.store import Dataset, KPISet
 from ui import session
 
