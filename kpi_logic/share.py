@@ -5,7 +5,7 @@ is checked on the way in and a bad part is dropped with a message, never raised.
 decoded with ``json.loads`` only (never pickle or eval), each at most
 :data:`MAX_VALUE_CHARS` characters.
 
->>> state = ViewState(kpi="Sales", targets={"Sales": 700000.0})
+>>> state = ViewState(kpi="Sales", targets={OverrideKey("Sales"): 700000.0})
 >>> to_query_params(state)
 {'kpi': 'Sales', 't': '{"Sales":700000.0}'}
 >>> from_query_params(to_query_params(state)) == (state, [])
@@ -48,7 +48,7 @@ class ViewState:
     dataset: str | None = None
     kpi_set: str | None = None
     kpi: str | None = None
-    targets: dict[str, float] = field(default_factory=dict)
+    targets: dict[OverrideKey, float] = field(default_factory=dict)
     start: date | None = None
     end: date | None = None
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -65,7 +65,9 @@ def to_query_params(state: ViewState) -> dict[str, str]:
         "ds": state.dataset,
         "ks": state.kpi_set,
         "kpi": state.kpi,
-        "t": _json(dict(sorted(state.targets.items()))) if state.targets else None,
+        "t": _json(dict(sorted((k.text, v) for k, v in state.targets.items())))
+        if state.targets
+        else None,
         "from": state.start.isoformat() if state.start else None,
         "to": state.end.isoformat() if state.end else None,
         "f": _json({k: list(v) for k, v in sorted(state.filters.items())})
@@ -206,7 +208,7 @@ def _decode(raw: str, key: str, problems: list[str]) -> Any:
         return None
 
 
-def _targets(raw: str, problems: list[str]) -> dict[str, float]:
+def _targets(raw: str, problems: list[str]) -> dict[OverrideKey, float]:
     decoded = _decode(raw, "t", problems)
     if decoded is None:
         return {}
@@ -225,7 +227,10 @@ def _targets(raw: str, problems: list[str]) -> dict[str, float]:
                 "of zero or more; it was ignored."
             )
         else:
-            targets[name] = float(value)
+            try:
+                targets[OverrideKey.parse(name)] = float(value)
+            except ValueError:
+                problems.append(f"The link's target {_show(name)} names no real period.")
     return targets
 
 
@@ -267,14 +272,13 @@ def check_against(
         kpi = None
     targets = {}
     for key, value in state.targets.items():
-        try:
-            owner = OverrideKey.parse(key, kpi_names).kpi
-        except ValueError:
-            owner = None
-        if owner in kpi_names:
-            targets[key] = value
+        named = key.named_in(kpi_names)
+        if named.kpi in kpi_names:
+            targets[named] = value
         else:
-            problems.append(f"The link's target {_show(key)} is for no KPI of this set; ignored.")
+            problems.append(
+                f"The link's target {_show(key.text)} is for no KPI of this set; ignored."
+            )
     filters = {}
     for column, values in state.filters.items():
         if column in columns:
@@ -284,6 +288,6 @@ def check_against(
                 f"The link filters on {_show(column)}, a column this dataset does not have; "
                 "that filter was ignored."
             )
-    if not problems:
+    if not problems and targets == state.targets:
         return state, []
     return replace(state, kpi=kpi, targets=targets, filters=filters), problems

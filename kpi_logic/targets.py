@@ -1,6 +1,7 @@
 """Target overrides (what-if targets that are not saved yet) and the targets a view judges by.
 
-An override is keyed by the KPI and the cell it sets, written as text in the view and links:
+An override is keyed by an :class:`OverrideKey`: the KPI and the cell it sets. Links write the
+key as text (``share`` is the only codec):
 
 - ``"Sales"``: the headline target (the all-categories total of a KPI with ``by``, else the
   target of every period);
@@ -8,9 +9,9 @@ An override is keyed by the KPI and the cell it sets, written as text in the vie
 - ``"Sales|2024-12-01"``: one period's.
 
 >>> key = OverrideKey.parse("Sales@West")
->>> (key.kpi, key.category, key.period)
-('Sales', 'West', None)
->>> OverrideKey.parse(period_key("Sales", date(2024, 12, 1))).period
+>>> (key.kpi, key.category, key.period, key.text)
+('Sales', 'West', None, 'Sales@West')
+>>> OverrideKey.parse(OverrideKey("Sales", period=date(2024, 12, 1)).text).period
 datetime.date(2024, 12, 1)
 """
 
@@ -39,6 +40,15 @@ class OverrideKey:
     category: str | None = None
     period: date | None = None
 
+    @property
+    def text(self) -> str:
+        """The key as links write it: ``Sales``, ``Sales@West``, ``Sales|2024-12-01``."""
+        if self.period is not None:
+            return f"{self.kpi}{PERIOD_SEPARATOR}{self.period.isoformat()}"
+        if self.category is not None:
+            return f"{self.kpi}{CATEGORY_SEPARATOR}{self.category}"
+        return self.kpi
+
     @classmethod
     def parse(cls, key: str, kpi_names: Collection[str] = ()) -> OverrideKey:
         """Read a key; with ``kpi_names``, a KPI whose name holds ``@`` or ``|`` is recognised
@@ -49,10 +59,8 @@ class OverrideKey:
             rest = key[len(name) :]
             if key.startswith(name) and rest[:1] in (CATEGORY_SEPARATOR, PERIOD_SEPARATOR):
                 return cls._split(name, rest)
-        cut = min(
-            (key.find(s) for s in (CATEGORY_SEPARATOR, PERIOD_SEPARATOR) if s in key), default=-1
-        )
-        return cls(key) if cut < 0 else cls._split(key[:cut], key[cut:])
+        cuts = [key.find(s) for s in (CATEGORY_SEPARATOR, PERIOD_SEPARATOR) if s in key]
+        return cls._split(key[: min(cuts)], key[min(cuts) :]) if cuts else cls(key)
 
     @classmethod
     def _split(cls, name: str, rest: str) -> OverrideKey:
@@ -60,24 +68,18 @@ class OverrideKey:
             return cls(name, category=rest[1:])
         return cls(name, period=date.fromisoformat(rest[1:]))
 
-
-def target_key(kpi: str, category: str | None = None) -> str:
-    """The key of a headline (``category`` None) or category target override."""
-    return kpi if category is None else f"{kpi}{CATEGORY_SEPARATOR}{category}"
-
-
-def period_key(kpi: str, period: date) -> str:
-    """The key of one period's target override: ``"Sales|2024-12-01"``."""
-    return f"{kpi}{PERIOD_SEPARATOR}{period.isoformat()}"
+    def named_in(self, kpi_names: Collection[str]) -> OverrideKey:
+        """This key read again knowing the KPI names (a name may hold ``@`` or ``|``, which
+        a link's text alone cannot tell apart from a category or a period)."""
+        return self if self.kpi in kpi_names else OverrideKey.parse(self.text, kpi_names)
 
 
-def without_targets_of(kpi: str, overrides: Mapping[str, float]) -> dict[str, float]:
+Overrides = Mapping[OverrideKey, float]
+
+
+def without_targets_of(kpi: str, overrides: Overrides) -> dict[OverrideKey, float]:
     """``overrides`` less every key of ``kpi`` (its headline, category and period targets)."""
-    return {
-        key: value
-        for key, value in overrides.items()
-        if key != kpi and not key.startswith((kpi + CATEGORY_SEPARATOR, kpi + PERIOD_SEPARATOR))
-    }
+    return {key: value for key, value in overrides.items() if key.kpi != kpi}
 
 
 def headline_target(kpi: KPI) -> float | None:
@@ -85,17 +87,16 @@ def headline_target(kpi: KPI) -> float | None:
     return kpi.target.total if kpi.by else kpi.target.default
 
 
-def with_overrides(kpis: Sequence[KPI], overrides: Mapping[str, float]) -> list[KPI]:
-    """The KPIs with override targets (key -> value) applied; keys of other KPIs and damaged
-    keys are left out."""
+def with_overrides(kpis: Sequence[KPI], overrides: Overrides) -> list[KPI]:
+    """The KPIs with override targets applied; keys of other KPIs are left out."""
     names = [k.name for k in kpis]
     by_kpi: dict[str, list[tuple[OverrideKey, float]]] = {}
-    for key, value in sorted(overrides.items()):
+    for key, value in sorted(overrides.items(), key=lambda item: item[0].text):
         try:
-            parsed = OverrideKey.parse(key, names)
+            key = key.named_in(names)
         except ValueError:
             continue  # a damaged link: leave that part out
-        by_kpi.setdefault(parsed.kpi, []).append((parsed, value))
+        by_kpi.setdefault(key.kpi, []).append((key, value))
     return [_apply(kpi, by_kpi.get(kpi.name, [])) for kpi in kpis]
 
 

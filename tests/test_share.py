@@ -15,13 +15,19 @@ from kpi_logic.share import (
     to_query_params,
 )
 from kpi_logic.store import new_id
+from kpi_logic.targets import OverrideKey
 
 FULL = ViewState(
     page="review",
     dataset=new_id(),
     kpi_set=new_id(),
     kpi="Ventes été; net",
-    targets={"Sales": 700000.0, "Profit; ratio": 0.12, "Café 北京": 3.5, 'q"uote': 1e300},
+    targets={
+        OverrideKey("Sales"): 700000.0,
+        OverrideKey("Profit; ratio"): 0.12,
+        OverrideKey("Café 北京", category="West"): 3.5,
+        OverrideKey('q"uote', period=date(2024, 12, 1)): 1e300,
+    },
     start=date(2017, 1, 1),
     end=date(2017, 12, 31),
     filters={"Region": ("West", "Ost, Süd", "a;b", ""), "Product; Line": ("A",)},
@@ -131,7 +137,7 @@ def test_bad_parts_are_dropped_and_good_parts_kept() -> None:
     assert state == ViewState(
         dataset=good_id,
         kpi="Sales 📈",
-        targets={"Sales": 5.0, "北京": 2.5},
+        targets={OverrideKey("Sales"): 5.0, OverrideKey("北京"): 2.5},
         start=date(2017, 1, 1),
         filters={"Region": ("West", "Ost")},
     )

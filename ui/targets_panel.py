@@ -25,12 +25,17 @@ def _step(top: float, unit: str) -> float:
 
 
 def _slider(
-    label: str, key: str, value: float | None, top: float, unit: str, saved: float | None
+    label: str,
+    key: targets.OverrideKey,
+    value: float | None,
+    top: float,
+    unit: str,
+    saved: float | None,
 ) -> None:
     """A target slider with an exact number input beside it, both writing the view."""
     step = _step(top, unit)
     top = max(top, value or 0.0, step)
-    slider_key, number_key = f"slider::{key}", f"number::{key}"
+    slider_key, number_key = f"slider::{key.text}", f"number::{key.text}"
 
     def moved(source: str) -> None:
         picked = st.session_state[source]
@@ -98,7 +103,7 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.Dat
         label = "All categories together" if current.by else f"Target per {current.grain}"
         _slider(
             label,
-            targets.target_key(current.name),
+            targets.OverrideKey(current.name),
             targets.headline_target(live),
             _top(totals["actual"]),
             current.unit,
@@ -109,7 +114,7 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.Dat
         top = _top(cells["actual"])
         _slider(
             f"Each {current.by} (default)",
-            targets.target_key(current.name, targets.ALL_CATEGORIES),
+            targets.OverrideKey(current.name, category=targets.ALL_CATEGORIES),
             live.target.default,
             top,
             current.unit,
@@ -122,7 +127,7 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.Dat
                 for category in categories:
                     _slider(
                         category,
-                        targets.target_key(current.name, category),
+                        targets.OverrideKey(current.name, category=category),
                         live.target.by_category.get(category, live.target.default),
                         top,
                         current.unit,
@@ -169,7 +174,7 @@ def _target_grid(current: KPI, live: KPI, categories: list[str]) -> None:
         column_config={"target": st.column_config.NumberColumn("Target")},
     )
     if st.button("Use these targets", key="apply_grid"):
-        keys = [targets.target_key(current.name, c) for c in edited[current.by]]
+        keys = [targets.OverrideKey(current.name, category=c) for c in edited[current.by]]
         _use_grid(keys, grid["target"], edited["target"])
 
 
@@ -198,11 +203,11 @@ def _period_grid(current: KPI, live: KPI, rows: pd.DataFrame) -> None:
         },
     )
     if st.button("Use these period targets", key="apply_periods"):
-        keys = [targets.period_key(current.name, p) for p in periods]
+        keys = [targets.OverrideKey(current.name, period=p) for p in periods]
         _use_grid(keys, grid["target"], edited["target"])
 
 
-def _use_grid(keys: list[str], before: pd.Series, after: pd.Series) -> None:
+def _use_grid(keys: list[targets.OverrideKey], before: pd.Series, after: pd.Series) -> None:
     """Put the cells the user changed in a target grid into the view (an emptied cell
     removes that target); unchanged cells stay out of the link."""
     overrides = dict(session.view().targets)
