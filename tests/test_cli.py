@@ -255,7 +255,8 @@ def test_memory_limit_and_temp_dir(tmp_path: Path, files: dict[str, Path]) -> No
         "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
     ).fetchone()
     assert limit == "286.1 MiB", limit  # 300 MB in DuckDB's binary units
-    assert Path(folder) == spill and spill.is_dir()
+    assert Path(folder) == spill
+    assert spill.is_dir()
     assert con.execute("SELECT count(*) FROM data").fetchone()[0] == 3000
 
     plain = run("evaluate", files["csv"], "--kpis", files["kpis"])

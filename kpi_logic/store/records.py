@@ -15,13 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from kpi_logic.errors import StoreError
+from kpi_logic.kpi_file import MAX_FILE_CHARS
 
 ID_RE = re.compile(r"[A-Za-z0-9_-]{22}")
 TABLE_RE = re.compile(r"ds_[0-9a-f]{32}")
 MAX_NAME_CHARS = 200
 MAX_NOTE_CHARS = 10_000
 MAX_SUMMARY_CHARS = 2_000
-MAX_YAML_CHARS = 1_000_000
+MAX_YAML_CHARS = MAX_FILE_CHARS  # the KPI file's own limit: a saved set can be read back
 MAX_STATE_CHARS = 100_000
 
 
