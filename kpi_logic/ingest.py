@@ -58,9 +58,10 @@ MAX_ZIP_RATIO = 200  # xlsx: compression ratio of one large part (zip bombs are 
 # One sheet, counted from its cells before any parser sees it (bench/bench_excel.py measures
 # the peak memory of loads at these limits): the Excel reader makes a grid of rows x columns
 # from A1 to the last cell (~55 bytes a grid cell), plus the cells with something in them.
-MAX_SHEET_SPAN = 10_000_000  # rows x columns from A1 to the last row and column used
-MAX_SHEET_CELLS = 4_000_000  # cells written in the sheet (filled or not)
-MAX_SHEET_XML_BYTES = 256 * 1024**2  # xlsx: one sheet's XML, and the shared strings' XML
+MAX_SHEET_SPAN = 6_000_000  # rows x columns from A1 to the last row and column used
+MAX_SHEET_CELLS = 3_000_000  # cells written in the sheet (filled or not)
+MAX_SHEET_TEXT_BYTES = 64 * 1024**2  # xlsx: shared text, counted once per cell using it
+MAX_XLSX_PART_BYTES = 128 * 1024**2  # xlsx: one part unpacked (a sheet's XML, shared strings)
 MAX_COLUMNS = 2_000
 _RESERVED_NAMES = ("rowid",)  # column names that clean_names renames like duplicates
 MAX_LINE_BYTES = 2_000_000  # one line of a text file (DuckDB's max_line_size)
@@ -350,11 +351,11 @@ def _check_workbook(path: Path, ext: str) -> None:
             f"{path.name} is refused as unsafe: its {_megabytes(path.stat().st_size)} would "
             f"unpack to {_megabytes(total)}."
         )
-    strings = next((i for i in infos if i.filename == "xl/sharedStrings.xml"), None)
-    if strings is not None and strings.file_size > MAX_SHEET_XML_BYTES:
+    largest = max(infos, key=lambda i: i.file_size)
+    if largest.file_size > MAX_XLSX_PART_BYTES:  # e.g. shared strings: the reader holds them
         raise IngestError(
-            f"{path.name} is too large to load: its text cells unpack to "
-            f"{_megabytes(strings.file_size)} (the limit is {_megabytes(MAX_SHEET_XML_BYTES)})."
+            f"{path.name} is too large to load: its part {largest.filename} unpacks to "
+            f"{_megabytes(largest.file_size)} (the limit is {_megabytes(MAX_XLSX_PART_BYTES)})."
         )
 
 
@@ -380,11 +381,13 @@ def _check_columns(path: Path, count: int) -> None:
 
 @dataclass
 class _SheetSize:
-    """What a sheet's cells span: the last row and column used (1-based) and the cell count."""
+    """What a sheet's cells span: the last row and column used (1-based), the cell count and
+    the bytes of shared text its cells take (the reader copies a shared string per cell)."""
 
     rows: int = 0
     columns: int = 0
     cells: int = 0
+    text: int = 0
 
     @property
     def span(self) -> int:
@@ -404,6 +407,12 @@ def _check_sheet_size(path: Path, sheet: str, size: _SheetSize) -> None:
             f"Sheet {sheet!r} of {path.name} is too large to load: it has {size.cells:,} cells "
             f"(the limit is {MAX_SHEET_CELLS:,})."
         )
+    if size.text > MAX_SHEET_TEXT_BYTES:
+        raise IngestError(
+            f"Sheet {sheet!r} of {path.name} is too large to load: its text cells repeat "
+            f"{_megabytes(size.text)} of shared text (the limit is "
+            f"{_megabytes(MAX_SHEET_TEXT_BYTES)})."
+        )
 
 
 _XML_CELL = re.compile(rb"[<:]c[\s/>]")  # a cell element, with or without a namespace prefix
@@ -411,6 +420,11 @@ _XML_ROW = re.compile(rb"[<:]row[\s/>]")
 # The r="..." attribute of any element: "B7" on cells, "7" on rows. Others are counted too,
 # so a position can only come out too large, never too small.
 _XML_REF = re.compile(rb"""\sr\s*=\s*["']([A-Za-z]*)([0-9]+)["']""")
+_XML_SHARED_CELL = re.compile(rb"""\st\s*=\s*["']s["']""")  # a cell holding a shared string
+_XML_SHARED_VALUE = re.compile(  # ... and its value, the string's number
+    rb"""\st\s*=\s*["']s["'][^>]*>\s*<(?:[A-Za-z_][\w.-]*:)?v>\s*([0-9]{1,9})\s*<"""
+)
+_XML_SHARED_STRING = re.compile(rb"[<:]si[\s/>]")
 _XML_TAG_BYTES = 64 * 1024  # no tag of a sheet is this long
 _XML_SMALL_PART = 16 * 1024**2  # workbook.xml and its relationships, parsed whole
 
@@ -423,17 +437,10 @@ def _xlsx_sheet_size(path: Path, sheet: str) -> _SheetSize:
     one adds a column or a row at most. The scan stops once a limit is passed.
     """
     size = _SheetSize()
-    refs = rows = row_refs = 0
+    refs = rows = row_refs = shared_cells = 0
+    uses: Counter[bytes] = Counter()
     with zipfile.ZipFile(path) as zf:
-        part = _xlsx_sheet_part(zf, sheet)
-        if part is None:
-            return size  # no such part: the reader fails on it, it can't allocate for it
-        unpacked = zf.getinfo(part).file_size
-        if unpacked > MAX_SHEET_XML_BYTES:
-            raise IngestError(
-                f"Sheet {sheet!r} of {path.name} is too large to load: its XML unpacks to "
-                f"{_megabytes(unpacked)} (the limit is {_megabytes(MAX_SHEET_XML_BYTES)})."
-            )
+        part, strings = _xlsx_parts(path, zf, sheet)
         with zf.open(part) as xml:
             carry = b""
             while chunk := xml.read(1024**2):
@@ -448,10 +455,16 @@ def _xlsx_sheet_size(path: Path, sheet: str) -> _SheetSize:
                     refs += len(letters) - letters.count(b"")
                     size.columns = max(size.columns, _largest_column(set(letters)))
                     size.rows = max(size.rows, _largest_number(set(digits)))
+                shared_cells += len(_XML_SHARED_CELL.findall(data))
+                uses.update(_XML_SHARED_VALUE.findall(data))
                 if size.span > MAX_SHEET_SPAN or size.cells > MAX_SHEET_CELLS:
                     return size
+        lengths = _shared_string_sizes(zf, strings)
     size.columns += max(size.cells - refs, 0)
     size.rows += max(rows - row_refs, 0)
+    known = sum(n for i, n in uses.items() if int(i) < len(lengths))
+    size.text = sum(n * lengths[int(i)] for i, n in uses.items() if int(i) < len(lengths))
+    size.text += (shared_cells - known) * max(lengths, default=0)  # values not read as such
     return size
 
 
@@ -488,20 +501,21 @@ def _largest_column(letters: set[bytes]) -> int:
     return number
 
 
-def _xlsx_sheet_part(zf: zipfile.ZipFile, sheet: str) -> str | None:
-    """The zip member holding ``sheet``'s XML, found as the reader finds it (workbook.xml's
-    sheet entry and its relationship), or None."""
+def _xlsx_parts(path: Path, zf: zipfile.ZipFile, sheet: str) -> tuple[str, str | None]:
+    """The zip members holding ``sheet``'s XML and the shared strings, found as the reader
+    finds them (workbook.xml's sheet entry and the workbook's relationships). A workbook
+    where they can't be found is refused: what isn't found can't be checked."""
     from xml.etree import ElementTree
 
+    damaged = IngestError(f"{path.name} is damaged: sheet {sheet!r} can't be found in it.")
     rels_name = "xl/_rels/workbook.xml.rels"
     try:
-        small = [zf.getinfo(n).file_size <= _XML_SMALL_PART for n in ("xl/workbook.xml", rels_name)]
-        if not all(small):
-            return None
+        if any(zf.getinfo(n).file_size > _XML_SMALL_PART for n in ("xl/workbook.xml", rels_name)):
+            raise damaged
         workbook = ElementTree.fromstring(zf.read("xl/workbook.xml"))
         rels = ElementTree.fromstring(zf.read(rels_name))
-    except (KeyError, ElementTree.ParseError):
-        return None
+    except (KeyError, ElementTree.ParseError) as err:
+        raise damaged from err
     rel_id = next(
         (
             value
@@ -512,12 +526,37 @@ def _xlsx_sheet_part(zf: zipfile.ZipFile, sheet: str) -> str | None:
         ),
         None,
     )
-    target = next((r.get("Target") for r in rels if r.get("Id") == rel_id), None)
-    if not target:
-        return None
-    name = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
-    name = posixpath.normpath(name)
-    return name if name in zf.namelist() else None
+    targets = {r.get("Id"): r.get("Target") or "" for r in rels}
+    strings = next(
+        (r.get("Target") for r in rels if (r.get("Type") or "").endswith("/sharedStrings")), None
+    )
+    names = set(zf.namelist())
+
+    def member(target: str) -> str:
+        name = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+        return posixpath.normpath(name)
+
+    part = member(targets.get(rel_id, "")) if rel_id in targets else None
+    if part is None or part not in names:
+        raise damaged
+    shared = member(strings) if strings else None
+    return part, shared if shared in names else None
+
+
+def _shared_string_sizes(zf: zipfile.ZipFile, part: str | None) -> list[int]:
+    """The size in bytes of each shared string's XML (``<si>`` to the next), streamed: an
+    upper bound of its text."""
+    if part is None:
+        return []
+    starts: list[int] = []
+    offset, carry = 0, b""
+    with zf.open(part) as xml:
+        while chunk := xml.read(1024**2):
+            data, carry = _complete_tags(carry + chunk)
+            starts += [offset + m.start() for m in _XML_SHARED_STRING.finditer(data)]
+            offset += len(data)
+    ends = starts[1:] + [offset + len(carry)]
+    return [end - start for start, end in zip(starts, ends, strict=True)]
 
 
 # BIFF records of .xls sheets that hold one cell (row and column first) or a run of cells in

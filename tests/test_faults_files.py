@@ -9,6 +9,7 @@ import io
 import subprocess
 import sys
 import time
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -19,8 +20,11 @@ from kpi_logic import ingest, workspace
 from kpi_logic.errors import IngestError
 from kpi_logic.ingest import MAX_LINE_BYTES, MAX_SHEET_SPAN, list_sheets, load_file
 from kpi_logic.sql import quote_ident, sandboxed_connection
+from kpi_logic.store import Store
+from tests.conftest import running_app
 
 ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT_MS = 120_000  # a cold server on a busy 2-core machine
 
 
 @pytest.fixture
@@ -352,10 +356,40 @@ def test_large_shared_strings_are_refused_before_opening(
 ) -> None:
     body = '<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData>'
     path = raw_xlsx(tmp_path / "strings.xlsx", {"Data": body}, shared=["x" * 5_000])
-    monkeypatch.setattr(ingest, "MAX_SHEET_XML_BYTES", 4_000)
+    monkeypatch.setattr(ingest, "MAX_XLSX_PART_BYTES", 4_000)
     with pytest.raises(IngestError) as err:
         list_sheets(path)
-    one_line_refusal(err, "text cells")
+    one_line_refusal(err, "xl/sharedStrings.xml", "limit is")
+
+
+def shared_cells(count: int, index: int = 0) -> str:
+    """A header, then ``count`` rows whose one cell shows shared string ``index``."""
+    rows = "".join(
+        f'<row r="{r}"><c r="A{r}" t="s"><v>{index}</v></c></row>' for r in range(2, count + 2)
+    )
+    return f'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Name</t></is></c></row>{rows}'
+
+
+def test_one_shared_string_repeated_in_many_cells_is_refused(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """A 40,000-character string shown in 2,000 cells: a 0.1 MB file the reader copies into
+    every cell (30,000 such cells took 7 GB)."""
+    body = shared_cells(2_000) + "</sheetData>"
+    path = raw_xlsx(tmp_path / "repeated.xlsx", {"Data": body}, shared=["x" * 40_000])
+    assert path.stat().st_size < 200_000
+    with pytest.raises(IngestError) as err:
+        load_file(con, path, "t")
+    one_line_refusal(err, "'Data'", "shared text")
+
+
+def test_shared_strings_under_the_limit_load(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    body = shared_cells(300, 1) + "</sheetData>"
+    path = raw_xlsx(tmp_path / "names.xlsx", {"Data": body}, shared=["unused", "Ann"])
+    assert load_file(con, path, "t").rows == 300
+    assert con.execute("SELECT DISTINCT Name FROM t").fetchall() == [("Ann",)]
 
 
 def xls(path: Path, written: list[tuple[int, int, object]]) -> Path:
@@ -393,6 +427,38 @@ def test_xls_cells_are_counted(
     with pytest.raises(IngestError) as err:
         load_file(con, path, "t")
     one_line_refusal(err, f"{len(written):,} cells")
+
+
+@pytest.mark.browser
+def test_the_bomb_uploaded_in_the_app_leaves_the_server_and_the_sample(
+    tmp_path: Path, browser
+) -> None:
+    """Through the Data page's uploader of a server of this test's own: a one-line message,
+    the server still healthy, the bundled sample still there (also in the store file)."""
+    path = bomb_xlsx(tmp_path, "far cell.xlsx")
+    store = tmp_path / "store" / "kpi_store.duckdb"
+    with running_app(store, tmp_path) as url:
+        page = browser.new_page()
+        page.goto(f"{url}/data")
+        page.get_by_text("sample_sales.csv", exact=True).wait_for(timeout=TIMEOUT_MS)
+        uploader = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+        uploader.set_input_files(str(path))
+        alert = page.get_by_text("far cell.xlsx was not loaded: Sheet 'Data' of far cell.xlsx")
+        alert.wait_for(timeout=TIMEOUT_MS)
+        assert "too large to load" in alert.inner_text()
+        assert page.locator('[data-testid="stException"]').count() == 0
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as reply:
+            assert reply.read() == b"ok"
+        fresh = browser.new_page()
+        fresh.goto(f"{url}/data")
+        fresh.get_by_text("sample_sales.csv", exact=True).wait_for(timeout=TIMEOUT_MS)
+        page.close()
+        fresh.close()
+    kept = Store(store)
+    try:
+        assert [d.name for d in kept.list_datasets(kept.cursor())] == ["Sample sales (bundled)"]
+    finally:
+        kept.close()
 
 
 def test_command_line_refuses_the_bomb_in_one_line(tmp_path: Path) -> None:
