@@ -105,7 +105,9 @@ def test_view_gives_the_rows_and_types_of_the_table(con, tmp_path, make):
         assert view.rows == table.rows
         assert "view" in table_names(con)
     else:
-        assert view.rows is None and view.reject_rows == [] and view.rejects.empty
+        assert view.rows is None
+        assert view.reject_rows == []
+        assert view.rejects.empty
         assert "view" not in table_names(con)
     assert con.execute('DESCRIBE "view"').fetchall() == con.execute('DESCRIBE "table"').fetchall()
     rows = [con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ('"table"', "view")]
@@ -170,7 +172,8 @@ def test_view_reads_a_typed_column_as_the_table_does(con, tmp_path, monkeypatch,
         table = load_file(con, path, "t")
         view = load_file(con, path, "v", materialize=False)
         assert [c.dtype for c in table.columns] == ["integer", dtype]
-        assert view.columns == table.columns and view.rows is None
+        assert view.columns == table.columns
+        assert view.rows is None
         # as text too: DuckDB may push a cast to text down into a typed CSV read, where it
         # gives the cell as written ("+1") instead of the value's text ("1")
         query = "SELECT X, CAST(X AS VARCHAR), coalesce(CAST(X AS VARCHAR), '?') FROM {}"
@@ -252,14 +255,16 @@ def test_view_of_rows_of_another_width_past_the_first_lines(con, tmp_path, monke
     table = load_file(con, path, "t")
     view = load_file(con, path, "v", materialize=False)
     assert table.rows == view.rows == 8999
-    assert view.reject_rows == table.reject_rows and len(view.reject_rows) == 1
+    assert view.reject_rows == table.reject_rows
+    assert len(view.reject_rows) == 1
     assert con.execute("SELECT * FROM v EXCEPT SELECT * FROM t").fetchall() == []
     lines[70], lines[8000] = lines[8000], lines[70]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     monkeypatch.setattr(ingest, "SAMPLE_ROWS", 60)
     monkeypatch.setattr(ingest, "MIN_SAMPLE_ROWS", 60)
     view = load_file(con, path, "v", materialize=False)
-    assert view.rows is None and [c.dtype for c in view.columns] == ["date", "text", "integer"]
+    assert view.rows is None
+    assert [c.dtype for c in view.columns] == ["date", "text", "integer"]
     with pytest.raises(duckdb.Error):
         con.execute("SELECT count(*) FROM v").fetchall()
 
@@ -390,7 +395,8 @@ def test_override_text_column_to_integer_rejects_words_but_not_na(con, tmp_path)
     messy = mf.missing_tokens_csv(tmp_path)
     result = load_file(con, messy.path, "m", type_overrides={"Status": "integer", "Amount": "text"})
     info = {c.name: c.dtype for c in result.columns}
-    assert info["Status"] == "integer" and info["Amount"] == "text"
+    assert info["Status"] == "integer"
+    assert info["Amount"] == "text"
     status = messy.columns["Status"]
     expected = {(i + 2, "Status") for i, s in enumerate(status) if s in ("open", "closed")}
     assert set(zip(result.rejects["row"], result.rejects["column"], strict=True)) == expected
@@ -503,7 +509,8 @@ def test_progress_is_reported_up_to_done(con, tmp_path):
     seen: list[tuple[float, str]] = []
     load_file(con, mf.money_csv(tmp_path).path, "t", progress=lambda f, m: seen.append((f, m)))
     fractions = [f for f, _ in seen]
-    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
     assert len(seen) >= 3
 
 
