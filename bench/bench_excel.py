@@ -2,7 +2,8 @@
 
 Generates .xlsx workbooks with XlsxWriter (constant memory mode) in a temporary folder: dense
 sheets of numbers and of text up to ``MAX_SHEET_CELLS``, a sparse sheet whose cells reach a
-grid of ``MAX_SHEET_SPAN``, both limits at once, and the one-cell-at-XFD1048576 bomb. Each
+grid of ``MAX_SHEET_SPAN``, both limits at once, one long string repeated up to
+``MAX_SHEET_TEXT_BYTES``, and workbooks just over the limits (the XFD1048576 bomb among them). Each
 load runs ``load_file`` in a fresh child process that reports its own peak RSS (ru_maxrss),
 its load time and the time of the size check alone (``_xlsx_sheet_size``).
 
@@ -27,7 +28,7 @@ import xlsxwriter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kpi_logic.ingest import MAX_SHEET_CELLS, MAX_SHEET_SPAN  # noqa: E402
+from kpi_logic.ingest import MAX_SHEET_CELLS, MAX_SHEET_SPAN, MAX_SHEET_TEXT_BYTES  # noqa: E402
 
 CHILD = """
 import json, resource, sys, time
@@ -67,14 +68,27 @@ def dense(path: Path, rows: int, columns: int, text: bool) -> None:
     book.close()
 
 
-def sparse(path: Path, rows: int, columns: int, filled: int = 0) -> None:
-    """A header, ``filled`` full rows of numbers, and one cell at (``rows``, ``columns``)."""
+def sparse(path: Path, rows: int, columns: int, filled: int = 0, text: bool = False) -> None:
+    """A header, ``filled`` full rows of numbers (or texts), one cell at (``rows``, ``columns``)."""
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     sheet = book.add_worksheet("Data")
     sheet.write_row(0, 0, ["a", "b"])
     for i in range(1, filled + 1):
-        sheet.write_row(i, 0, [i * 0.5 + j for j in range(columns)])
+        if text:
+            sheet.write_row(i, 0, [f"item {(i * 31 + j) % 99_991:07d}" for j in range(columns)])
+        else:
+            sheet.write_row(i, 0, [i * 0.5 + j for j in range(columns)])
     sheet.write(rows - 1, columns - 1, 1)
+    book.close()
+
+
+def repeated(path: Path, cells: int, length: int) -> None:
+    """One shared string of ``length`` characters shown in ``cells`` cells of column A."""
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    sheet = book.add_worksheet("Data")
+    sheet.write(0, 0, "Note")
+    for i in range(1, cells + 1):
+        sheet.write_string(i, 0, "x" * length)
     book.close()
 
 
@@ -87,6 +101,7 @@ def cases(quick: bool) -> list[tuple[str, Callable[[Path], None]]]:
     ]
     if not quick:
         rows_at_limit = MAX_SHEET_CELLS // 20 - 1
+        text_cells = MAX_SHEET_TEXT_BYTES // 32_100  # a string's XML: its text and 13 bytes
         found += [
             ("numbers, 2M cells (100,000 x 20)", lambda p: dense(p, 100_000, 20, False)),
             (
@@ -106,7 +121,20 @@ def cases(quick: bool) -> list[tuple[str, Callable[[Path], None]]]:
                 f"{MAX_SHEET_SPAN / 1e6:g}M grid",
                 lambda p: sparse(p, MAX_SHEET_SPAN // 40, 40, MAX_SHEET_CELLS // 40 - 1),
             ),
+            (
+                f"both limits, text: {MAX_SHEET_CELLS / 1e6:g}M texts in a "
+                f"{MAX_SHEET_SPAN / 1e6:g}M grid",
+                lambda p: sparse(p, MAX_SHEET_SPAN // 40, 40, MAX_SHEET_CELLS // 40 - 1, True),
+            ),
+            (
+                f"a 32,000-character string in {text_cells:,} cells (the shared text limit)",
+                lambda p: repeated(p, text_cells, 32_000),
+            ),
             ("over the grid limit by one row", lambda p: sparse(p, MAX_SHEET_SPAN // 100 + 1, 100)),
+            (
+                "the same string in 30,000 cells (took 7 GB before the limit)",
+                lambda p: repeated(p, 30_000, 32_000),
+            ),
         ]
     return found
 
