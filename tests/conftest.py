@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -88,11 +89,28 @@ def _healthy(url: str) -> bool:
         return False
 
 
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store folder holding the bundled sample and its KPIs, made once by the engine as the
+    app makes it on a first start; browser tests each start from a copy."""
+    from kpi_logic import workspace
+    from kpi_logic.store import Store, upload_dir_for
+
+    path = tmp_path_factory.mktemp("sample") / "store" / "kpi_store.duckdb"
+    uploads = upload_dir_for(path)
+    uploads.mkdir(parents=True)
+    with Store(path, allowed_dirs=[uploads, ROOT / "data"]) as store:
+        workspace.ensure_sample(
+            store, ROOT / "data" / "sample_sales.csv", ROOT / "data" / "sample_kpis.yaml", uploads
+        )
+    return path.parent
+
+
 @pytest.fixture
-def app_url(tmp_path: Path) -> Iterator[str]:
-    """The real app on a free local port over an empty store folder of this test's own (the
-    bundled sample loads on the first visit), so browser tests never see each other's work
-    and pass in any order."""
+def app_url(tmp_path: Path, sample_store: Path) -> Iterator[str]:
+    """The real app on a free local port over a store folder of this test's own (a copy of
+    the sample store), so browser tests never see each other's work and pass in any order."""
+    shutil.copytree(sample_store, tmp_path / "store")
     with running_app(tmp_path / "store" / "kpi_store.duckdb", tmp_path) as url:
         yield url
 
