@@ -83,8 +83,9 @@ def sparse(path: Path, rows: int, columns: int, filled: int = 0, text: bool = Fa
 
 
 def repeated(path: Path, cells: int, length: int) -> None:
-    """One shared string of ``length`` characters shown in ``cells`` cells of column A."""
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    """One shared string of ``length`` characters shown in ``cells`` cells of column A (not
+    in constant memory mode, which writes every text in its cell)."""
+    book = xlsxwriter.Workbook(str(path))
     sheet = book.add_worksheet("Data")
     sheet.write(0, 0, "Note")
     for i in range(1, cells + 1):

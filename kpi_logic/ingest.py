@@ -395,7 +395,8 @@ class _SheetSize:
 
 
 def _check_sheet_size(path: Path, sheet: str, size: _SheetSize) -> None:
-    """Refuse a sheet over ``MAX_SHEET_SPAN`` or ``MAX_SHEET_CELLS``, in one line."""
+    """Refuse a sheet over ``MAX_SHEET_SPAN``, ``MAX_SHEET_CELLS`` or ``MAX_SHEET_TEXT_BYTES``,
+    in one line."""
     if size.span > MAX_SHEET_SPAN:
         raise IngestError(
             f"Sheet {sheet!r} of {path.name} is too large to load: its cells reach row "
@@ -437,10 +438,12 @@ def _xlsx_sheet_size(path: Path, sheet: str) -> _SheetSize:
     one adds a column or a row at most. The scan stops once a limit is passed.
     """
     size = _SheetSize()
-    refs = rows = row_refs = shared_cells = 0
-    uses: Counter[bytes] = Counter()
+    refs = rows = row_refs = unread = 0  # unread: cells of shared text counted at the longest
+    uses: Counter[bytes] = Counter()  # shared string number -> cells showing it
     with zipfile.ZipFile(path) as zf:
         part, strings = _xlsx_parts(path, zf, sheet)
+        lengths = _shared_string_sizes(zf, strings)
+        longest = max(lengths, default=0)
         with zf.open(part) as xml:
             carry = b""
             while chunk := xml.read(1024**2):
@@ -455,16 +458,19 @@ def _xlsx_sheet_size(path: Path, sheet: str) -> _SheetSize:
                     refs += len(letters) - letters.count(b"")
                     size.columns = max(size.columns, _largest_column(set(letters)))
                     size.rows = max(size.rows, _largest_number(set(digits)))
-                shared_cells += len(_XML_SHARED_CELL.findall(data))
-                uses.update(_XML_SHARED_VALUE.findall(data))
+                shown = len(_XML_SHARED_CELL.findall(data))
+                if (unread + shown) * longest > MAX_SHEET_TEXT_BYTES:  # read which strings
+                    values = _XML_SHARED_VALUE.findall(data)
+                    uses.update(values)
+                    shown -= len(values)
+                unread += shown
                 if size.span > MAX_SHEET_SPAN or size.cells > MAX_SHEET_CELLS:
                     return size
-        lengths = _shared_string_sizes(zf, strings)
     size.columns += max(size.cells - refs, 0)
     size.rows += max(rows - row_refs, 0)
-    known = sum(n for i, n in uses.items() if int(i) < len(lengths))
-    size.text = sum(n * lengths[int(i)] for i, n in uses.items() if int(i) < len(lengths))
-    size.text += (shared_cells - known) * max(lengths, default=0)  # values not read as such
+    size.text = unread * longest + sum(
+        n * (lengths[int(i)] if int(i) < len(lengths) else longest) for i, n in uses.items()
+    )
     return size
 
 
@@ -501,10 +507,10 @@ def _largest_column(letters: set[bytes]) -> int:
     return number
 
 
-def _xlsx_parts(path: Path, zf: zipfile.ZipFile, sheet: str) -> tuple[str, str | None]:
+def _xlsx_parts(path: Path, zf: zipfile.ZipFile, sheet: str) -> tuple[str, list[str]]:
     """The zip members holding ``sheet``'s XML and the shared strings, found as the reader
     finds them (workbook.xml's sheet entry and the workbook's relationships). A workbook
-    where they can't be found is refused: what isn't found can't be checked."""
+    whose sheet can't be found is refused: what isn't found can't be checked."""
     from xml.etree import ElementTree
 
     damaged = IngestError(f"{path.name} is damaged: sheet {sheet!r} can't be found in it.")
@@ -539,15 +545,20 @@ def _xlsx_parts(path: Path, zf: zipfile.ZipFile, sheet: str) -> tuple[str, str |
     part = member(targets.get(rel_id, "")) if rel_id in targets else None
     if part is None or part not in names:
         raise damaged
-    shared = member(strings) if strings else None
-    return part, shared if shared in names else None
+    # the reader may take the usual name whatever the relationships say: both are counted
+    shared = {member(strings) if strings else "", "xl/sharedStrings.xml"} & names
+    return part, sorted(shared)
 
 
-def _shared_string_sizes(zf: zipfile.ZipFile, part: str | None) -> list[int]:
+def _shared_string_sizes(zf: zipfile.ZipFile, parts: list[str]) -> list[int]:
     """The size in bytes of each shared string's XML (``<si>`` to the next), streamed: an
-    upper bound of its text."""
-    if part is None:
-        return []
+    upper bound of its text (the larger one where ``parts`` hold two lists)."""
+    found = [_string_sizes(zf, part) for part in parts]
+    return [max(sizes) for sizes in itertools.zip_longest(*found, fillvalue=0)]
+
+
+def _string_sizes(zf: zipfile.ZipFile, part: str) -> list[int]:
+    """``_shared_string_sizes`` of one part."""
     starts: list[int] = []
     offset, carry = 0, b""
     with zf.open(part) as xml:
@@ -563,22 +574,32 @@ def _shared_string_sizes(zf: zipfile.ZipFile, part: str | None) -> list[int]:
 # one row (row, first column, ..., last column as the record's last two bytes).
 _BIFF_CELL = frozenset({0x0006, 0x00D6, 0x00FD, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E})
 _BIFF_CELL_RUN = frozenset({0x00BD, 0x00BE})  # MULRK, MULBLANK
-_BIFF_SHEET, _BIFF_BOF, _BIFF_EOF = 0x0085, 0x0809, 0x000A
+_BIFF_SHEET, _BIFF_EOF, _BIFF_SST, _BIFF_CONTINUE, _BIFF_LABELSST = 0x85, 0x0A, 0xFC, 0x3C, 0xFD
 
 
 def _xls_sheet_sizes(path: Path) -> list[tuple[str, _SheetSize]]:
     """Each sheet's cells, from the BIFF records of an .xls file's Workbook stream."""
     stream = _ole_stream(path, ("Workbook", "Book"))
     sheets: list[tuple[str, int]] = []
+    shared: list[bytes] = []  # the shared strings record and its continuations
     for kind, data in _biff_records(stream, 0):
         if kind == _BIFF_SHEET and len(data) >= 8:
             sheets.append((_biff_sheet_name(data), int.from_bytes(data[:4], "little")))
+        elif kind == _BIFF_SST or (kind == _BIFF_CONTINUE and shared):
+            shared.append(data)
         elif kind == _BIFF_EOF:
             break
+        elif shared:
+            break  # the globals hold one string table
+    lengths = _biff_string_lengths(shared)
+    longest = max(lengths, default=0)
     sizes = []
     for name, offset in sheets:
         size = _SheetSize()
         for kind, data in _biff_records(stream, offset):
+            if kind == _BIFF_LABELSST and len(data) >= 10:
+                index = int.from_bytes(data[6:10], "little")
+                size.text += 3 * (lengths[index] if index < len(lengths) else longest)
             if kind in _BIFF_CELL and len(data) >= 4:
                 row, col, count = data[0] | data[1] << 8, data[2] | data[3] << 8, 1
             elif kind in _BIFF_CELL_RUN and len(data) >= 6:
@@ -593,6 +614,47 @@ def _xls_sheet_sizes(path: Path) -> list[tuple[str, _SheetSize]]:
             size.cells += count
         sizes.append((name, size))
     return sizes
+
+
+def _biff_string_lengths(parts: list[bytes]) -> list[int]:
+    """The number of characters of each string of an SST record (``parts``: its data, then
+    its CONTINUE records'). A string's characters may go on in the next part, which then
+    starts with a byte saying whether they are 8 or 16 bits wide."""
+    if not parts or len(parts[0]) < 8:
+        return []
+    count = int.from_bytes(parts[0][4:8], "little")
+    parts = [parts[0][8:], *parts[1:]]
+    part, pos, lengths = 0, 0, []
+
+    def take(n: int) -> bytes:  # n bytes of headers, runs or extensions, across parts
+        nonlocal part, pos
+        out = b""
+        while len(out) < n and part < len(parts):
+            piece = parts[part][pos : pos + n - len(out)]
+            out, pos = out + piece, pos + len(piece)
+            if pos >= len(parts[part]):
+                part, pos = part + 1, 0
+        return out
+
+    while len(lengths) < count and part < len(parts):
+        head = take(3)
+        if len(head) < 3:
+            break
+        chars, flags = head[0] | head[1] << 8, head[2]
+        runs = int.from_bytes(take(2), "little") if flags & 8 else 0
+        extra = int.from_bytes(take(4), "little") if flags & 4 else 0
+        width, left = 2 if flags & 1 else 1, chars
+        while left and part < len(parts):
+            fits = min(left, (len(parts[part]) - pos) // width)
+            left, pos = left - fits, pos + fits * width
+            if left and part + 1 < len(parts):  # goes on in the next part, after a flag byte
+                part, pos = part + 1, 1
+                width = 2 if parts[part][:1] == b"\x01" else 1
+            elif left:
+                part += 1
+        take(4 * runs + extra)
+        lengths.append(chars)
+    return lengths
 
 
 def _biff_records(stream: bytes, offset: int) -> Iterator[tuple[int, bytes]]:

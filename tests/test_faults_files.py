@@ -461,6 +461,23 @@ def test_the_bomb_uploaded_in_the_app_leaves_the_server_and_the_sample(
         kept.close()
 
 
+def test_xls_shared_text_is_counted_per_cell(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """The reader copies a shared string into each cell showing it: a 30,000-character
+    string (its characters spread over several BIFF records) in 1,000 cells is refused;
+    short strings, one of them long, load as written."""
+    long = "y" * 30_000
+    path = xls(tmp_path / "repeated.xls", [(0, 0, "Note"), *((r, 0, long) for r in range(1, 1001))])
+    with pytest.raises(IngestError) as err:
+        list_sheets(path)
+    one_line_refusal(err, "'Data'", "shared text")
+    texts = ["Note", long[:9_000], *(f"n{r % 50}" for r in range(1, 400))]
+    path = xls(tmp_path / "names.xls", [(r, 0, text) for r, text in enumerate(texts)])
+    load_file(con, path, "t")
+    assert [v for (v,) in con.execute("SELECT Note FROM t ORDER BY rowid").fetchall()] == texts[1:]
+
+
 def test_command_line_refuses_the_bomb_in_one_line(tmp_path: Path) -> None:
     path = bomb_xlsx(tmp_path)
     kpis = tmp_path / "kpis.yaml"
