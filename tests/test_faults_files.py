@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 import subprocess
 import sys
 import time
@@ -431,11 +432,13 @@ def test_xls_cells_are_counted(
 
 @pytest.mark.browser
 def test_the_bomb_uploaded_in_the_app_leaves_the_server_and_the_sample(
-    tmp_path: Path, browser
+    tmp_path: Path, browser, sample_store: Path
 ) -> None:
-    """Through the Data page's uploader of a server of this test's own: a one-line message,
-    the server still healthy, the bundled sample still there (also in the store file)."""
+    """Through the Data page's uploader of a server of this test's own (over a copy of the
+    sample store): a one-line message, the server still healthy, the bundled sample still
+    there (also in the store file)."""
     path = bomb_xlsx(tmp_path, "far cell.xlsx")
+    shutil.copytree(sample_store, tmp_path / "store")
     store = tmp_path / "store" / "kpi_store.duckdb"
     with running_app(store, tmp_path) as url:
         page = browser.new_page()
@@ -454,11 +457,8 @@ def test_the_bomb_uploaded_in_the_app_leaves_the_server_and_the_sample(
         fresh.get_by_text("sample_sales.csv", exact=True).wait_for(timeout=TIMEOUT_MS)
         page.close()
         fresh.close()
-    kept = Store(store)
-    try:
+    with Store(store) as kept:
         assert [d.name for d in kept.list_datasets(kept.cursor())] == ["Sample sales (bundled)"]
-    finally:
-        kept.close()
 
 
 def test_xls_shared_text_is_counted_per_cell(
