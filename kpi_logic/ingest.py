@@ -324,7 +324,10 @@ def _check_workbook(path: Path, ext: str) -> None:
     if ext == "xls":
         if not head.startswith(_OLE_MAGIC):
             raise IngestError(f"{path.name} is not an Excel .xls workbook{_looks_like(head)}.")
-        for name, size in _xls_sheet_sizes(path):  # the reader reads every sheet on opening
+        sizes = _xls_sheet_sizes(path)  # the reader reads every sheet on opening
+        if not sizes:  # what can't be read here can't be checked
+            raise IngestError(f"{path.name} is damaged (no sheets could be read in it).")
+        for name, size in sizes:
             _check_sheet_size(path, name, size)
         return
     if head.startswith(_OLE_MAGIC[:4]):
@@ -459,7 +462,9 @@ def _xlsx_sheet_size(path: Path, sheet: str) -> _SheetSize:
                     size.columns = max(size.columns, _largest_column(set(letters)))
                     size.rows = max(size.rows, _largest_number(set(digits)))
                 shown = len(_XML_SHARED_CELL.findall(data))
-                if (unread + shown) * longest > MAX_SHEET_TEXT_BYTES:  # read which strings
+                # cells counted at the longest string take a quarter of the limit at most;
+                # past that, which string each cell shows is read
+                if (unread + shown) * longest > MAX_SHEET_TEXT_BYTES // 4:
                     values = _XML_SHARED_VALUE.findall(data)
                     uses.update(values)
                     shown -= len(values)
@@ -599,6 +604,7 @@ def _xls_sheet_sizes(path: Path) -> list[tuple[str, _SheetSize]]:
         for kind, data in _biff_records(stream, offset):
             if kind == _BIFF_LABELSST and len(data) >= 10:
                 index = int.from_bytes(data[6:10], "little")
+                # 3 bytes a character: the most UTF-8 takes for one
                 size.text += 3 * (lengths[index] if index < len(lengths) else longest)
             if kind in _BIFF_CELL and len(data) >= 4:
                 row, col, count = data[0] | data[1] << 8, data[2] | data[3] << 8, 1
@@ -677,8 +683,7 @@ def _biff_sheet_name(data: bytes) -> str:
 
 def _ole_stream(path: Path, names: Sequence[str]) -> bytes:
     """The first of the streams ``names`` in an OLE2 compound file (the container of .xls),
-    read through its sector tables; b"" when there is none or the file is damaged (the
-    reader then refuses it)."""
+    read through its sector tables; b"" when there is none or the file is damaged."""
     data = path.read_bytes()
     try:
         shift = int.from_bytes(data[30:32], "little")

@@ -478,6 +478,18 @@ def test_xls_shared_text_is_counted_per_cell(
     assert [v for (v,) in con.execute("SELECT Note FROM t ORDER BY rowid").fetchall()] == texts[1:]
 
 
+def test_an_xls_whose_sheets_cant_be_read_is_refused_unchecked(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """An OLE2 file whose sectors lead nowhere: what can't be checked isn't opened."""
+    path = tmp_path / "broken.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 40)
+    for call in (lambda: list_sheets(path), lambda: load_file(con, path, "t")):
+        with pytest.raises(IngestError) as err:
+            call()
+        one_line_refusal(err, "broken.xls is damaged")
+
+
 def test_command_line_refuses_the_bomb_in_one_line(tmp_path: Path) -> None:
     path = bomb_xlsx(tmp_path)
     kpis = tmp_path / "kpis.yaml"
