@@ -453,15 +453,16 @@ def _xlsx_sheet_size(path: Path, sheet: str) -> _SheetSize:
                 data, carry = _complete_tags(carry + chunk)
                 if len(carry) > _XML_TAG_BYTES:
                     raise IngestError(f"Sheet {sheet!r} of {path.name} is not valid XML.")
-                size.cells += _count_elements(data, b"c", _XML_CELL)
-                rows += _count_elements(data, b"row", _XML_ROW)
+                size.cells += _count_cells(data)
+                # <rowBreaks> counts too: a row more at most
+                rows += len(_XML_ROW.findall(data)) if b":row" in data else data.count(b"<row")
                 if found := _XML_REF.findall(data):
                     letters, digits = zip(*found, strict=True)
                     row_refs += letters.count(b"")  # a row's reference has no letters
                     refs += len(letters) - letters.count(b"")
                     size.columns = max(size.columns, _largest_column(set(letters)))
                     size.rows = max(size.rows, _largest_number(set(digits)))
-                shown = len(_XML_SHARED_CELL.findall(data))
+                shown = _count_shared_cells(data)
                 # cells counted at the longest string take a quarter of the limit at most;
                 # past that, which string each cell shows is read
                 if (unread + shown) * longest > MAX_SHEET_TEXT_BYTES // 4:
@@ -479,12 +480,20 @@ def _xlsx_sheet_size(path: Path, sheet: str) -> _SheetSize:
     return size
 
 
-def _count_elements(data: bytes, name: bytes, pattern: re.Pattern[bytes]) -> int:
-    """How many ``<name`` elements ``data`` holds: counted as plain bytes, unless some
-    element has a namespace prefix (then with ``pattern``)."""
-    if b":" + name in data:
-        return len(pattern.findall(data))
-    return sum(data.count(b"<" + name + end) for end in (b" ", b">", b"/", b"\t", b"\n", b"\r"))
+def _count_cells(data: bytes) -> int:
+    """How many ``<c`` elements ``data`` holds: counted as plain bytes, unless some element
+    has a namespace prefix (then with a pattern)."""
+    if b":c" in data:
+        return len(_XML_CELL.findall(data))
+    return sum(data.count(b"<c" + end) for end in (b" ", b">", b"/", b"\t", b"\n", b"\r"))
+
+
+def _count_shared_cells(data: bytes) -> int:
+    """How many ``t="s"`` attributes ``data`` holds: counted as plain bytes, unless it is
+    written in another way somewhere (then with a pattern)."""
+    if any(variant in data for variant in (b"t='", b"t =", b"t= ", b"\tt=", b"\nt=", b"\rt=")):
+        return len(_XML_SHARED_CELL.findall(data))
+    return data.count(b' t="s"')
 
 
 def _complete_tags(data: bytes) -> tuple[bytes, bytes]:
