@@ -3,7 +3,8 @@
 Generates .xlsx workbooks with XlsxWriter (constant memory mode) in a temporary folder: dense
 sheets of numbers and of text up to ``MAX_SHEET_CELLS``, a sparse sheet whose cells reach a
 grid of ``MAX_SHEET_SPAN``, both limits at once, one long string repeated up to
-``MAX_SHEET_TEXT_BYTES``, and workbooks just over the limits (the XFD1048576 bomb among them). Each
+``MAX_SHEET_TEXT_BYTES``, long texts in every cell up to ``MAX_XLSX_PART_BYTES``, and
+workbooks just over the limits (the XFD1048576 bomb among them). Each
 load runs ``load_file`` in a fresh child process that reports its own peak RSS (ru_maxrss),
 its load time and the time of the size check alone (``_xlsx_sheet_size``).
 
@@ -28,7 +29,12 @@ import xlsxwriter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kpi_logic.ingest import MAX_SHEET_CELLS, MAX_SHEET_SPAN, MAX_SHEET_TEXT_BYTES  # noqa: E402
+from kpi_logic.ingest import (  # noqa: E402
+    MAX_SHEET_CELLS,
+    MAX_SHEET_SPAN,
+    MAX_SHEET_TEXT_BYTES,
+    MAX_XLSX_PART_BYTES,
+)
 
 CHILD = """
 import json, resource, sys, time
@@ -82,10 +88,10 @@ def sparse(path: Path, rows: int, columns: int, filled: int = 0, text: bool = Fa
     book.close()
 
 
-def repeated(path: Path, cells: int, length: int) -> None:
-    """One shared string of ``length`` characters shown in ``cells`` cells of column A (not
-    in constant memory mode, which writes every text in its cell)."""
-    book = xlsxwriter.Workbook(str(path))
+def repeated(path: Path, cells: int, length: int, shared: bool = True) -> None:
+    """One string of ``length`` characters in ``cells`` cells of column A: shared, or written
+    in each cell (as XlsxWriter's constant memory mode does)."""
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": not shared})
     sheet = book.add_worksheet("Data")
     sheet.write(0, 0, "Note")
     for i in range(1, cells + 1):
@@ -103,6 +109,7 @@ def cases(quick: bool) -> list[tuple[str, Callable[[Path], None]]]:
     if not quick:
         rows_at_limit = MAX_SHEET_CELLS // 20 - 1
         text_cells = MAX_SHEET_TEXT_BYTES // 32_100  # a string's XML: its text and 13 bytes
+        inline_cells = MAX_XLSX_PART_BYTES // 32_100 - 10  # (and the cell's tags)
         found += [
             ("numbers, 2M cells (100,000 x 20)", lambda p: dense(p, 100_000, 20, False)),
             (
@@ -130,6 +137,10 @@ def cases(quick: bool) -> list[tuple[str, Callable[[Path], None]]]:
             (
                 f"a 32,000-character string in {text_cells:,} cells (the shared text limit)",
                 lambda p: repeated(p, text_cells, 32_000),
+            ),
+            (
+                f"texts of 32,000 characters in each cell, {inline_cells:,} cells (the part limit)",
+                lambda p: repeated(p, inline_cells, 32_000, shared=False),
             ),
             ("over the grid limit by one row", lambda p: sparse(p, MAX_SHEET_SPAN // 100 + 1, 100)),
             (
