@@ -172,16 +172,22 @@ def test_suggest_templates_by_column_names(tmp_path: Path) -> None:
     )
     con.execute("INSERT INTO t SELECT * REPLACE ('b' AS \"Store\") FROM t")
     got = {k.name: (k.measure, k.type) for k in suggest.suggest_kpis(con, "t")}
+    headcount = '(sum("Headcount") / count_distinct("Week"))'  # a level, averaged over dates
     assert got == {
         "Revenue": ('sum("Sales")', "financial"),
         "Profit margin": ('(sum("Sales") - sum("COGS cost")) / sum("Sales")', "financial"),
+        "Costs": ('sum("COGS cost")', "financial"),
+        "New customers": ('sum("New customers")', "customer"),
+        "Leads": ('sum("Leads")', "marketing"),
         "Conversion rate": ('sum("Deals won") / sum("Leads")', "sales"),
+        "Cost per lead": ('sum("Marketing spend") / sum("Leads")', "marketing"),
         "Customer acquisition cost": ('sum("Marketing spend") / sum("New customers")', "marketing"),
-        "Satisfaction score": ('avg("CSAT")', "customer"),
-        "Staff turnover": ('sum("Leavers") / avg("Headcount")', "employee"),
+        "Marketing spend": ('sum("Marketing spend")', "marketing"),
+        "Satisfaction": ('avg("CSAT")', "customer"),
+        "Headcount": (headcount, "employee"),
+        "Staff turnover": (f'sum("Leavers") / {headcount}', "employee"),
         "Defect rate": ('sum("Defects") / sum("Units produced")', "quality & compliance"),
         "On-time rate": ('sum("On time") / sum("Deliveries")', "operational"),
-        "Costs": ('sum("COGS cost")', "financial"),
     }
     assert {k.by for k in suggest.suggest_kpis(con, "t")} == {"Store"}
 
