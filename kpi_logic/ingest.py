@@ -60,7 +60,7 @@ MAX_ZIP_RATIO = 200  # xlsx: compression ratio of one large part (zip bombs are 
 # from A1 to the last cell (~55 bytes a grid cell), plus the cells with something in them.
 MAX_SHEET_SPAN = 6_000_000  # rows x columns from A1 to the last row and column used
 MAX_SHEET_CELLS = 3_000_000  # cells written in the sheet (filled or not)
-MAX_SHEET_TEXT_BYTES = 64 * 1024**2  # xlsx: shared text, counted once per cell using it
+MAX_SHEET_TEXT_BYTES = 32 * 1024**2  # text of the cells, a shared string once per cell
 MAX_XLSX_PART_BYTES = 192 * 1024**2  # xlsx: one part unpacked (a sheet's XML, shared strings)
 MAX_COLUMNS = 2_000
 _RESERVED_NAMES = ("rowid",)  # column names that clean_names renames like duplicates
@@ -385,7 +385,7 @@ def _check_columns(path: Path, count: int) -> None:
 @dataclass
 class _SheetSize:
     """What a sheet's cells span: the last row and column used (1-based), the cell count and
-    the bytes of shared text its cells take (the reader copies a shared string per cell)."""
+    the bytes of text its cells hold (the reader copies a shared string into each cell)."""
 
     rows: int = 0
     columns: int = 0
@@ -413,9 +413,8 @@ def _check_sheet_size(path: Path, sheet: str, size: _SheetSize) -> None:
         )
     if size.text > MAX_SHEET_TEXT_BYTES:
         raise IngestError(
-            f"Sheet {sheet!r} of {path.name} is too large to load: its text cells repeat "
-            f"{_megabytes(size.text)} of shared text (the limit is "
-            f"{_megabytes(MAX_SHEET_TEXT_BYTES)})."
+            f"Sheet {sheet!r} of {path.name} is too large to load: its cells hold "
+            f"{_megabytes(size.text)} of text (the limit is {_megabytes(MAX_SHEET_TEXT_BYTES)})."
         )
 
 
@@ -429,7 +428,10 @@ _XML_SHARED_VALUE = re.compile(  # ... and its value, the string's number
     rb"""\st\s*=\s*["']s["'][^>]*>\s*<(?:[A-Za-z_][\w.-]*:)?v>\s*([0-9]{1,9})\s*<"""
 )
 _XML_SHARED_STRING = re.compile(rb"[<:]si[\s/>]")
-_XML_TAG_BYTES = 64 * 1024  # no tag of a sheet is this long
+# Text written in the cells (inline strings, formula results) counts with shared text when
+# longer than any number can be; shorter texts are covered by the cell limit.
+_XML_LONG_TEXT = re.compile(rb">([^<]{25,})<")
+_XML_PIECE_BYTES = 1024**2  # no tag or text of a sheet is this long (a cell holds 32,767 chars)
 _XML_SMALL_PART = 16 * 1024**2  # workbook.xml and its relationships, parsed whole
 
 
@@ -451,8 +453,9 @@ def _xlsx_sheet_size(path: Path, sheet: str) -> _SheetSize:
             carry = b""
             while chunk := xml.read(1024**2):
                 data, carry = _complete_tags(carry + chunk)
-                if len(carry) > _XML_TAG_BYTES:
+                if len(carry) > _XML_PIECE_BYTES:
                     raise IngestError(f"Sheet {sheet!r} of {path.name} is not valid XML.")
+                size.text += sum(map(len, _XML_LONG_TEXT.findall(data)))
                 size.cells += _count_cells(data)
                 # <rowBreaks> counts too: a row more at most
                 rows += len(_XML_ROW.findall(data)) if b":row" in data else data.count(b"<row")
@@ -474,7 +477,7 @@ def _xlsx_sheet_size(path: Path, sheet: str) -> _SheetSize:
                     return size
     size.columns += max(size.cells - refs, 0)
     size.rows += max(rows - row_refs, 0)
-    size.text = unread * longest + sum(
+    size.text += unread * longest + sum(
         n * (lengths[int(i)] if int(i) < len(lengths) else longest) for i, n in uses.items()
     )
     return size
@@ -497,11 +500,9 @@ def _count_shared_cells(data: bytes) -> int:
 
 
 def _complete_tags(data: bytes) -> tuple[bytes, bytes]:
-    """``data`` up to its last complete tag, and the rest (the start of a tag cut off)."""
+    """``data`` up to its last ``<``, and the rest: no tag or text is cut in two."""
     cut = data.rfind(b"<")
-    if cut < 0 or data.find(b">", cut) >= 0:
-        return data, b""
-    return data[:cut], data[cut:]
+    return (data, b"") if cut < 0 else (data[:cut], data[cut:])
 
 
 def _largest_number(digits: set[bytes]) -> int:
@@ -588,6 +589,7 @@ def _string_sizes(zf: zipfile.ZipFile, part: str) -> list[int]:
 # one row (row, first column, ..., last column as the record's last two bytes).
 _BIFF_CELL = frozenset({0x0006, 0x00D6, 0x00FD, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E})
 _BIFF_CELL_RUN = frozenset({0x00BD, 0x00BE})  # MULRK, MULBLANK
+_BIFF_TEXT = frozenset({0x0204, 0x00D6})  # LABEL, RSTRING: row, column, format, length, text
 _BIFF_SHEET, _BIFF_EOF, _BIFF_SST, _BIFF_CONTINUE, _BIFF_LABELSST = 0x85, 0x0A, 0xFC, 0x3C, 0xFD
 
 
@@ -601,34 +603,36 @@ def _xls_sheet_sizes(path: Path) -> list[tuple[str, _SheetSize]]:
             sheets.append((_biff_sheet_name(data), int.from_bytes(data[:4], "little")))
         elif kind == _BIFF_SST or (kind == _BIFF_CONTINUE and shared):
             shared.append(data)
+        elif kind == _BIFF_EOF or shared:
+            break  # the end of the globals, or of their one string table
+    lengths = _biff_string_lengths(shared)
+    return [(name, _xls_sheet_size(stream, offset, lengths)) for name, offset in sheets]
+
+
+def _xls_sheet_size(stream: bytes, offset: int, lengths: list[int]) -> _SheetSize:
+    """The cells of the sheet whose records start at ``offset``; ``lengths``: the number of
+    characters of each shared string."""
+    size, longest = _SheetSize(), max(lengths, default=0)
+    for kind, data in _biff_records(stream, offset):
+        # 3 bytes a character: the most UTF-8 takes for one
+        if kind == _BIFF_LABELSST and len(data) >= 10:
+            index = int.from_bytes(data[6:10], "little")
+            size.text += 3 * (lengths[index] if index < len(lengths) else longest)
+        elif kind in _BIFF_TEXT and len(data) >= 8:  # a text written in its cell
+            size.text += 3 * (data[6] | data[7] << 8)
+        if kind in _BIFF_CELL and len(data) >= 4:
+            row, col, count = data[0] | data[1] << 8, data[2] | data[3] << 8, 1
+        elif kind in _BIFF_CELL_RUN and len(data) >= 6:
+            row, first = data[0] | data[1] << 8, data[2] | data[3] << 8
+            col = data[-2] | data[-1] << 8
+            count = max(col - first + 1, 0)
         elif kind == _BIFF_EOF:
             break
-        elif shared:
-            break  # the globals hold one string table
-    lengths = _biff_string_lengths(shared)
-    longest = max(lengths, default=0)
-    sizes = []
-    for name, offset in sheets:
-        size = _SheetSize()
-        for kind, data in _biff_records(stream, offset):
-            if kind == _BIFF_LABELSST and len(data) >= 10:
-                index = int.from_bytes(data[6:10], "little")
-                # 3 bytes a character: the most UTF-8 takes for one
-                size.text += 3 * (lengths[index] if index < len(lengths) else longest)
-            if kind in _BIFF_CELL and len(data) >= 4:
-                row, col, count = data[0] | data[1] << 8, data[2] | data[3] << 8, 1
-            elif kind in _BIFF_CELL_RUN and len(data) >= 6:
-                row, first = data[0] | data[1] << 8, data[2] | data[3] << 8
-                col = data[-2] | data[-1] << 8
-                count = max(col - first + 1, 0)
-            elif kind == _BIFF_EOF:
-                break
-            else:
-                continue
-            size.rows, size.columns = max(size.rows, row + 1), max(size.columns, col + 1)
-            size.cells += count
-        sizes.append((name, size))
-    return sizes
+        else:
+            continue
+        size.rows, size.columns = max(size.rows, row + 1), max(size.columns, col + 1)
+        size.cells += count
+    return size
 
 
 def _biff_string_lengths(parts: list[bytes]) -> list[int]:

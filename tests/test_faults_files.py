@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -381,7 +382,22 @@ def test_one_shared_string_repeated_in_many_cells_is_refused(
     assert path.stat().st_size < 200_000
     with pytest.raises(IngestError) as err:
         load_file(con, path, "t")
-    one_line_refusal(err, "'Data'", "shared text")
+    one_line_refusal(err, "'Data'", "of text")
+
+
+def test_long_texts_written_in_cells_count_toward_the_text_limit(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = [os.urandom(5_000).hex() for _ in range(20)]  # 10,000 characters each
+    rows = [("A1", 1, "Note"), *((f"A{r}", r, text) for r, text in enumerate(texts, 2))]
+    path = raw_xlsx(tmp_path / "notes.xlsx", {"Data": cells(*rows)})
+    monkeypatch.setattr(ingest, "MAX_SHEET_TEXT_BYTES", 199_999)
+    with pytest.raises(IngestError) as err:
+        load_file(con, path, "t")
+    one_line_refusal(err, "'Data'", "of text")
+    monkeypatch.setattr(ingest, "MAX_SHEET_TEXT_BYTES", 200_000)
+    load_file(con, path, "t")
+    assert [v for (v,) in con.execute("SELECT Note FROM t ORDER BY rowid").fetchall()] == texts
 
 
 def test_shared_strings_under_the_limit_load(
@@ -471,7 +487,7 @@ def test_xls_shared_text_is_counted_per_cell(
     path = xls(tmp_path / "repeated.xls", [(0, 0, "Note"), *((r, 0, long) for r in range(1, 1001))])
     with pytest.raises(IngestError) as err:
         list_sheets(path)
-    one_line_refusal(err, "'Data'", "shared text")
+    one_line_refusal(err, "'Data'", "of text")
     texts = ["Note", long[:9_000], *(f"n{r % 50}" for r in range(1, 400))]
     path = xls(tmp_path / "names.xls", [(r, 0, text) for r, text in enumerate(texts)])
     load_file(con, path, "t")
