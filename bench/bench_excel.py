@@ -3,8 +3,8 @@
 Generates .xlsx workbooks with XlsxWriter (constant memory mode) in a temporary folder: dense
 sheets of numbers and of text up to ``MAX_SHEET_CELLS``, a sparse sheet whose cells reach a
 grid of ``MAX_SHEET_SPAN``, both limits at once, one long string repeated up to
-``MAX_SHEET_TEXT_BYTES``, long texts in every cell up to ``MAX_XLSX_PART_BYTES``, and
-workbooks just over the limits (the XFD1048576 bomb among them). Each
+``MAX_SHEET_TEXT_BYTES``, long different texts up to that limit, and workbooks just over
+the limits (the XFD1048576 bomb among them). Each
 load runs ``load_file`` in a fresh child process that reports its own peak RSS (ru_maxrss),
 its load time and the time of the size check alone (``_xlsx_sheet_size``).
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,6 @@ from kpi_logic.ingest import (  # noqa: E402
     MAX_SHEET_CELLS,
     MAX_SHEET_SPAN,
     MAX_SHEET_TEXT_BYTES,
-    MAX_XLSX_PART_BYTES,
 )
 
 CHILD = """
@@ -88,14 +88,24 @@ def sparse(path: Path, rows: int, columns: int, filled: int = 0, text: bool = Fa
     book.close()
 
 
-def repeated(path: Path, cells: int, length: int, shared: bool = True) -> None:
-    """One string of ``length`` characters in ``cells`` cells of column A: shared, or written
-    in each cell (as XlsxWriter's constant memory mode does)."""
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": not shared})
+def repeated(path: Path, cells: int, length: int) -> None:
+    """One shared string of ``length`` characters shown in ``cells`` cells of column A (not
+    in constant memory mode, which writes every text in its cell)."""
+    book = xlsxwriter.Workbook(str(path))
     sheet = book.add_worksheet("Data")
     sheet.write(0, 0, "Note")
     for i in range(1, cells + 1):
         sheet.write_string(i, 0, "x" * length)
+    book.close()
+
+
+def random_texts(path: Path, cells: int, length: int) -> None:
+    """``cells`` different texts of ``length`` hex digits, each written in its cell."""
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    sheet = book.add_worksheet("Data")
+    sheet.write(0, 0, "Note")
+    for i in range(1, cells + 1):
+        sheet.write_string(i, 0, os.urandom(length // 2).hex())
     book.close()
 
 
@@ -109,7 +119,7 @@ def cases(quick: bool) -> list[tuple[str, Callable[[Path], None]]]:
     if not quick:
         rows_at_limit = MAX_SHEET_CELLS // 20 - 1
         text_cells = MAX_SHEET_TEXT_BYTES // 32_100  # a string's XML: its text and 13 bytes
-        inline_cells = MAX_XLSX_PART_BYTES // 32_100 - 10  # (and the cell's tags)
+        inline_cells = MAX_SHEET_TEXT_BYTES // 32_000
         found += [
             ("numbers, 2M cells (100,000 x 20)", lambda p: dense(p, 100_000, 20, False)),
             (
@@ -139,8 +149,8 @@ def cases(quick: bool) -> list[tuple[str, Callable[[Path], None]]]:
                 lambda p: repeated(p, text_cells, 32_000),
             ),
             (
-                f"texts of 32,000 characters in each cell, {inline_cells:,} cells (the part limit)",
-                lambda p: repeated(p, inline_cells, 32_000, shared=False),
+                f"random texts of 32,000 characters in {inline_cells:,} cells (the text limit)",
+                lambda p: random_texts(p, inline_cells, 32_000),
             ),
             ("over the grid limit by one row", lambda p: sparse(p, MAX_SHEET_SPAN // 100 + 1, 100)),
             (
