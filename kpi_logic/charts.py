@@ -1,7 +1,10 @@
 """Charts over scored KPI results (``score.score`` rows), never raw data rows.
 
 Every builder takes a small aggregate (one row per category x period) and plain arguments
-(``unit``, ``direction``, bands), so it does not depend on the KPI object. Statuses are drawn
+(``unit``, ``direction``, bands), so it does not depend on the KPI object. Titles made of user
+text (a KPI name, a column name) go through ``text.plain_text``; Vega-Lite shows a title, axis
+title, legend title and tooltip title as a literal string (it quotes them inside the
+expressions it writes) and data values as data, so none of them runs or links. Statuses are drawn
 in ``STATUS_COLORS`` everywhere, and every selection parameter has a fixed name.
 
 A chart is a Vega-Lite spec whose ``datasets`` are DataFrames, as ``st.vega_lite_chart``
@@ -28,6 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from kpi_logic import score
+from kpi_logic.text import plain_text
 
 # Okabe-Ito based: told apart with the common colour-vision deficiencies, mid-tone so they
 # read on a light and a dark background alike.
@@ -199,7 +203,7 @@ def bullet_chart(
         data["period"].dropna().unique() if "period" in data else []
     )
     subtitle = f"{pd.Timestamp(periods[0]):%b %Y}" if len(periods) == 1 else None
-    options = (subtitle, unit, selection_name, category_title, title)
+    options = (subtitle, unit, selection_name, plain_text(category_title), plain_text(title))
     return _spec(_bullet, {"bullet": data}, *options)
 
 
@@ -270,7 +274,7 @@ def trend_chart(
         projected["date"] = pd.to_datetime(projected["date"])
         datasets["projection"] = projected
     layers = ("targets" in datasets, "projection" in datasets)
-    return _spec(_trend, datasets, by_category, *layers, unit, grain, title)
+    return _spec(_trend, datasets, by_category, *layers, unit, grain, plain_text(title))
 
 
 def _trend(
@@ -337,7 +341,7 @@ def heatmap(
     cells without attainment are grey.
     """
     data = _with_periods(rows, ["category", "period", "actual", "target", "attainment", "status"])
-    options = (unit, good, warning, grain, category_title, title)
+    options = (unit, good, warning, grain, plain_text(category_title), plain_text(title))
     return _spec(_heatmap, {"heatmap": data}, *options)
 
 

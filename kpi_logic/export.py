@@ -50,8 +50,10 @@ def neutralize(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """CSV (UTF-8 with BOM so Excel reads accents right) of ``frame``, formulas neutralized."""
-    return neutralize(frame).to_csv(index=False).encode("utf-8-sig")
+    """CSV (UTF-8 with BOM so Excel reads accents right) of ``frame``, formulas neutralized.
+    Rows end in CRLF, so a cell holding a lone CR is quoted too: unquoted, a spreadsheet
+    starts a new row there, and the text after it (``=...``) would be a cell of its own."""
+    return neutralize(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
 def to_excel_bytes(frame: pd.DataFrame, sheet_name: str = "KPIs") -> bytes:

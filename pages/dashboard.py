@@ -8,6 +8,7 @@ import streamlit as st
 from kpi_logic import targets
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset
+from kpi_logic.text import markdown_text, plain_text
 from ui import cards, explore, filters, kpis, session, shell, sidebar
 
 
@@ -24,7 +25,8 @@ def filter_bar(dataset: Dataset, items: list[KPI]) -> None:
     filtered = [c for c, values in session.view().filters.items() if values]
     if partial := targets.judged_on_a_part(items, filtered):
         st.caption(
-            f"Filtered by {', '.join(filtered)}: the targets of {', '.join(partial)} are set "
+            f"Filtered by {markdown_text(', '.join(filtered))}: the targets of "
+            f"{markdown_text(', '.join(partial))} are set "
             "for every value of that column, so their attainment compares a part with a whole "
             "target."
         )
@@ -47,12 +49,14 @@ def explore_section(items: list[KPI], results: pd.DataFrame, problems: dict[str,
     picked = st.selectbox(
         "KPI to explore",
         [k.name for k in items],
+        format_func=plain_text,
         key="kpi_pick",
         on_change=lambda: session.set_view(kpi=st.session_state["kpi_pick"]),
     )
     if picked in problems:
         st.error(
-            f"{problems[picked]} Fix it with **Edit** in the sidebar.", icon=":material/error:"
+            f"{markdown_text(problems[picked])} Fix it with **Edit** in the sidebar.",
+            icon=":material/error:",
         )
         return
     kpi = next(k for k in items if k.name == picked)
@@ -65,7 +69,10 @@ if dataset is None:
     no_dataset()
 kpi_set = kpis.current_kpi_set(dataset)
 saved, items = kpis.live_kpis(dataset, kpi_set)
-st.caption(f"{dataset.name} · {dataset.rows:,} rows · KPI set “{kpi_set.name}”")
+st.caption(
+    f"{markdown_text(dataset.name)} · {dataset.rows:,} rows · "
+    f"KPI set “{markdown_text(kpi_set.name)}”"
+)
 if not items:
     sidebar.draw(dataset, kpi_set, saved, items, None)
     st.info(

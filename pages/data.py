@@ -9,6 +9,7 @@ import streamlit as st
 from kpi_logic import ingest, tables, workspace
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.store import Dataset
+from kpi_logic.text import markdown_text
 from ui import kpis, layout, session, shell, uploads
 
 PREVIEW_ROWS = 200
@@ -24,7 +25,7 @@ def header(dataset: Dataset) -> None:
     """Which dataset this is, how many rows, from which file, when."""
     kpis.dataset_picker(dataset, "data_pick")
     st.markdown(
-        f"**{dataset.rows:,} rows** from `{dataset.source_name}`, loaded "
+        f"**{dataset.rows:,} rows** from {markdown_text(dataset.source_name)}, loaded "
         f"{dataset.created_at:%Y-%m-%d %H:%M}"
     )
 
@@ -56,7 +57,11 @@ def delete_section(dataset: Dataset) -> None:
     with st.expander("Delete this dataset", icon=":material/delete:"):
         st.write("This deletes the table, its KPI sets, notes and history for everyone.")
         layout.action_button(
-            f"Delete {dataset.name}", "delete_dataset", _delete, dataset.id, type="primary"
+            f"Delete {markdown_text(dataset.name)}",
+            "delete_dataset",
+            _delete,
+            dataset.id,
+            type="primary",
         )
 
 

@@ -10,6 +10,7 @@ from kpi_logic import score, summary
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.model import KPI
 from kpi_logic.store import KPISet, Note
+from kpi_logic.text import markdown_text, plain_text
 from ui import exports, kpis, session, shell
 
 
@@ -36,6 +37,7 @@ def check_in(kpi_set: KPISet, items: list[KPI], notes: list[Note]) -> str:
     chosen = st.selectbox(
         "KPI",
         [k.name for k in items],
+        format_func=plain_text,
         key="note_kpi",
         on_change=lambda: session.set_view(kpi=st.session_state["note_kpi"]),
     )
@@ -48,7 +50,7 @@ def check_in(kpi_set: KPISet, items: list[KPI], notes: list[Note]) -> str:
             _add_note(kpi_set, chosen, text, status)
     own = [n for n in notes if n.kpi_name == chosen]
     if not own:
-        st.caption(f"No notes on {chosen} yet.")
+        st.caption(f"No notes on {markdown_text(chosen)} yet.")
         return chosen
     table = {
         "When": [n.created_at for n in own],
@@ -69,7 +71,7 @@ def _add_note(kpi_set: KPISet, kpi_name: str, text: str, status: str) -> None:
             session.cursor(), kpi_set.id, kpi_name, kpis.author(), text.strip(), status or None
         )
     except KPIExplorerError as err:
-        st.error(f"The note was not saved: {err}")
+        st.error(f"The note was not saved: {markdown_text(err)}")
         return
     st.toast("Note added.")
     st.rerun()  # so the overview shows it as the last note
@@ -98,7 +100,10 @@ if dataset is None:
     st.stop()
 kpi_set = kpis.current_kpi_set(dataset)
 _, items = kpis.live_kpis(dataset, kpi_set)
-st.caption(f"{dataset.name} · KPI set “{kpi_set.name}” · version {kpi_set.version}")
+st.caption(
+    f"{markdown_text(dataset.name)} · KPI set “{markdown_text(kpi_set.name)}” · "
+    f"version {kpi_set.version}"
+)
 if not items:
     st.info("This dataset has no KPI yet. Add one on the Dashboard.")
     st.stop()

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from kpi_logic import share
+from kpi_logic.text import markdown_text
 
 FREE_TRIES = 3  # wrong passwords before the first wait
 MAX_DELAY = 300.0  # seconds: the longest wait between tries
@@ -98,7 +99,8 @@ def allowed() -> bool:
     """Return True when the visitor may see the app; otherwise draw the gate and return False."""
     if _secret("auth"):
         if st.user.is_logged_in:
-            st.sidebar.caption(f"Signed in as {st.user.get('email') or st.user.get('name')}")
+            who = markdown_text(st.user.get("email") or st.user.get("name"))
+            st.sidebar.caption(f"Signed in as {who}")
             st.sidebar.button("Log out", on_click=st.logout)
             return True
         st.title("KPI Explorer")

@@ -8,6 +8,7 @@ import streamlit as st
 
 from kpi_logic import charts, score, summary
 from kpi_logic.model import KPI
+from kpi_logic.text import markdown_text
 
 BADGE_COLORS = {
     score.ON_TARGET: "green",
@@ -27,26 +28,27 @@ def badge(status: str) -> str:
 def card(index: int, kpi: KPI, facts: summary.CardFacts, problem: str | None) -> None:
     """One KPI card: value, change vs previous period, sparkline, status, attainment, owner."""
     last = facts.last
+    label, about = markdown_text(kpi.name), markdown_text(kpi.description) or None
     with st.container(border=True, key=f"card_{index}"):
         if problem:
-            st.metric(kpi.name, "—")
-            st.error(problem, icon=":material/error:")
+            st.metric(label, "—")
+            st.error(markdown_text(problem), icon=":material/error:")
             return
         if last is None:
-            st.metric(kpi.name, "—", help=kpi.description or None)
+            st.metric(label, "—", help=about)
             st.caption("No data for the current filters.")
             return
         change = last["change"]
         previous = "" if pd.isna(last["period"]) else " vs previous"
         st.metric(
-            kpi.name,
+            label,
             charts.format_value(last["actual"], kpi.unit),
             delta=None if pd.isna(change) else charts.format_value(change, kpi.unit, signed=True),
             delta_color="normal" if kpi.direction == "higher" else "inverse",
             delta_description=previous.strip() or None,
             chart_data=facts.sparkline if facts.periods > 1 else None,
             chart_type="line",
-            help=kpi.description or None,
+            help=about,
         )
         status_line = badge(last["status"])
         if pd.notna(last["attainment"]):
@@ -54,16 +56,17 @@ def card(index: int, kpi: KPI, facts: summary.CardFacts, problem: str | None) ->
         elif last["status"] == score.NO_TARGET:
             status_line += " set a target in the sidebar"
         if pd.notna(last["target"]):
-            status_line += f" ({charts.format_value(last['target'], kpi.unit)})"
+            status_line += f" ({markdown_text(charts.format_value(last['target'], kpi.unit))})"
         st.markdown(status_line)
         if kpi.by:
-            st.caption(f"{facts.on_target} of {facts.categories} {kpi.by} on target")
+            st.caption(f"{facts.on_target} of {facts.categories} {markdown_text(kpi.by)} on target")
         period = (
             ""
             if pd.isna(last["period"])
             else f"{charts.period_label(last['period'], kpi.grain)} · "
         )
-        st.caption(f"{period}{kpi.type} · owner: {kpi.owner or 'nobody yet'}")
+        owner = markdown_text(kpi.owner or "nobody yet")
+        st.caption(f"{period}{markdown_text(kpi.type)} · owner: {owner}")
 
 
 def grid(items: list[KPI], results: pd.DataFrame, problems: dict[str, str]) -> None:

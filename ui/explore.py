@@ -8,14 +8,15 @@ import streamlit as st
 
 from kpi_logic import charts
 from kpi_logic.model import KPI
+from kpi_logic.text import markdown_text
 from ui import filters, kpis
 from ui.cards import badge
 
 
 def draw(kpi: KPI, rows: pd.DataFrame) -> None:
     """Bullet per category, trend with target and pace, attainment heatmap of one KPI."""
-    where = f" where `{kpi.filter}`" if kpi.filter else ""
-    st.markdown(f"**{kpi.name}** = `{kpi.measure}`{where}")
+    where = f" where {markdown_text(kpi.filter)}" if kpi.filter else ""
+    st.markdown(f"**{markdown_text(kpi.name)}** = {markdown_text(kpi.measure)}{where}")
     left, right = st.columns(2)
     cells = rows[rows["category"].notna()]
     with left:
@@ -50,11 +51,13 @@ def draw(kpi: KPI, rows: pd.DataFrame) -> None:
             chart, pace = kpis.trend(kpi, rows)
             st.vega_lite_chart(chart, width="stretch")
             if pace is not None:
+                expected, projected, target = (
+                    markdown_text(charts.format_value(v, kpi.unit))  # "$" starts math
+                    for v in (pace.expected, pace.projected, pace.target)
+                )
                 st.markdown(
                     f"Pace to {kpi.due:%d %b %Y}: {badge(pace.status)} expected by "
-                    f"{pace.as_of:%d %b} {charts.format_value(pace.expected, kpi.unit)}, "
-                    f"projected {charts.format_value(pace.projected, kpi.unit)} against "
-                    f"{charts.format_value(pace.target, kpi.unit)}."
+                    f"{pace.as_of:%d %b} {expected}, projected {projected} against {target}."
                 )
             elif kpi.due:
                 st.caption(
@@ -74,4 +77,7 @@ def draw(kpi: KPI, rows: pd.DataFrame) -> None:
                 width="stretch",
             )
         else:
-            st.info(f"Set a target per {kpi.by} to see attainment by category and period.")
+            st.info(
+                f"Set a target per {markdown_text(kpi.by)} to see attainment by category and "
+                "period."
+            )

@@ -11,6 +11,7 @@ import streamlit as st
 
 from kpi_logic import export
 from kpi_logic.model import KPI
+from kpi_logic.text import markdown_text
 from ui import kpis
 
 
@@ -39,7 +40,7 @@ def section(items: list[KPI], results: pd.DataFrame, chosen: str) -> None:
     if selected.time and results.loc[results["kpi"] == chosen, "actual"].notna().any():
         chart, _ = kpis.trend(selected, results, title=f"{selected.name}: trend")
         right.download_button(
-            f"Trend of {chosen} as PNG",
+            f"Trend of {markdown_text(chosen)} as PNG",
             lambda: export.chart_png(chart),
             file_name="kpi_trend.png",
             mime="image/png",

@@ -9,6 +9,7 @@ import streamlit as st
 from kpi_logic import tables
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset
+from kpi_logic.text import markdown_text, plain_text
 from ui import session
 
 
@@ -71,8 +72,9 @@ def render(dataset: Dataset, kpis: list[KPI]) -> None:
             v for v in view.filters.get(column, []) if v in options
         ]
         box.multiselect(
-            column,
+            markdown_text(column),
             options,
+            format_func=plain_text,
             key=f"filter_{column}",
             placeholder="All",
             on_change=_on_categories,

@@ -15,6 +15,7 @@ from kpi_logic.errors import KPIExplorerError
 from kpi_logic.kpi_file import MAX_FILE_CHARS, kpis_from_yaml, kpis_to_yaml
 from kpi_logic.model import DIRECTIONS, GRAINS, KPI, KPI_TYPES, UNITS
 from kpi_logic.store import Dataset, KPISet
+from kpi_logic.text import markdown_text, plain_text
 from ui import kpis, layout, session
 
 AGGREGATIONS = tuple(expressions.MEASURE_FUNCTIONS)
@@ -60,6 +61,7 @@ def _form(prefix: str, columns: dict[str, str], base: KPI | None) -> KPI | None:
         column = st.selectbox(
             "Column",
             pool,
+            format_func=plain_text,
             key=f"{prefix}_col",
             index=pool.index(start.column) if start.column in pool else 0,
         )
@@ -133,14 +135,14 @@ def _form(prefix: str, columns: dict[str, str], base: KPI | None) -> KPI | None:
     try:
         return kpi_form.kpi_from_form(values, columns, base)
     except KPIExplorerError as err:
-        st.error(str(err), icon=":material/error:")
+        st.error(markdown_text(err), icon=":material/error:")
         return None
 
 
 def _pick(label: str, options: list[str], current: str | None, key: str) -> str | None:
     choices = [NONE_OPTION, *options]
     index = choices.index(current) if current in choices else 0
-    picked = st.selectbox(label, choices, index=index, key=key)
+    picked = st.selectbox(label, choices, index=index, key=key, format_func=plain_text)
     return None if picked == NONE_OPTION else picked
 
 
@@ -158,12 +160,13 @@ def _add_kpi(dataset: Dataset, kpi_set: KPISet, saved: list[KPI], columns: dict[
             if t.name not in taken
         ]
         if templates:
-            by_label = {f"{t.name} ({t.type})": t for t in templates}
+            by_label = {plain_text(f"{t.name} ({t.type})"): t for t in templates}
             label = st.selectbox(
                 "Start from a template", [NONE_OPTION, *by_label], key="template_pick"
             )
             if label != NONE_OPTION:
-                st.caption(f"`{by_label[label].measure}` · {by_label[label].description}")
+                picked = by_label[label]
+                st.caption(f"{markdown_text(picked.measure)} · {markdown_text(picked.description)}")
                 if st.button("Add this template", key="add_template"):
                     template = by_label[label]
                     if kpis.save_kpis(kpi_set, [*saved, template], f"Added KPI {template.name}"):
@@ -173,7 +176,9 @@ def _add_kpi(dataset: Dataset, kpi_set: KPISet, saved: list[KPI], columns: dict[
         new = _form("new", columns, None)
         if st.button("Add KPI", type="primary", key="add_kpi", disabled=new is None):
             if new.name in taken:
-                st.error(f'A KPI named "{new.name}" already exists; pick another name.')
+                st.error(
+                    f'A KPI named "{markdown_text(new.name)}" already exists; pick another name.'
+                )
             elif kpis.save_kpis(kpi_set, [*saved, new], f"Added KPI {new.name}"):
                 for key in [k for k in st.session_state if str(k).startswith("new_")]:
                     del st.session_state[key]
@@ -184,7 +189,9 @@ def _add_kpi(dataset: Dataset, kpi_set: KPISet, saved: list[KPI], columns: dict[
 def _edit_kpi(kpi_set: KPISet, saved: list[KPI], columns: dict[str, str]) -> None:
     name = kpis.selected_name(saved)
     current = next(k for k in saved if k.name == name)
-    box = layout.lazy_expander(f"Edit “{current.name}”", "open_edit_kpi", icon=":material/edit:")
+    box = layout.lazy_expander(
+        f"Edit “{markdown_text(current.name)}”", "open_edit_kpi", icon=":material/edit:"
+    )
     if box is None:
         return
     with box:
@@ -193,7 +200,7 @@ def _edit_kpi(kpi_set: KPISet, saved: list[KPI], columns: dict[str, str]) -> Non
         others = [k for k in saved if k.name != current.name]
         if save.button("Save", key="save_kpi", disabled=edited is None, type="primary"):
             if edited.name in {k.name for k in others}:
-                st.error(f'A KPI named "{edited.name}" already exists.')
+                st.error(f'A KPI named "{markdown_text(edited.name)}" already exists.')
             elif kpis.save_kpis(
                 kpi_set,
                 [edited if k.name == current.name else k for k in saved],
@@ -270,7 +277,7 @@ def _import_export(kpi_set: KPISet, saved: list[KPI], columns: dict[str, str]) -
             except UnicodeDecodeError:
                 st.error("That KPI file is not UTF-8 text; nothing was changed.")
             except KPIExplorerError as err:
-                st.error(f"Not imported, nothing was changed: {err}")
+                st.error(f"Not imported, nothing was changed: {markdown_text(err)}")
             else:
                 if kpis.save_kpis(kpi_set, imported, f"Imported KPI file {upload.name}"):
                     session.set_view(kpi=None, targets={})

@@ -24,6 +24,7 @@ from kpi_logic.errors import (
 from kpi_logic.kpi_file import kpis_from_yaml, kpis_to_yaml
 from kpi_logic.model import KPI, definition_key
 from kpi_logic.store import Dataset, KPISet
+from kpi_logic.text import markdown_text, plain_text
 from ui import session
 
 
@@ -55,7 +56,7 @@ def selected_name(items: list[KPI]) -> str | None:
 
 def dataset_picker(dataset: Dataset, key: str) -> None:
     """A select box of every dataset (name and rows) that switches the view to another."""
-    names = {d.id: f"{d.name} ({d.rows:,} rows)" for d in datasets()}
+    names = {d.id: f"{plain_text(d.name)} ({d.rows:,} rows)" for d in datasets()}
     st.session_state[key] = dataset.id
     st.selectbox(
         "Dataset",
@@ -95,7 +96,7 @@ def saved_kpis(kpi_set: KPISet) -> list[KPI]:
     try:
         return list(_parsed(kpi_set.yaml_text))
     except KPIExplorerError as err:
-        st.error(f"The saved KPI set could not be read: {err}")
+        st.error(f"The saved KPI set could not be read: {markdown_text(err)}")
         return []
 
 
@@ -151,7 +152,7 @@ def save_kpis(kpi_set: KPISet, kpis: list[KPI], summary: str) -> bool:
             expected_version=kpi_set.version,
         )
     except KPIExplorerError as err:
-        st.error(f"Not saved: {err}", icon=":material/error:")
+        st.error(f"Not saved: {markdown_text(err)}", icon=":material/error:")
         return False
     return True
 
@@ -219,7 +220,7 @@ def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[pd.DataFrame, dict[str, s
     try:
         parts, empty, problems = _aggregate(session.cursor(), *query, tuple(kpis))
     except ComputeError as err:  # out of memory or disk: not cached, the next run tries again
-        st.error(str(err), icon=":material/error:")
+        st.error(markdown_text(err), icon=":material/error:")
         st.stop()
     frames = [_score(query, repr(k), parts[k.name], k) for k in kpis if k.name in parts]
     return (pd.concat(frames, ignore_index=True) if frames else score.score(empty, [])), problems

@@ -7,6 +7,8 @@ from collections.abc import Callable
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from kpi_logic.text import markdown_text
+
 _NOTICES = "action_notices"  # session key: messages of the actions that could not act
 
 
@@ -26,7 +28,7 @@ def action_button(
     """A button that runs ``action(*args)`` on its click, with the arguments it was drawn
     with (the id of what it acts on), never with whatever is selected on the run after the
     click. A message ``action`` returns (why it could not act) is shown at the top of the
-    page by :func:`show_action_notices`."""
+    page by :func:`show_action_notices`, as text (it may quote names)."""
 
     def clicked() -> None:
         if message := action(*args):
@@ -38,4 +40,4 @@ def action_button(
 def show_action_notices() -> None:
     """Show, once, why the buttons clicked on the last run could not act."""
     for message in st.session_state.pop(_NOTICES, []):
-        st.error(message, icon=":material/error:")
+        st.error(markdown_text(message), icon=":material/error:")

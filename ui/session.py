@@ -18,6 +18,7 @@ import streamlit as st
 from kpi_logic import share, workspace
 from kpi_logic.errors import KPIExplorerError, StoreDamagedError
 from kpi_logic.store import Store, set_aside, store_path_from_env, upload_dir_for
+from kpi_logic.text import markdown_text
 from ui import layout
 
 APP_DIR = Path(__file__).resolve().parent.parent
@@ -70,9 +71,11 @@ def store_ready() -> bool:
     try:
         store()
     except StoreDamagedError as err:
-        st.error(f"{err} Start a new store to go on; the damaged file is kept beside it.")
+        st.error(
+            f"{markdown_text(err)} Start a new store to go on; the damaged file is kept beside it."
+        )
         if problem := st.session_state.pop("store_problem", None):
-            st.error(problem)
+            st.error(markdown_text(problem))
         st.button(
             "Start a new store",
             key="new_store",
@@ -82,10 +85,10 @@ def store_ready() -> bool:
         )
         return False
     except KPIExplorerError as err:
-        st.error(str(err))
+        st.error(markdown_text(err))
         return False
     if moved := st.session_state.pop("store_set_aside", None):
-        st.success(f"A new store was started; the damaged file was kept as `{moved}`.")
+        st.success(f"A new store was started; the damaged file was kept as {markdown_text(moved)}.")
     return True
 
 
@@ -153,7 +156,7 @@ def show_link_problems() -> None:
     """Tell the user, once, which parts of the link they opened could not be used, and why
     a button they clicked could not act."""
     for problem in st.session_state.pop("link_problems", []):
-        st.warning(f"Link: {problem}", icon=":material/link_off:")
+        st.warning(f"Link: {markdown_text(problem)}", icon=":material/link_off:")
     layout.show_action_notices()
 
 
@@ -176,4 +179,4 @@ def check_view(kpi_names: Sequence[str], columns: Sequence[str]) -> None:
     if problems:
         st.session_state["view"] = state
         for problem in problems:
-            st.warning(f"Link: {problem}", icon=":material/link_off:")
+            st.warning(f"Link: {markdown_text(problem)}", icon=":material/link_off:")

@@ -9,6 +9,7 @@ import streamlit as st
 
 from kpi_logic import share
 from kpi_logic.errors import KPIExplorerError
+from kpi_logic.text import markdown_text, plain_text
 from ui import layout, session
 
 
@@ -36,14 +37,14 @@ def _saved_views() -> None:
                 cur, name.strip(), {"page": state.page, **share.to_query_params(state)}
             )
         except KPIExplorerError as err:
-            st.error(str(err))
+            st.error(markdown_text(err))
         else:
             session.set_view(view=view_id)
-            st.toast(f"Saved view “{name.strip()}”.")
+            st.toast(f"Saved view “{markdown_text(name.strip())}”.")
     views = store.list_views(cur)
     if not views:
         return
-    labels = {v.id: v.name for v in views}
+    labels = {v.id: plain_text(v.name) for v in views}
     picked = st.selectbox("Saved views", list(labels), format_func=labels.get, key="view_pick")
     open_, rename, delete = st.columns(3)
     with open_:

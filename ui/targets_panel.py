@@ -12,6 +12,7 @@ import streamlit as st
 from kpi_logic import targets
 from kpi_logic.model import KPI, period_start
 from kpi_logic.store import KPISet
+from kpi_logic.text import markdown_text
 from ui import kpis, layout, session
 
 MAX_PERIOD_ROWS = 24
@@ -88,7 +89,8 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.Dat
     current = next(k for k in saved if k.name == name)
     live = next(k for k in shown if k.name == name)
     rows = results[results["kpi"] == current.name]
-    st.subheader(f"Targets · {current.name}")
+    st.subheader(f"Targets · {markdown_text(current.name)}")
+    by = markdown_text(current.by or "")
     st.caption(
         "Move a target to see the dashboard re-score; the link carries it. "
         "Save to keep it for everyone."
@@ -96,8 +98,8 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.Dat
     totals = rows[rows["category"].isna()]
     if current.by and session.view().filters.get(current.by):
         st.caption(
-            f"Only some {current.by} are shown: their card is judged against their own "
-            f"targets, set one by one under “Per {current.by}”."
+            f"Only some {by} are shown: their card is judged against their own "
+            f"targets, set one by one under “Per {by}”."
         )
     else:
         label = "All categories together" if current.by else f"Target per {current.grain}"
@@ -113,20 +115,20 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.Dat
         cells = rows[rows["category"].notna()]
         top = _top(cells["actual"])
         _slider(
-            f"Each {current.by} (default)",
+            f"Each {by} (default)",
             targets.OverrideKey(current.name, category=targets.ALL_CATEGORIES),
             live.target.default,
             top,
             current.unit,
             current.target.default,
         )
-        box = layout.lazy_expander(f"Per {current.by}", "open_category_targets")
+        box = layout.lazy_expander(f"Per {by}", "open_category_targets")
         if box is not None:
             with box:
                 categories = sorted(str(c) for c in cells["category"].dropna().unique())
                 for category in categories:
                     _slider(
-                        category,
+                        markdown_text(category),
                         targets.OverrideKey(current.name, category=category),
                         live.target.by_category.get(category, live.target.default),
                         top,
@@ -183,7 +185,9 @@ def _period_grid(current: KPI, live: KPI, rows: pd.DataFrame) -> None:
     periods = sorted({p for p in rows["period"].dropna()})[-MAX_PERIOD_ROWS:]
     if current.due:
         periods = sorted({*periods, period_start(current.due, current.grain)})
-    scope = f" for each {current.by} without a target of its own" if current.by else ""
+    scope = (
+        f" for each {markdown_text(current.by)} without a target of its own" if current.by else ""
+    )
     st.caption(f"Targets of single periods{scope}; an empty cell uses the default.")
     grid = pd.DataFrame(
         {

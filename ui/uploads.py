@@ -11,6 +11,7 @@ from kpi_logic import ingest, workspace
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.ingest_types import LOGICAL_TYPES
 from kpi_logic.store import Dataset
+from kpi_logic.text import markdown_text, plain_text
 from ui import kpis, session
 
 
@@ -25,7 +26,8 @@ def uploader() -> None:
     )
     if cancelled := st.session_state.pop("loading", None):
         st.warning(
-            f"Loading {cancelled} was cancelled; nothing was added. Upload it again to retry."
+            f"Loading {markdown_text(cancelled)} was cancelled; nothing was added. Upload it "
+            "again to retry."
         )
     done = st.session_state.setdefault("loaded_uploads", set())
     for upload in files or []:
@@ -36,14 +38,14 @@ def uploader() -> None:
 
 
 def show_messages() -> None:
-    """What the last loads said, once."""
+    """What the last loads said, once, as text (messages quote file, sheet and column names)."""
     for kind, message in st.session_state.pop("load_messages", []):
-        getattr(st, kind)(message)
+        getattr(st, kind)(markdown_text(message))
 
 
 def progress(bar: st.delta_generator.DeltaGenerator) -> workspace.Progress:
     def report(fraction: float, message: str) -> None:
-        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+        bar.progress(min(max(fraction, 0.0), 1.0), text=markdown_text(message))
 
     return report
 
@@ -53,7 +55,7 @@ def load(upload: st.runtime.uploaded_file_manager.UploadedFile) -> None:
     On failure nothing of it is kept (no file, no table) and the message says why."""
     store, uploads_dir = session.store(), session.upload_dir()
     st.session_state["loading"] = upload.name
-    bar = st.progress(0.0, text=f"Saving {upload.name}…")
+    bar = st.progress(0.0, text=f"Saving {markdown_text(upload.name)}…")
     cancel = st.empty()
     cancel.button("Cancel", key=f"cancel_{upload.file_id}", help="Stops loading at its next step.")
     path = None
@@ -107,11 +109,14 @@ def other_sheet(dataset: Dataset) -> None:
         return
     path, sheets = workbook
     other = st.selectbox(
-        "This workbook has more sheets; load another one as a dataset", sheets, key="sheet_pick"
+        "This workbook has more sheets; load another one as a dataset",
+        sheets,
+        key="sheet_pick",
+        format_func=plain_text,
     )
     if not st.button("Load sheet", key="load_sheet"):
         return
-    bar = st.progress(0.0, text=f"Loading sheet {other}…")
+    bar = st.progress(0.0, text=f"Loading sheet {markdown_text(other)}…")
     try:
         added, _ = workspace.add_dataset(
             session.store(),
@@ -124,7 +129,7 @@ def other_sheet(dataset: Dataset) -> None:
         )
     except KPIExplorerError as err:
         bar.empty()
-        st.error(f"Sheet {other} was not loaded: {err}")
+        st.error(f"Sheet {markdown_text(other)} was not loaded: {markdown_text(err)}")
     else:
         kpis.choose_dataset(added.id)
         st.rerun()
@@ -133,12 +138,15 @@ def other_sheet(dataset: Dataset) -> None:
 def retype(dataset: Dataset, detected_types: dict[str, str]) -> None:
     """Pick a column and the type to treat it as; reload the dataset with it."""
     uploads_dir = session.upload_dir()
-    column = st.selectbox("Column", list(detected_types), key="retype_column")
+    column = st.selectbox(
+        "Column", list(detected_types), key="retype_column", format_func=plain_text
+    )
     detected = detected_types[column]
     chosen = workspace.type_overrides(uploads_dir, dataset)
     st.caption(f"Now **{detected}**" + (" (set by hand)." if column in chosen else " (detected)."))
     if chosen:
-        st.caption("Set by hand: " + ", ".join(f"{c} → {t}" for c, t in sorted(chosen.items())))
+        by_hand = ", ".join(f"{c} → {t}" for c, t in sorted(chosen.items()))
+        st.caption(f"Set by hand: {markdown_text(by_hand)}")
     new_type = st.selectbox("Treat it as", LOGICAL_TYPES, key="retype_type")
     clicked = st.button(
         "Change type",
@@ -164,7 +172,7 @@ def retype(dataset: Dataset, detected_types: dict[str, str]) -> None:
         )
     except KPIExplorerError as err:
         bar.empty()
-        st.error(f"The type was not changed: {err}")
+        st.error(f"The type was not changed: {markdown_text(err)}")
         return
     bar.empty()
     st.session_state.setdefault("load_messages", []).append(
