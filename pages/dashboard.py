@@ -9,7 +9,7 @@ from kpi_logic import targets
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset
 from kpi_logic.text import markdown_text, plain_text
-from ui import cards, explore, filters, kpis, session, shell, sidebar
+from ui import cards, explore, filters, kpis, session, shell, sidebar, suggestions
 
 
 def no_dataset() -> None:
@@ -75,6 +75,7 @@ st.caption(
 )
 if not items:
     sidebar.draw(dataset, kpi_set, saved, items, None)
+    suggestions.offer(dataset)
     st.info(
         "This dataset has no KPI yet. Add one with **Add a KPI** in the sidebar, start from a "
         "template there, or import a KPI file."

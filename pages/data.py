@@ -10,7 +10,7 @@ from kpi_logic import ingest, tables, workspace
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.store import Dataset
 from kpi_logic.text import markdown_text
-from ui import kpis, layout, session, shell, uploads
+from ui import kpis, layout, session, shell, suggestions, uploads
 
 PREVIEW_ROWS = 200
 
@@ -90,5 +90,6 @@ if dataset is None:
     st.stop()
 header(dataset)
 uploads.other_sheet(dataset)
+suggestions.offer(dataset)
 tabs(dataset)
 delete_section(dataset)

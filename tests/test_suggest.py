@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -353,3 +354,73 @@ def test_cli_prints_the_same_set_with_targets(exports: dict[str, Path]) -> None:
     assert len(printed) >= 5
     assert all(k.target.total is not None and k.target.total > 0 for k in printed)
     assert re.search(r"Starting target: same month last year", result.stdout)
+
+
+def test_the_app_offers_the_suggestions_after_an_upload_and_saves_the_kept_ones(
+    store_path: Path, tmp_path: Path
+) -> None:
+    from tests.test_app import rerun, start
+
+    path = tmp_path / "orders.csv"
+    formatted(orders_export()).to_csv(path, index=False)
+    at = start(store_path)
+    at.switch_page("pages/data.py")
+    rerun(at)
+    at.get("file_uploader")[0].set_value(("orders.csv", path.read_bytes(), "text/csv"))
+    rerun(at)
+    assert "Start with these KPIs" in [h.value for h in at.subheader]
+    names = {w.value: w for w in at.text_input if w.key.startswith("suggested_")}
+    assert set(names) == set(EXPECTED["formatted"])
+    keep = {name: at.checkbox(key=w.key.replace("_name", "_keep")) for name, w in names.items()}
+    keep["Average discount"].uncheck()
+    names["Revenue"].set_value("Sales")
+    at.number_input(key=names["Orders"].key.replace("_name", "_target")).set_value(321.0)
+    rerun(at)
+    at.button(key="save_suggested").click()
+    rerun(at)
+    shown = [m.label for m in at.metric]
+    assert len(shown) == len(EXPECTED["formatted"]) - 1
+    assert "Sales" in shown
+    assert "Average discount" not in shown
+    assert not any(h.value == "Start with these KPIs" for h in at.subheader)
+    from kpi_logic.kpi_file import kpis_from_yaml as read
+    from ui import session
+
+    store = session.store()  # the app's own (one per process)
+    cur = store.cursor()
+    [dataset] = [d for d in store.list_datasets(cur) if d.source_name == "orders.csv"]
+    [kpi_set] = store.list_kpi_sets(cur, dataset.id)
+    saved = {k.name: k for k in read(kpi_set.yaml_text)}
+    assert saved["Orders"].target.total == 321.0  # typed on the card
+    assert saved["Sales"].measure == 'sum("Sales")'
+    proposed = {k.name: k for k in suggest.suggest_kpis(loaded(path), "t")}
+    assert saved["Profit"].target == proposed["Profit"].target  # as proposed, categories too
+
+
+@pytest.mark.browser
+def test_a_new_user_gets_kpis_with_targets_in_one_click(
+    app_url: str, browser: Any, tmp_path: Path
+) -> None:
+    from tests.test_browser import TIMEOUT_MS, card_statuses, wait_for_app
+
+    path = tmp_path / "Superstore orders.csv"
+    formatted(orders_export()).to_csv(path, index=False)
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+    page.goto(f"{app_url}/data")
+    wait_for_app(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(path))
+    page.get_by_text("Start with these KPIs").wait_for(timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    save = page.get_by_role("button", name=re.compile(r"Save \d+ KPIs to the dashboard"))
+    save.click()  # the one click
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=\"stMetricValue\"]').length >= 5",
+        timeout=TIMEOUT_MS,
+    )
+    wait_for_app(page)
+    assert "/data" not in page.url  # the dashboard (the app's default page)
+    statuses = card_statuses(page)
+    assert set(statuses) == set(EXPECTED["formatted"])
+    assert all(s in ("On target", "At risk", "Off target") for s in statuses.values()), statuses
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
