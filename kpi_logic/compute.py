@@ -90,6 +90,20 @@ def compile_kpi(kpi: KPI, columns: Mapping[str, str]) -> _Plan:
     return _Plan(kpi, measure, where, time, by, simple)
 
 
+def is_additive(measure: str, columns: Sequence[str]) -> bool:
+    """True for a plain sum or count: the value of a whole is the sum of its parts' values
+    (periods of days, a total of categories), so targets of parts add up too.
+
+    >>> is_additive('sum("Sales")', ["Sales"]), is_additive('avg("Sales")', ["Sales"])
+    (True, False)
+    """
+    return _additive(expressions.aggregate_of(measure, columns))
+
+
+def _additive(simple: tuple[str, str] | None) -> bool:
+    return bool(simple and simple[0] in ADDITIVE_FUNCTIONS)
+
+
 def check_kpi(kpi: KPI, columns: Mapping[str, str]) -> KPI:
     """``kpi`` validated against a table's columns (column -> DuckDB type) by the same checks
     a computation makes, with its time and category columns spelled as the table spells them.
@@ -232,7 +246,7 @@ def _run_group(
                 "period": row[_PERIOD] if first.time else None,
                 "actual": _finite(row[f"m{i}"]),
                 "as_of": as_of,
-                "additive": bool(plan.simple and plan.simple[0] in ADDITIVE_FUNCTIONS),
+                "additive": _additive(plan.simple),
             }
             for row in wide
         ]

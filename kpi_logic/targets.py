@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
-from kpi_logic import compute, expressions
+from kpi_logic import compute
 from kpi_logic.model import KPI
 
 CATEGORY_SEPARATOR = "@"
@@ -127,11 +127,10 @@ def with_selected_totals(
             continue
         found = [kpi.target.for_cell(str(c), None) for c in picked]
         targets = [t for t in found if t is not None]
-        simple = expressions.aggregate_of(kpi.measure, columns)
         total: float | None
         if len(targets) < len(found):
             total = None
-        elif simple and simple[0] in compute.ADDITIVE_FUNCTIONS:
+        elif compute.is_additive(kpi.measure, columns):
             total = float(sum(targets))
         else:
             total = targets[0] if len(set(targets)) == 1 else None
