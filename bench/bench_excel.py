@@ -45,7 +45,7 @@ from kpi_logic import ingest
 from kpi_logic.errors import IngestError
 path = Path(sys.argv[1])
 started = time.perf_counter()
-size = ingest._xlsx_sheet_size(path, "Data")
+size = ingest.sheet_size.xlsx_sheet_size(path, "Data")
 check = time.perf_counter() - started
 started = time.perf_counter()
 try:

@@ -282,8 +282,8 @@ def test_a_cell_the_view_refuses_makes_evaluate_read_a_table(
     natively) refuses it, so evaluate loads a table, which leaves the cell empty and says so."""
     from kpi_logic import cli, ingest
 
-    monkeypatch.setattr(ingest, "SAMPLE_ROWS", 100)
-    monkeypatch.setattr(ingest, "MIN_SAMPLE_ROWS", 100)
+    monkeypatch.setattr(ingest.plan, "SAMPLE_ROWS", 100)
+    monkeypatch.setattr(ingest.plan, "MIN_SAMPLE_ROWS", 100)
     amounts = [str(i % 7 + 1) for i in range(5000)]
     amounts[4000] = "seven"
     data = tmp_path / "late.csv"

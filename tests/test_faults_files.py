@@ -307,11 +307,13 @@ def test_cells_without_references_count_as_the_next_positions(
     row = "<row>" + "<c><v>1</v></c>" * 40 + "</row>"
     body = f"<sheetData>{row * 30}</sheetData>"  # 30 rows x 40 columns, no reference at all
     path = raw_xlsx(tmp_path / "no refs.xlsx", {"Data": body})
-    monkeypatch.setattr(ingest, "MAX_SHEET_SPAN", 30 * 40 - 1)
+    monkeypatch.setattr(ingest.sheet_size, "MAX_SHEET_SPAN", 30 * 40 - 1)
     with pytest.raises(IngestError) as err:
         load_file(con, path, "t")
     one_line_refusal(err, "'Data'")
-    monkeypatch.setattr(ingest, "MAX_SHEET_SPAN", 30 * 40 * 40)  # a bound: 40 per cell at most
+    monkeypatch.setattr(
+        ingest.sheet_size, "MAX_SHEET_SPAN", 30 * 40 * 40
+    )  # a bound: 40 per cell at most
     assert load_file(con, path, "t").rows == 29  # the first row is the header
 
 
@@ -330,15 +332,15 @@ def test_the_span_and_cell_limits_are_exact(
     """Grid: rows x columns from A1 to the last cell; cells: every cell written."""
     rows = [("A1", 1, "Amount"), *((f"A{r}", r, r) for r in range(2, 11)), ("C10", 10, 1)]
     path = raw_xlsx(tmp_path / "grid.xlsx", {"Data": cells(*rows)})
-    monkeypatch.setattr(ingest, "MAX_SHEET_SPAN", 30)  # 10 rows x 3 columns
-    monkeypatch.setattr(ingest, "MAX_SHEET_CELLS", 11)
+    monkeypatch.setattr(ingest.sheet_size, "MAX_SHEET_SPAN", 30)  # 10 rows x 3 columns
+    monkeypatch.setattr(ingest.sheet_size, "MAX_SHEET_CELLS", 11)
     assert load_file(con, path, "t").rows == 9
-    monkeypatch.setattr(ingest, "MAX_SHEET_SPAN", 29)
+    monkeypatch.setattr(ingest.sheet_size, "MAX_SHEET_SPAN", 29)
     with pytest.raises(IngestError) as err:
         load_file(con, path, "t")
     one_line_refusal(err, "row 10 and column 3", "a grid of 30 cells", "limit is 29")
-    monkeypatch.setattr(ingest, "MAX_SHEET_SPAN", 30)
-    monkeypatch.setattr(ingest, "MAX_SHEET_CELLS", 10)
+    monkeypatch.setattr(ingest.sheet_size, "MAX_SHEET_SPAN", 30)
+    monkeypatch.setattr(ingest.sheet_size, "MAX_SHEET_CELLS", 10)
     with pytest.raises(IngestError) as err:
         load_file(con, path, "t")
     one_line_refusal(err, "11 cells", "limit is 10")
@@ -360,7 +362,7 @@ def test_large_shared_strings_are_refused_before_opening(
 ) -> None:
     body = '<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData>'
     path = raw_xlsx(tmp_path / "strings.xlsx", {"Data": body}, shared=["x" * 5_000])
-    monkeypatch.setattr(ingest, "MAX_XLSX_PART_BYTES", 4_000)
+    monkeypatch.setattr(ingest.checks, "MAX_XLSX_PART_BYTES", 4_000)
     with pytest.raises(IngestError) as err:
         list_sheets(path)
     one_line_refusal(err, "xl/sharedStrings.xml", "limit is")
@@ -393,11 +395,11 @@ def test_long_texts_written_in_cells_count_toward_the_text_limit(
     texts = [os.urandom(5_000).hex() for _ in range(20)]  # 10,000 characters each
     rows = [("A1", 1, "Note"), *((f"A{r}", r, text) for r, text in enumerate(texts, 2))]
     path = raw_xlsx(tmp_path / "notes.xlsx", {"Data": cells(*rows)})
-    monkeypatch.setattr(ingest, "MAX_SHEET_TEXT_BYTES", 199_999)
+    monkeypatch.setattr(ingest.sheet_size, "MAX_SHEET_TEXT_BYTES", 199_999)
     with pytest.raises(IngestError) as err:
         load_file(con, path, "t")
     one_line_refusal(err, "'Data'", "of text")
-    monkeypatch.setattr(ingest, "MAX_SHEET_TEXT_BYTES", 200_000)
+    monkeypatch.setattr(ingest.sheet_size, "MAX_SHEET_TEXT_BYTES", 200_000)
     load_file(con, path, "t")
     assert [v for (v,) in con.execute("SELECT Note FROM t ORDER BY rowid").fetchall()] == texts
 
@@ -440,9 +442,9 @@ def test_xls_cells_are_counted(
     written = [(0, 0, "Amount"), (0, 1, "Name")]
     written += [(r, 0, r * 1.5) for r in range(1, 60)] + [(r, 1, f"n{r}") for r in range(1, 60)]
     path = xls(tmp_path / "counted.xls", written)
-    monkeypatch.setattr(ingest, "MAX_SHEET_CELLS", len(written))
+    monkeypatch.setattr(ingest.sheet_size, "MAX_SHEET_CELLS", len(written))
     assert load_file(con, path, "t").rows == 59
-    monkeypatch.setattr(ingest, "MAX_SHEET_CELLS", len(written) - 1)
+    monkeypatch.setattr(ingest.sheet_size, "MAX_SHEET_CELLS", len(written) - 1)
     with pytest.raises(IngestError) as err:
         load_file(con, path, "t")
     one_line_refusal(err, f"{len(written):,} cells")

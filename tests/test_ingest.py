@@ -127,7 +127,7 @@ def test_view_and_table_replace_each_other(con, tmp_path):
 
 def test_view_of_a_large_file_types_it_from_the_sample(con, tmp_path, monkeypatch):
     """Past the sample a cell that doesn't convert is NULL in the view, as in the table."""
-    monkeypatch.setattr(ingest, "SAMPLE_ROWS", 20)
+    monkeypatch.setattr(ingest.plan, "SAMPLE_ROWS", 20)
     lines = ["Id,Amount,Day"] + [f"{i},{i * 10},2024-01-{i % 28 + 1:02d}" for i in range(40)]
     lines[31] = "30,thirty,2024-02-30"
     path = tmp_path / "late.csv"
@@ -160,8 +160,8 @@ PLAIN = {"integer": "{}", "number": "{}.25", "date": "2024-01-{:02d}"}
 def test_view_reads_a_typed_column_as_the_table_does(con, tmp_path, monkeypatch, dtype):
     """Whatever a cell past the sample holds, the view gives the table's value for it (the
     table casts text with TRY_CAST) or refuses to read the file: never another value."""
-    monkeypatch.setattr(ingest, "SAMPLE_ROWS", 20)
-    monkeypatch.setattr(ingest, "MIN_SAMPLE_ROWS", 20)
+    monkeypatch.setattr(ingest.plan, "SAMPLE_ROWS", 20)
+    monkeypatch.setattr(ingest.plan, "MIN_SAMPLE_ROWS", 20)
     plain = [PLAIN[dtype].format(i) for i in range(1, 21)]
     refused, wrong = [], []
     for n, cell in enumerate(TRICKY_CELLS):
@@ -260,8 +260,8 @@ def test_view_of_rows_of_another_width_past_the_first_lines(con, tmp_path, monke
     assert con.execute("SELECT * FROM v EXCEPT SELECT * FROM t").fetchall() == []
     lines[70], lines[8000] = lines[8000], lines[70]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    monkeypatch.setattr(ingest, "SAMPLE_ROWS", 60)
-    monkeypatch.setattr(ingest, "MIN_SAMPLE_ROWS", 60)
+    monkeypatch.setattr(ingest.plan, "SAMPLE_ROWS", 60)
+    monkeypatch.setattr(ingest.plan, "MIN_SAMPLE_ROWS", 60)
     view = load_file(con, path, "v", materialize=False)
     assert view.rows is None
     assert [c.dtype for c in view.columns] == ["date", "text", "integer"]
@@ -270,16 +270,17 @@ def test_view_of_rows_of_another_width_past_the_first_lines(con, tmp_path, monke
 
 
 def test_sample_keeps_first_seen_order_and_limits(con, tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest, "SAMPLE_ROWS", 8)
-    monkeypatch.setattr(ingest, "SAMPLE_VALUES", 3)
+    monkeypatch.setattr(ingest.plan, "SAMPLE_ROWS", 8)
+    monkeypatch.setattr(ingest.plan, "SAMPLE_VALUES", 3)
     path = tmp_path / "order.csv"
     cells = ["b", "", "a", "b", "c", "a", "d", "e", "f"]  # "f" is past the sample
     path.write_text("X,Y\n" + "".join(f"{c},{i}\n" for i, c in enumerate(cells)), "utf-8")
-    source = ingest._csv_source(con, path, path, "csv", "utf-8")
-    assert ingest._sample(con, source, ["X", "Y"]) == {"X": ["b", "a", "c"], "Y": ["0", "1", "2"]}
+    source = ingest.csv.csv_source(con, path, path, "csv", "utf-8")
+    sample = ingest.plan.sample_text_columns(con, source, ["X", "Y"])
+    assert sample == {"X": ["b", "a", "c"], "Y": ["0", "1", "2"]}
     cells[3] = "a\x00b"  # the character joining the sample's cells: read as rows instead
     path.write_text("X,Y\n" + "".join(f"{c},{i}\n" for i, c in enumerate(cells)), "utf-8")
-    assert ingest._sample(con, source, ["X"]) == {"X": ["b", "a", "a\x00b"]}
+    assert ingest.plan.sample_text_columns(con, source, ["X"]) == {"X": ["b", "a", "a\x00b"]}
 
 
 def test_old_xls_workbook(con, tmp_path):
@@ -355,7 +356,7 @@ def test_header_source_names_and_excel_details(con, tmp_path):
 def test_rejects_after_the_sample_count_skipped_rows(con, tmp_path, monkeypatch):
     """A bad cell beyond the typing sample is a reject; its row number counts the ragged
     row DuckDB skipped before it and the quoted newline."""
-    monkeypatch.setattr(ingest, "SAMPLE_ROWS", 20)
+    monkeypatch.setattr(ingest.plan, "SAMPLE_ROWS", 20)
     lines = ["Id,Amount", '0,"1\n"']  # a quoted newline inside a number cell
     lines += [f"{i},{i * 10}" for i in range(1, 40)]
     lines[10] = "9,90,oops"  # row 11: too many fields
@@ -370,7 +371,7 @@ def test_rejects_after_the_sample_count_skipped_rows(con, tmp_path, monkeypatch)
 
 
 def test_non_utf8_bytes_after_the_sniffed_head(con, tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest, "_HEAD_BYTES", 32)
+    monkeypatch.setattr(ingest.csv, "HEAD_BYTES", 32)
     names = [f"plain {i}" for i in range(20)] + ["Crème brûlée €5"]
     text = "Name,N\n" + "".join(f"{n},{i}\n" for i, n in enumerate(names))
     path = tmp_path / "late_cp1252.csv"
