@@ -277,10 +277,12 @@ def test_sample_keeps_first_seen_order_and_limits(con, tmp_path, monkeypatch):
     path.write_text("X,Y\n" + "".join(f"{c},{i}\n" for i, c in enumerate(cells)), "utf-8")
     source = ingest.csv.csv_source(con, path, path, "csv", "utf-8")
     sample = ingest.plan.sample_text_columns(con, source, ["X", "Y"])
-    assert sample == {"X": ["b", "a", "c"], "Y": ["0", "1", "2"]}
+    assert sample.values == {"X": ["b", "a", "c"], "Y": ["0", "1", "2"]}
+    assert sample.rows_fit
     cells[3] = "a\x00b"  # the character joining the sample's cells: read as rows instead
     path.write_text("X,Y\n" + "".join(f"{c},{i}\n" for i, c in enumerate(cells)), "utf-8")
-    assert ingest.plan.sample_text_columns(con, source, ["X"]) == {"X": ["b", "a", "a\x00b"]}
+    sample = ingest.plan.sample_text_columns(con, source, ["X"])
+    assert sample.values == {"X": ["b", "a", "a\x00b"]}
 
 
 def test_old_xls_workbook(con, tmp_path):

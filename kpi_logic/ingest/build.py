@@ -10,21 +10,27 @@ from contextlib import suppress
 import duckdb
 
 from kpi_logic.errors import IngestError
-from kpi_logic.ingest.plan import ColumnPlan, plan_columns
+from kpi_logic.ingest.plan import (
+    ColumnPlan,
+    column_types,
+    plan_columns,
+    sample_text_columns,
+    text_columns,
+)
 from kpi_logic.ingest.result import LoadResult
 from kpi_logic.ingest.source import (
     HELPER,
     NotUtf8,
-    NoView,
     Progress,
     Source,
+    ViewRefused,
     fetch_all,
     first_line,
     params_in,
     read_failure,
 )
 from kpi_logic.ingest.text import MAX_LINE_BYTES
-from kpi_logic.ingest.view import create_view, drop_relation
+from kpi_logic.ingest.view import drop_relation, try_view
 from kpi_logic.ingest_types import Params, is_missing, missing_sql
 from kpi_logic.sql import quote_ident
 
@@ -53,18 +59,16 @@ def build(
     tmp = f"__kpi_ingest_{uuid.uuid4().hex[:12]}"
     try:
         report(0.15, "Detecting column types")
-        plans = plan_columns(con, source, overrides, params)
-        if not materialize and source.fits:
-            try:
-                result = create_view(con, source, table, plans, params)
-            except duckdb.Error:  # rows that don't fit the columns: a table lists them
-                with suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
-            else:
+        types = column_types(con, source)
+        sample = sample_text_columns(con, source, text_columns(source, types, overrides))
+        plans = plan_columns(source, types, sample.values, overrides, params)
+        if not materialize and sample.rows_fit:
+            view = try_view(con, source, table, plans, params)
+            if view is not None:
                 report(1.0, "Ready (a view over the file)")
-                return result
-        if source.head_width:
-            raise NoView
+                return view
+        if source.csv is not None and source.csv.width_from_head:
+            raise ViewRefused
         report(0.3, "Converting")
         create_table(con, source, tmp, plans, params)
         report(0.85, "Checking rejected values")
@@ -80,13 +84,13 @@ def build(
         with suppress(duckdb.Error):
             con.execute(f"DROP TABLE IF EXISTS {quote_ident(tmp)}")
         if isinstance(err, duckdb.Error):
-            failure = read_failure(err) if source.typed_read else None
+            failure = read_failure(err) if source.csv is not None else None
             message = "The file could not be loaded: " + first_line(err)
             raise failure or IngestError(message) from err
         raise
     finally:
-        if source.rejects_table:
-            for name in (source.rejects_table, source.rejects_table + "_scan"):
+        if source.csv is not None:
+            for name in (source.csv.rejects_table, source.csv.rejects_table + "_scan"):
                 with suppress(duckdb.Error):
                     con.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
     result.table = table
@@ -127,17 +131,17 @@ def create_table(
     try:
         con.execute(query, params_in(params.values, query))
     except duckdb.Error as err:
-        failure = read_failure(err) if source.typed_read else None
+        failure = read_failure(err) if source.csv is not None else None
         raise failure or IngestError("The file could not be read: " + first_line(err)) from err
 
 
 def _csv_rejects(con: duckdb.DuckDBPyConnection, source: Source) -> tuple[list[int], list[dict]]:
     """Rows DuckDB skipped (wrong number of fields...): their line numbers and reject rows."""
-    if not source.rejects_table:
+    if source.csv is None:
         return [], []
     query = (
         "SELECT line, error_type, csv_line, error_message "
-        f"FROM {quote_ident(source.rejects_table)} ORDER BY line"
+        f"FROM {quote_ident(source.csv.rejects_table)} ORDER BY line"
     )
     found = fetch_all(con, query, {})
     if any(error_type in ("INVALID ENCODING", "INVALID UNICODE") for _, error_type, *_ in found):

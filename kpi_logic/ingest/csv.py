@@ -16,12 +16,14 @@ from kpi_logic.ingest.checks import check_columns, megabytes
 from kpi_logic.ingest.names import clean_names
 from kpi_logic.ingest.result import LoadResult
 from kpi_logic.ingest.source import (
+    CsvReads,
     LineTooLong,
     MixedNewlines,
     NotUtf8,
-    NoView,
     Progress,
     Source,
+    SourceColumn,
+    ViewRefused,
     fetch_all,
     first_line,
     read_failure,
@@ -91,10 +93,10 @@ def _build_csv(
     its first bytes when read already); a line over ``MAX_LINE_BYTES`` among the lines DuckDB
     sniffs is refused, naming it (further on, such a line is a rejected row)."""
     try:
-        if not materialize:
-            with suppress(NoView):
-                source = csv_source(con, original, path, ext, encoding, head=head, head_width=True)
-                return build(con, source, table, overrides, report, materialize)
+        if not materialize:  # a view over the columns of the first lines: no sniffing query
+            quick = csv_source(con, original, path, ext, encoding, head=head, width_from_head=True)
+            with suppress(ViewRefused):
+                return build(con, quick, table, overrides, report, materialize)
         source = csv_source(con, original, path, ext, encoding, head=head)
         return build(con, source, table, overrides, report, materialize)
     except LineTooLong:
@@ -112,13 +114,13 @@ def csv_source(
     encoding: str,
     *,
     head: bytes | None = None,
-    head_width: bool = False,
+    width_from_head: bool = False,
 ) -> Source:
     """``read_csv`` over ``path``, all VARCHAR, with our delimiter and names.
 
     DuckDB skips the header line(s) and counts columns from the data rows, so a stray
     delimiter at the end of the header or of every data line does no harm. With
-    ``head_width`` the count of the first lines is taken when they all agree on it (for a
+    ``width_from_head`` the count of the first lines is taken when they all agree on it (for a
     view, whose strict read fails on a row of another width): no sniffing query. ``head``
     is the start of ``path`` when the caller has read it already.
     """
@@ -138,7 +140,7 @@ def csv_source(
     if not has_data and len(head) < HEAD_BYTES:  # a header and no rows: an empty table
         names = clean_names(header)
         empty = ", ".join(f"CAST(NULL AS VARCHAR) AS {quote_ident(n)}" for n in names)
-        columns = [(n, n, h) for n, h in zip(names, header, strict=True)]
+        columns = [SourceColumn(n, n, h) for n, h in zip(names, header, strict=True)]
         return Source(sql=f"(SELECT {empty} WHERE false)", params={}, columns=columns)
     dialect = (
         "delim = $delim, quote = '\"', escape = '\"', header = false, skip = $skip,"
@@ -153,7 +155,7 @@ def csv_source(
     }
     query = f"DESCRIBE SELECT * FROM read_csv($path, {options}, ignore_errors = true)"
     try:
-        width = uniform if head_width and uniform else len(fetch_all(con, query, params))
+        width = uniform if width_from_head and uniform else len(fetch_all(con, query, params))
     except duckdb.Error as err:
         raise read_failure(err) or IngestError(
             f"{original.name} could not be read as CSV: {first_line(err)}"
@@ -174,13 +176,14 @@ def csv_source(
             "rejects_table": rejects,
             "rejects_scan": rejects + "_scan",
         },
-        columns=[(n, n, h) for n, h in zip(names, header, strict=True)],
-        decimal_hint="," if delimiter == ";" else ".",
-        sample_sql=f"{sample}, ignore_errors = true)",
-        strict_sample_sql=f"{sample})",
-        view_sql=f"read_csv($path, {fixed})",
-        rejects_table=rejects,
+        columns=[SourceColumn(n, n, h) for n, h in zip(names, header, strict=True)],
         types=dict.fromkeys(names, "VARCHAR"),
-        typed_read=True,
-        head_width=head_width and bool(uniform),
+        decimal_hint="," if delimiter == ";" else ".",
+        csv=CsvReads(
+            strict_sample=f"{sample})",
+            lenient_sample=f"{sample}, ignore_errors = true)",
+            view=f"read_csv($path, {fixed})",
+            rejects_table=rejects,
+            width_from_head=width_from_head and bool(uniform),
+        ),
     )

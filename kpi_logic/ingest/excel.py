@@ -23,7 +23,7 @@ from kpi_logic.ingest.checks import (
 from kpi_logic.ingest.names import cell_text, clean_names
 from kpi_logic.ingest.result import LoadResult
 from kpi_logic.ingest.sheet_size import check_sheet_size, xlsx_sheet_size
-from kpi_logic.ingest.source import Progress, Source
+from kpi_logic.ingest.source import Progress, Source, SourceColumn
 from kpi_logic.ingest.xls import xls_sheet_sizes
 from kpi_logic.sql import quote_ident
 
@@ -112,7 +112,7 @@ def load_excel(
         source = Source(
             sql=quote_ident(view),
             params={},
-            columns=[(n, n, h) for n, h in zip(names, headers, strict=True)],
+            columns=[SourceColumn(n, n, h) for n, h in zip(names, headers, strict=True)],
             details=details,
         )
         return build(con, source, table, overrides, report)

@@ -11,7 +11,7 @@ from kpi_logic.ingest.build import build
 from kpi_logic.ingest.checks import check_columns
 from kpi_logic.ingest.names import clean_names
 from kpi_logic.ingest.result import LoadResult
-from kpi_logic.ingest.source import HELPER, Progress, Source
+from kpi_logic.ingest.source import HELPER, Progress, Source, SourceColumn
 from kpi_logic.sql import quote_ident
 
 
@@ -42,7 +42,10 @@ def parquet_source(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     return Source(
         sql=f"read_parquet($path) AS {quote_ident(HELPER + '_parquet')}({renamed})",
         params=params,
-        columns=[(n, n, o.replace("\x00", " ")) for n, o in zip(names, originals, strict=True)],
-        detect=False,
+        columns=[
+            SourceColumn(n, n, o.replace("\x00", " "))
+            for n, o in zip(names, originals, strict=True)
+        ],
+        detect_types=False,
         types={n: row[1] for n, row in zip(names, described, strict=True)},
     )

@@ -38,23 +38,41 @@ class ColumnPlan:
     native: tuple[str, str] | None = None  # a typed read: (type to parse as, expr over it)
 
 
+@dataclass
+class Sample:
+    """Distinct values of the sampled text columns, by identifier, first seen first."""
+
+    values: dict[str, list[str]]
+    # False when the strict read refused a row of the sample (a CSV row that doesn't fit the
+    # columns), so the values come from the lenient read, which skips it: no view then.
+    rows_fit: bool = True
+
+
+def column_types(con: duckdb.DuckDBPyConnection, source: Source) -> dict[str, str]:
+    """The DuckDB type of each column of ``source``, asked of DuckDB unless known."""
+    if source.types is not None:
+        return source.types
+    query = f"DESCRIBE SELECT * FROM {source.sql}"
+    return {row[0]: row[1] for row in fetch_all(con, query, params_in(source.params, query))}
+
+
+def text_columns(source: Source, types: dict[str, str], overrides: dict[str, str]) -> list[str]:
+    """The columns typed from a sample: text ones (of Parquet, only those given a type)."""
+    return [
+        ident
+        for ident, name, _ in source.columns
+        if types[ident] == "VARCHAR" and (source.detect_types or name in overrides)
+    ]
+
+
 def plan_columns(
-    con: duckdb.DuckDBPyConnection,
     source: Source,
+    types: dict[str, str],
+    samples: dict[str, list[str]],
     overrides: dict[str, str],
     params: Params,
 ) -> list[ColumnPlan]:
-    """Decide each column's type: text columns from a sample, typed ones mapped to ours."""
-    types = source.types
-    if types is None:
-        query = f"DESCRIBE SELECT * FROM {source.sample_sql or source.sql}"
-        types = {row[0]: row[1] for row in fetch_all(con, query, params_in(source.params, query))}
-    text_cols = [
-        ident
-        for ident, name, _ in source.columns
-        if types[ident] == "VARCHAR" and (source.detect or name in overrides)
-    ]
-    samples = sample_text_columns(con, source, text_cols)
+    """Decide each column's type: text columns from their sample, typed ones mapped to ours."""
     plans = []
     for ident, name, header in source.columns:
         col = quote_ident(ident)
@@ -66,7 +84,7 @@ def plan_columns(
             raw = col if kind.dtype != "text" else None
             info = ColumnInfo(name, header, kind.dtype, kind.detail)
             warning = kind.warning
-            if source.typed_read:
+            if source.csv is not None:
                 native = native_read(col, kind, samples[ident])
         else:
             natural = logical_type(types[ident])
@@ -84,18 +102,18 @@ def plan_columns(
 
 def sample_text_columns(
     con: duckdb.DuckDBPyConnection, source: Source, idents: list[str]
-) -> dict[str, list[str]]:
+) -> Sample:
     """Distinct values per column in the first ``SAMPLE_ROWS`` rows (fewer on wide files, see
     ``SAMPLE_CELLS``), in the order first seen (``SAMPLE_VALUES`` at most).
 
     DuckDB joins each column's sample into one string (``string_agg`` keeps the order of the
     rows the LIMIT passes on) and Python splits it and keeps the first occurrences: no
-    pyarrow, and one Python string per column is about twice as fast as lists of cells. A
-    file with a strict sample read tries it first: a row it refuses clears ``source.fits``
-    and the sample reads leniently (skipping such rows) instead.
+    pyarrow, and one Python string per column is about twice as fast as lists of cells. A CSV
+    source is read strictly first, as its view would be: a row that refuses makes the sample
+    read leniently (skipping such rows) instead, and ``rows_fit`` False.
     """
     if not idents:
-        return {}
+        return Sample({})
     cols = [quote_ident(i) for i in idents]
     rows = max(MIN_SAMPLE_ROWS, min(SAMPLE_ROWS, SAMPLE_CELLS // len(cols)))
     values = {**source.params, "read_types": source.types}
@@ -105,15 +123,15 @@ def sample_text_columns(
         query = f"SELECT {select} FROM (SELECT {', '.join(cols)} FROM {sql} LIMIT {rows})"
         return con.execute(query, params_in(values, query)).fetchall()
 
-    sql = source.sample_sql or source.sql
-    found = None
-    if source.strict_sample_sql and source.fits:
+    sql, rows_fit = source.sql, True
+    if source.csv is not None:
         try:
-            found = read(source.strict_sample_sql, aggregates)[0]
-            sql = source.strict_sample_sql
+            found = read(source.csv.strict_sample, aggregates)[0]
+            sql = source.csv.strict_sample
         except duckdb.Error:
-            source.fits = False
-    if found is None:
+            sql, rows_fit = source.csv.lenient_sample, False
+            found = read(sql, aggregates)[0]
+    else:
         found = read(sql, aggregates)[0]
     sample = {}
     for k, ident in enumerate(idents):
@@ -122,4 +140,4 @@ def sample_text_columns(
         if len(cells) != count:  # a cell holds the separator itself: read it as rows
             cells = [c for (c,) in read(sql, cols[k]) if c is not None]
         sample[ident] = list(dict.fromkeys(cells))[:SAMPLE_VALUES]
-    return sample
+    return Sample(sample, rows_fit)

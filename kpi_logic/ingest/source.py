@@ -1,6 +1,6 @@
-"""What every reader hands to the build: a relation to load from (a *source*), and the
-exceptions by which a CSV read reports what its caller handles (a retry from a UTF-8 copy, a
-refused view, a line too long)."""
+"""What every reader hands to the build: a relation to load from (a *source*; a CSV source
+also has its typed reads), and the exceptions by which a CSV read reports what its caller
+handles (a retry from a UTF-8 copy, a view refused, a line too long)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import duckdb
 
@@ -15,28 +16,41 @@ Progress = Callable[[float, str], None]
 HELPER = f"__kpi_{uuid.uuid4().hex[:6]}"  # prefix of helper columns: can't meet a user's
 
 
-@dataclass
-class Source:
-    """A relation to load from: SQL text for FROM, its parameters, and its columns.
+class SourceColumn(NamedTuple):
+    """One column of a source."""
 
-    ``columns`` holds ``(identifier in the relation, clean name, name as written)``.
-    ``detect`` says whether VARCHAR columns get type detection (not for Parquet).
-    """
+    ident: str  # its identifier in the relation
+    name: str  # the clean name it gets
+    header: str  # the name as written in the file
+
+
+@dataclass(frozen=True)
+class CsvReads:
+    """The reads of a CSV source besides ``Source.sql`` (which skips rows that don't fit the
+    columns and logs them in ``rejects_table``). These log nothing and sniff nothing: each
+    takes ``$read_types``, a DuckDB type per column."""
+
+    strict_sample: str  # the sample as the view reads it: a row that doesn't fit fails it
+    lenient_sample: str  # the sample skipping such rows, read when the strict one failed
+    view: str  # the view's read, strict too
+    rejects_table: str  # DuckDB's reject log of ``Source.sql``, dropped after the build
+    # The columns were counted on the first lines, not by DuckDB: right for a view (whose
+    # strict read fails on a row of another width), while a table needs DuckDB's count.
+    width_from_head: bool = False
+
+
+@dataclass(frozen=True)
+class Source:
+    """A relation to load from: SQL text for FROM, its parameters, and its columns."""
 
     sql: str
     params: dict[str, object]
-    columns: list[tuple[str, str, str]]
-    detect: bool = True
-    decimal_hint: str = "."
-    details: dict[str, str] = field(default_factory=dict)
-    sample_sql: str | None = None  # when sampling must read differently (no reject log)
-    view_sql: str | None = None  # a view's strict read: a row that doesn't fit is an error
-    strict_sample_sql: str | None = None  # the sample as the view reads: tried first
-    rejects_table: str | None = None  # DuckDB's reject log for CSV rows that don't fit
+    columns: list[SourceColumn]
     types: dict[str, str] | None = None  # DuckDB type per column, when known without a query
-    typed_read: bool = False  # the sample and view SQL take ``$read_types``: column -> type
-    fits: bool = True  # False once the sample met a row that strict_sample_sql refuses
-    head_width: bool = False  # the columns were counted on the first lines, for a view only
+    detect_types: bool = True  # VARCHAR columns are typed from a sample (Parquet's are not)
+    decimal_hint: str = "."  # the decimal separator the file's numbers most likely use
+    details: dict[str, str] = field(default_factory=dict)  # name -> how a column was typed
+    csv: CsvReads | None = None  # a CSV file read by DuckDB (not an empty or Arrow one)
 
 
 class NotUtf8(Exception):
@@ -52,8 +66,9 @@ class MixedNewlines(Exception):
     reads)."""
 
 
-class NoView(Exception):
-    """No view over a source counted on its first lines: a table needs DuckDB's count."""
+class ViewRefused(Exception):
+    """No view could be made over a CSV source whose columns were counted on its first
+    lines: the caller counts them with DuckDB for the table (``CsvReads.width_from_head``)."""
 
 
 def first_line(err: Exception) -> str:

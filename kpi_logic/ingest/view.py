@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import duckdb
 
 from kpi_logic.ingest.plan import ColumnPlan
@@ -23,6 +25,23 @@ def drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.execute(f"DROP {kind} {quote_ident(name)}")
 
 
+def try_view(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    table: str,
+    plans: list[ColumnPlan],
+    params: Params,
+) -> LoadResult | None:
+    """``create_view``, or None when DuckDB refuses it (rows that don't fit the columns, met
+    while counting blank-header columns): a table lists them."""
+    try:
+        return create_view(con, source, table, plans, params)
+    except duckdb.Error:
+        with suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        return None
+
+
 def create_view(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -34,16 +53,16 @@ def create_view(
     rows and columns ``_finish`` drops left out (columns with a blank header and no value
     cost one scan of those columns, so only when there are such headers).
 
-    The view reads strictly and without DuckDB's reject log (``view_sql``): each query of the
+    The view reads strictly and without DuckDB's reject log (``CsvReads.view``): each query of the
     view would otherwise write one, so a row that doesn't fit the columns makes the query fail
     instead of vanishing unreported (load a table to get it listed among the rejects).
     DuckDB binds the parameters into the view's SQL as constants.
     """
-    sql = source.view_sql or source.sample_sql or source.sql
+    sql = source.csv.view if source.csv is not None else source.sql
     exprs = [f"{p.native[1] if p.native else p.expr} AS {quote_ident(p.info.name)}" for p in plans]
     inner = f"SELECT {', '.join(exprs)} FROM {sql}"
     used = params_in(params.values, inner)
-    if source.typed_read:
+    if source.csv is not None:
         used["read_types"] = {p.ident: p.native[0] if p.native else "VARCHAR" for p in plans}
     blank = [p for p in plans if p.blank_header]
     kept = plans
