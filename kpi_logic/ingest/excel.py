@@ -44,7 +44,7 @@ def list_sheets(path: str | os.PathLike[str]) -> list[str]:
     import pandas as pd
 
     try:
-        return list(pd.ExcelFile(path, engine="calamine").sheet_names)
+        return [str(name) for name in pd.ExcelFile(path, engine="calamine").sheet_names]
     except Exception as err:
         raise IngestError(f"{path.name} could not be opened as an Excel workbook.") from err
 
@@ -134,13 +134,16 @@ def _excel_column(values: list[object], name: str) -> tuple[pa.Array, str]:
         return pa.array([None] * len(values), pa.string()), ""
     if kinds == {"bool"}:
         return pa.array([None if _blank(v) else bool(v) for v in values], pa.bool_()), ""
-    serial_header = "date" in name.lower()
-    if kinds == {"number"} and not (
-        serial_header and all(float(v).is_integer() and 20_000 <= v <= 80_000 for v in present)
-    ):
-        if all(float(v).is_integer() and abs(v) < 2**53 for v in present):
-            return pa.array([None if _blank(v) else int(v) for v in values], pa.int64()), ""
-        return pa.array([None if _blank(v) else float(v) for v in values], pa.float64()), ""
+    if kinds == {"number"}:
+        cells = [v if isinstance(v, int | float) and not _blank(v) else None for v in values]
+        numbers = [float(v) for v in cells if v is not None]
+        serial = "date" in name.lower() and all(
+            n.is_integer() and 20_000 <= n <= 80_000 for n in numbers
+        )
+        if not serial and all(n.is_integer() and abs(n) < 2**53 for n in numbers):
+            return pa.array([None if v is None else int(v) for v in cells], pa.int64()), ""
+        if not serial:
+            return pa.array([None if v is None else float(v) for v in cells], pa.float64()), ""
     if kinds <= {"date", "number"}:
         stamps = [None if _blank(v) else _excel_datetime(v) for v in values]
         detail = "Excel serial dates" if "number" in kinds else ""
@@ -170,4 +173,6 @@ def _excel_datetime(value: object) -> datetime:
         return value.replace(tzinfo=None)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
-    return datetime(1899, 12, 30) + timedelta(days=float(value))  # type: ignore[arg-type]
+    if isinstance(value, int | float):  # an Excel serial date: days since 1899-12-30
+        return datetime(1899, 12, 30) + timedelta(days=float(value))
+    raise TypeError(f"not a date or a number: {value!r}")

@@ -29,7 +29,7 @@ def load_parquet(
 
 def parquet_source(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     """``read_parquet``: its types are kept (only mapped onto ours)."""
-    params = {"path": str(path)}
+    params: dict[str, object] = {"path": str(path)}
     try:
         described = con.execute("DESCRIBE SELECT * FROM read_parquet($path)", params).fetchall()
     except duckdb.Error as err:

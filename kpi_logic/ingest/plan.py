@@ -4,6 +4,7 @@ typed ones mapped onto our types."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import duckdb
 
@@ -38,8 +39,7 @@ class ColumnPlan:
     native: tuple[str, str] | None = None  # a typed read: (type to parse as, expr over it)
 
 
-@dataclass
-class Sample:
+class Sample(NamedTuple):
     """Distinct values of the sampled text columns, by identifier, first seen first."""
 
     values: dict[str, list[str]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -37,7 +37,7 @@ def profile_table(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
             f"CAST(approx_top_k({col}, 3) AS VARCHAR[])",
         ]
     if not aggregates:
-        values: Sequence[object] = []
+        values: Sequence[Any] = []  # a row of DuckDB values
     else:
         query = f"SELECT {', '.join(aggregates)} FROM {quote_ident(table)}"
         values = con.execute(query).fetchall()[0]

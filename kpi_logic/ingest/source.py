@@ -24,8 +24,7 @@ class SourceColumn(NamedTuple):
     header: str  # the name as written in the file
 
 
-@dataclass(frozen=True)
-class CsvReads:
+class CsvReads(NamedTuple):
     """The reads of a CSV source besides ``Source.sql`` (which skips rows that don't fit the
     columns and logs them in ``rejects_table``). These log nothing and sniff nothing: each
     takes ``$read_types``, a DuckDB type per column."""
@@ -39,7 +38,7 @@ class CsvReads:
     width_from_head: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass
 class Source:
     """A relation to load from: SQL text for FROM, its parameters, and its columns."""
 

@@ -66,7 +66,8 @@ def _biff_string_lengths(parts: list[bytes]) -> list[int]:
         return []
     count = int.from_bytes(parts[0][4:8], "little")
     parts = [parts[0][8:], *parts[1:]]
-    part, pos, lengths = 0, 0, []
+    part, pos = 0, 0
+    lengths: list[int] = []
 
     def take(n: int) -> bytes:  # n bytes of headers, runs or extensions, across parts
         nonlocal part, pos
@@ -153,11 +154,11 @@ def _ole_stream(path: Path, names: Sequence[str]) -> bytes:
             return b"".join(sector(n) for n in chain(start, fat))
 
         directory = read(int.from_bytes(data[48:52], "little"))
-        entries = [directory[i : i + 128] for i in range(0, len(directory) - 127, 128)]
-        root = entries[0]
+        records = [directory[i : i + 128] for i in range(0, len(directory) - 127, 128)]
+        root = records[0]
         found = {
             e[: int.from_bytes(e[64:66], "little")].decode("utf-16-le", "replace").rstrip("\0"): e
-            for e in entries
+            for e in records
             if e[66] == 2
         }
         entry = next((found[n] for n in names if n in found), None)
