@@ -395,7 +395,7 @@ def test_parse_with_parses_on_the_given_connection() -> None:
         "expressions.parse_with(con)\n"
         "expressions.parse_with(sandboxed_connection())  # no-op: there is one\n"
         "print(expressions.compile_measure('sum(\"x\") / 2', ['x']).sql)\n"
-        "print(expressions.parse._parser().execute('SELECT x FROM mine').fetchall())\n"
+        "print(expressions.parse._PARSER.run('SELECT x FROM mine', []))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60

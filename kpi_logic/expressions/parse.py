@@ -67,9 +67,6 @@ _NODE_MESSAGES = {
     "COLLATE": "COLLATE is not allowed",
 }
 
-_lock = threading.Lock()
-_connection: duckdb.DuckDBPyConnection | None = None
-
 
 def resolve_column(name: str, columns: Sequence[str]) -> str:
     """The table column ``name`` refers to: exact match first, then ignoring case and
@@ -223,44 +220,56 @@ def _serialize(statement: str) -> dict:
         raise ExpressionError("the expression is nested too deeply") from err
 
 
+class _Parser:
+    """DuckDB's parser and literal casts on one connection, one thread at a time: a sandboxed
+    in-memory connection opened on first use, or a cursor of the connection given to ``use``
+    first (the command line has one already; a second costs as much as parsing a KPI file)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def use(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Parse on a cursor of ``con`` from now on; no-op once there is a connection."""
+        with self._lock:
+            if self._con is None:
+                self._con = con.cursor()
+
+    def run(self, sql: str, params: list[object]) -> list[tuple[Any, ...]]:
+        """The rows of one statement (only ``json_serialize_sql`` and casts of literals)."""
+        with self._lock:
+            if self._con is None:
+                self._con = sandboxed_connection()
+            return self._con.execute(sql, params).fetchall()
+
+
+_PARSER = _Parser()
+
+
 @functools.lru_cache(maxsize=1024)
 def _parse_tree_json(statement: str) -> str:
     """DuckDB's parse tree of ``statement`` as JSON text (the statement is a bound value)."""
-    with _lock:
-        try:
-            rows = _parser().execute("SELECT json_serialize_sql(?)", [statement]).fetchall()
-        except duckdb.Error as err:
-            first = (str(err).strip().splitlines() or ["syntax error"])[0]
-            raise ExpressionError(f"could not parse: {first}") from err
+    try:
+        rows = _PARSER.run("SELECT json_serialize_sql(?)", [statement])
+    except duckdb.Error as err:
+        first = (str(err).strip().splitlines() or ["syntax error"])[0]
+        raise ExpressionError(f"could not parse: {first}") from err
     return rows[0][0]
 
 
-def _parser() -> duckdb.DuckDBPyConnection:
-    """The module's private sandboxed in-memory connection; call with ``_lock`` held."""
-    global _connection
-    if _connection is None:
-        _connection = sandboxed_connection()
-    return _connection
-
-
 def parse_with(con: duckdb.DuckDBPyConnection) -> None:
-    """Parse on a cursor of ``con`` (opened sandboxed) instead of opening the module's own
-    connection, which costs as much as the whole parsing of a KPI file; no-op once there is
-    one. Parsing runs nothing but ``json_serialize_sql`` and literal casts."""
-    global _connection
-    with _lock:
-        if _connection is None:
-            _connection = con.cursor()
+    """Parse on a cursor of ``con`` (opened sandboxed) instead of opening a connection of the
+    module's own; no-op once there is one."""
+    _PARSER.use(con)
 
 
 @functools.lru_cache(maxsize=1024)
 def _check_date(value: str, type_name: str) -> None:
     """Refuse a date or timestamp literal DuckDB can't read."""
-    with _lock:
-        try:
-            _parser().execute(f"SELECT CAST(? AS {_CAST_TYPES[type_name]})", [value]).fetchall()
-        except duckdb.Error as err:
-            raise ExpressionError(f"'{value}' is not a valid {type_name.lower()}") from err
+    try:
+        _PARSER.run(f"SELECT CAST(? AS {_CAST_TYPES[type_name]})", [value])
+    except duckdb.Error as err:
+        raise ExpressionError(f"'{value}' is not a valid {type_name.lower()}") from err
 
 
 def _is_condition(node: dict) -> bool:
