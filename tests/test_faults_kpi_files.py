@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import subprocess
-import sys
 import tracemalloc
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,6 +25,7 @@ from kpi_logic.kpi_file import (
     kpis_to_yaml,
 )
 from kpi_logic.model import KPI, Target
+from tests.test_cli import run
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAD = "kpis:\n  - name: Sales\n    measure: sum(x)\n    time: Day\n    by: Region\n"
@@ -190,16 +190,6 @@ def test_size_cap() -> None:
 
 
 # --- the command line -------------------------------------------------------------------
-
-
-def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kpi_logic", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:

@@ -19,6 +19,16 @@ from tests.test_app import ROOT, SAMPLE_KPIS, TIMEOUT, open_sections, rerun, sta
 SAMPLE_KPI_NAMES = [k["name"] for k in yaml.safe_load(SAMPLE_KPIS.read_text())["kpis"]]
 
 
+def save_views(store_path: Path, *names: str) -> None:
+    """Save the default view under each name, in order, as one user would."""
+    at = open_sections(start(store_path), "open_share")
+    for name in names:
+        at.text_input(key="view_name").input(name)
+        at.run()  # the name enables the button, as typing does in a browser
+        at.button(key="save_view").click()
+        rerun(at)
+
+
 def saved_view_names(at: AppTest) -> list[str]:
     """The names in the saved views picker of a session with the share panel open."""
     return list(at.selectbox(key="view_pick").options)  # AppTest lists the shown labels
@@ -77,12 +87,7 @@ def test_the_share_link_names_its_page_once_from_any_page(
 def test_deleting_a_saved_view_another_tab_deleted_deletes_nothing_else(
     store_path: Path,
 ) -> None:
-    first = open_sections(start(store_path), "open_share")
-    for name in ("Zeta view", "Alpha view"):
-        first.text_input(key="view_name").input(name)
-        first.run()
-        first.button(key="save_view").click()
-        rerun(first)
+    save_views(store_path, "Zeta view", "Alpha view")
     tab_a = open_sections(start(store_path), "open_share")
     tab_b = open_sections(start(store_path), "open_share")
     picked = tab_a.selectbox(key="view_pick").value
@@ -102,12 +107,7 @@ def test_deleting_a_saved_view_another_tab_deleted_deletes_nothing_else(
 def test_renaming_a_saved_view_another_tab_deleted_renames_nothing_else(
     store_path: Path,
 ) -> None:
-    first = open_sections(start(store_path), "open_share")
-    for name in ("Kept view", "Doomed view"):
-        first.text_input(key="view_name").input(name)
-        first.run()
-        first.button(key="save_view").click()
-        rerun(first)
+    save_views(store_path, "Kept view", "Doomed view")
     tab_a = open_sections(start(store_path), "open_share")
     tab_b = open_sections(start(store_path), "open_share")
     assert tab_a.selectbox(key="view_pick").value == tab_b.selectbox(key="view_pick").value

@@ -5,8 +5,6 @@ in pandas; the command line prints the same set."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from kpi_logic.column_roles import table_roles
 from kpi_logic.kpi_file import kpis_from_yaml
 from kpi_logic.model import KPI
 from kpi_logic.sql import sandboxed_connection
+from tests.test_cli import run as run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 DAYS = pd.date_range("2021-01-01", "2023-12-31", freq="D")
@@ -333,16 +332,6 @@ def test_levels_are_averaged_over_dates_not_summed(exports: dict[str, Path]) -> 
     assert found["Headcount"].current == pytest.approx(last["Headcount"].sum())
     turnover = last["Leavers"].sum() / last["Headcount"].sum()
     assert found["Staff turnover"].current == pytest.approx(turnover)
-
-
-def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kpi_logic", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_cli_prints_the_same_set_with_targets(exports: dict[str, Path]) -> None:
