@@ -109,6 +109,30 @@ def test_clicking_a_bar_drills_down_to_that_category(app_url: str, browser) -> N
     page.close()
 
 
+def type_in_grid(page, grid, text: str) -> None:
+    """Type ``text`` into the first row's target (the second column) of an editable grid, as
+    a keyboard user would: the grid draws on a canvas, so it is focused through its accessible
+    table (its editor opens on the first cell), then the arrow key moves to the target; each
+    step waits on what the page shows."""
+    cell = grid.locator('[id="glide-cell-1-0"]')
+    cell.wait_for(state="attached", timeout=TIMEOUT_MS)
+    editor = page.locator(".gdg-input").first
+    cell.focus()
+    page.keyboard.press("Enter")
+    editor.wait_for(timeout=TIMEOUT_MS)  # on the first column (the category, read-only)
+    page.keyboard.press("Escape")
+    editor.wait_for(state="detached", timeout=TIMEOUT_MS)
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    expect(editor).to_have_value(cell.inner_text().strip(), timeout=TIMEOUT_MS)
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+    expect(editor).to_have_value(text)
+    page.keyboard.press("Enter")
+    expect(cell).to_have_text(re.compile(text[:3] + ",?" + text[3:]), timeout=TIMEOUT_MS)
+    wait_for_app(page)
+
+
 def test_a_target_typed_in_the_category_grid_reaches_the_chart(app_url: str, browser) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 2200})
     page.goto(app_url)
@@ -116,18 +140,7 @@ def test_a_target_typed_in_the_category_grid_reaches_the_chart(app_url: str, bro
     wait_for_app(page)
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.locator("summary", has_text="Per Region").click()
-    grid = sidebar.locator('[data-testid="stDataFrame"]').first
-    grid.wait_for(timeout=TIMEOUT_MS)
-    page.wait_for_timeout(1000)  # the expander opens and the grid draws on its canvas
-    box = grid.bounding_box()
-    page.mouse.dblclick(box["x"] + box["width"] * 0.75, box["y"] + 52)  # a row's target cell
-    page.wait_for_timeout(500)  # the cell editor opens
-    page.keyboard.press("Control+A")
-    page.keyboard.type("777777")
-    page.wait_for_timeout(300)
-    page.keyboard.press("Enter")
-    page.wait_for_timeout(1000)  # the edit reaches the app (a rerun)
-    wait_for_app(page)
+    type_in_grid(page, sidebar.locator('[data-testid="stDataFrame"]').first, "777777")
     sidebar.get_by_role("button", name="Use these targets").click()
     page.wait_for_url(re.compile(r"[?&]t="), timeout=TIMEOUT_MS)
     wait_for_app(page)
@@ -156,18 +169,7 @@ def test_a_target_typed_in_the_period_grid_reaches_the_heatmap(app_url: str, bro
     wait_for_app(page)
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.locator("summary", has_text="Per month").click()
-    grid = sidebar.locator('[data-testid="stDataFrame"]').first
-    grid.wait_for(timeout=TIMEOUT_MS)
-    page.wait_for_timeout(1000)  # the expander opens and the grid draws on its canvas
-    box = grid.bounding_box()
-    page.mouse.dblclick(box["x"] + box["width"] * 0.75, box["y"] + 52)  # the first month's target
-    page.wait_for_timeout(500)  # the cell editor opens
-    page.keyboard.press("Control+A")
-    page.keyboard.type("555555")
-    page.wait_for_timeout(300)
-    page.keyboard.press("Enter")
-    page.wait_for_timeout(1000)  # the edit reaches the app (a rerun)
-    wait_for_app(page)
+    type_in_grid(page, sidebar.locator('[data-testid="stDataFrame"]').first, "555555")
     sidebar.get_by_role("button", name="Use these period targets").click()
     page.wait_for_url(re.compile(r"[?&]t="), timeout=TIMEOUT_MS)
     wait_for_app(page)
