@@ -422,3 +422,10 @@ def test_other_tools_column_styles_get_what_to_write_instead(typed: str, advice:
     assert "syntax error" not in message
     assert message.endswith(": " + advice)
     assert compile_measure(advice, columns).columns  # the advice itself compiles
+
+
+def test_a_real_problem_is_not_hidden_behind_column_advice() -> None:
+    """Advice on [Sales] is given only when following it would work: a statement after ';'
+    is still refused as such."""
+    with pytest.raises(ExpressionError, match="only one expression"):
+        compile_measure("SUM([Revenue]); DROP TABLE kpi_sets", [*COLUMNS, "Revenue"])

@@ -4,7 +4,7 @@ instead when the text names columns in another tool's style."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from kpi_logic.errors import ExpressionError
@@ -20,7 +20,7 @@ from kpi_logic.expressions.parse import (
 
 def compile_measure(text: str, columns: Sequence[str]) -> Compiled:
     """Compile a measure (aggregates over columns combined with ``+ - * /``)."""
-    with _hinted(text):
+    with _hinted(text, lambda fixed: compile_measure(fixed, columns)):
         node = _parse(text, "measure")
         emitter = _Emitter(list(columns), "measure")
         sql = emitter.measure(node, 0)
@@ -31,7 +31,7 @@ def compile_measure(text: str, columns: Sequence[str]) -> Compiled:
 
 def compile_filter(text: str, columns: Sequence[str]) -> Compiled:
     """Compile a row filter (a condition over columns, without aggregates)."""
-    with _hinted(text):
+    with _hinted(text, lambda fixed: compile_filter(fixed, columns)):
         node = _parse(text, "filter")
         if not _is_condition(node):
             raise ExpressionError("a filter must be a condition such as \"Region\" = 'West'")
@@ -40,16 +40,23 @@ def compile_filter(text: str, columns: Sequence[str]) -> Compiled:
 
 
 @contextmanager
-def _hinted(text: str) -> Iterator[None]:
+def _hinted(text: str, check: Callable[[str], object]) -> Iterator[None]:
     """Replace a refusal by what to write instead when ``text`` names columns in another
-    tool's style (``[Sales]``, or a name with spaces left unquoted)."""
+    tool's style (``[Sales]``, or a name with spaces left unquoted), and only when that
+    advice itself passes ``check``: otherwise the refusal names a real problem (``;``, a
+    subquery...) and stands."""
     try:
         yield
     except ExpressionError as err:
         hint = _spelling_hint(text) if isinstance(text, str) else None
         if hint is None:
             raise
-        raise ExpressionError(hint) from err
+        reason, fixed = hint
+        try:
+            check(fixed)
+        except ExpressionError:
+            raise err from None
+        raise ExpressionError(f"{reason}: {fixed}") from err
 
 
 def aggregate_of(text: str, columns: Sequence[str]) -> tuple[str, str] | None:

@@ -134,22 +134,22 @@ _AGGREGATE_OF_WORDS = re.compile(  # count_distinct(Order ID): a name with space
 )
 
 
-def _spelling_hint(text: str) -> str | None:
-    """What to write instead of column names in another tool's style: ``[Sales]`` (Excel
-    tables, Power BI, Tableau) or names with spaces left unquoted.
+def _spelling_hint(text: str) -> tuple[str, str] | None:
+    """``(what is wrong, the text written instead)`` for column names in another tool's
+    style: ``[Sales]`` (Excel tables, Power BI, Tableau) or names with spaces left unquoted.
 
     >>> _spelling_hint('SUM([Sales]) / SUM([Order Qty])')
-    'write column names in double quotes, not brackets: sum("Sales") / sum("Order Qty")'
+    ('write column names in double quotes, not brackets', 'sum("Sales") / sum("Order Qty")')
     >>> _spelling_hint("count_distinct(Order ID)")
-    'put column names with spaces in double quotes: count_distinct("Order ID")'
+    ('put column names with spaces in double quotes', 'count_distinct("Order ID")')
     """
     if _BRACKETED.search(_QUOTED.sub("", text)):
         fixed = _BRACKETED.sub(lambda m: _quoted(m.group(1)), text)
         fixed = re.sub(r"\b([A-Za-z_]+)\s*\(", lambda m: m.group(1).lower() + "(", fixed)
-        return f"write column names in double quotes, not brackets: {fixed}"
+        return "write column names in double quotes, not brackets", fixed
     if _AGGREGATE_OF_WORDS.search(_QUOTED.sub("", text)):
         fixed = _AGGREGATE_OF_WORDS.sub(lambda m: f"{m.group(1)}({_quoted(m.group(2))})", text)
-        return f"put column names with spaces in double quotes: {fixed}"
+        return "put column names with spaces in double quotes", fixed
     return None
 
 
