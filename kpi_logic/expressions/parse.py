@@ -149,7 +149,8 @@ def _spelling_hint(text: str) -> tuple[str, str] | None:
         return "write column names in double quotes, not brackets", fixed
     if _AGGREGATE_OF_WORDS.search(_QUOTED.sub("", text)):
         fixed = _AGGREGATE_OF_WORDS.sub(lambda m: f"{m.group(1)}({_quoted(m.group(2))})", text)
-        return "put column names with spaces in double quotes", fixed
+        if fixed != text:  # the words were not all outside quotes: nothing to advise
+            return "put column names with spaces in double quotes", fixed
     return None
 
 
