@@ -156,7 +156,7 @@ def show_link_problems() -> None:
     """Tell the user, once, which parts of the link they opened could not be used, and why
     a button they clicked could not act."""
     for problem in st.session_state.pop("link_problems", []):
-        st.warning(f"Link: {markdown_text(problem)}", icon=":material/link_off:")
+        _warn_link(problem)
     layout.show_action_notices()
 
 
@@ -179,4 +179,9 @@ def check_view(kpi_names: Sequence[str], columns: Sequence[str]) -> None:
     if problems:
         st.session_state["view"] = state
         for problem in problems:
-            st.warning(f"Link: {markdown_text(problem)}", icon=":material/link_off:")
+            _warn_link(problem)
+
+
+def _warn_link(problem: str) -> None:
+    """One part of the opened link that could not be used, said on the page."""
+    st.warning(f"Link: {markdown_text(problem)}", icon=":material/link_off:")
