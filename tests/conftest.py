@@ -116,6 +116,34 @@ def app_url(tmp_path: Path, sample_store: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """URL of the ``postgres`` database of a real PostgreSQL server started for this test run
+    (Debian's binaries, a temporary cluster on a free port), stopped at the end. Its folder is
+    outside pytest's temporary folders, which the ``postgres`` user may not enter."""
+    import tempfile
+
+    from tests.postgres_server import postgres_cluster
+
+    with postgres_cluster(Path(tempfile.mkdtemp(prefix="kpi-postgres-"))) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """URL of a new, empty database of its own on the test run's PostgreSQL server."""
+    import uuid
+
+    import psycopg
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(postgres_server, autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     """Debian's Chromium driven by Playwright (never a downloaded browser)."""
     from playwright.sync_api import sync_playwright
