@@ -177,10 +177,15 @@ def test_lists_come_from_memory_until_the_next_write(store: Store, kpi_set_id: s
     (dataset,) = store.list_datasets(cur)
     (kpi_set,) = store.list_kpi_sets(cur, dataset.id)
     # a row put in behind the store's back is not seen: the lists were not queried again
+    sneaked, table = new_id(), new_table_name()
     cur.execute(
         "INSERT INTO datasets (id, name, source_name, table_name, rows, content_hash, "
         "created_at) VALUES (?, 'Sneaked', 's.csv', ?, 1, 'h9', now()::TIMESTAMP)",
-        [new_id(), new_table_name()],
+        [sneaked, table],
+    )
+    cur.execute(
+        "INSERT INTO dataset_versions VALUES (?, 1, ?, 's.csv', 1, 'h9', '', '', now()::TIMESTAMP)",
+        [sneaked, table],
     )
     assert [d.name for d in store.list_datasets(other)] == ["Orders"]
     # any write through the store (here an unrelated one) makes every list fresh

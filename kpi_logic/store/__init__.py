@@ -12,6 +12,7 @@ and every value is a bound parameter.
 """
 
 from kpi_logic.store.connection import SCHEMA_VERSION, is_disk_full
+from kpi_logic.store.datasets import REJECTS_SUFFIX
 from kpi_logic.store.files import (
     REPO_DATA_DIR,
     data_dir_from_env,
@@ -28,6 +29,8 @@ from kpi_logic.store.records import (
     MAX_YAML_CHARS,
     TABLE_RE,
     Dataset,
+    DatasetEvent,
+    DatasetVersion,
     HistoryEntry,
     KPISet,
     Note,
@@ -36,7 +39,7 @@ from kpi_logic.store.records import (
     new_id,
     new_table_name,
 )
-from kpi_logic.store.store import REJECTS_SUFFIX, Store
+from kpi_logic.store.store import Store
 
 __all__ = [
     "ID_RE",
@@ -50,6 +53,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "TABLE_RE",
     "Dataset",
+    "DatasetEvent",
+    "DatasetVersion",
     "HistoryEntry",
     "KPISet",
     "Note",

@@ -24,9 +24,9 @@ from kpi_logic.store.files import (
     upload_dir_for,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-_SCHEMA = (
+_SCHEMA = (  # version 1; the migrations below bring it up to SCHEMA_VERSION
     "CREATE SEQUENCE IF NOT EXISTS row_seq",
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
     """CREATE TABLE IF NOT EXISTS datasets (
@@ -51,6 +51,47 @@ _SCHEMA = (
         author VARCHAR NOT NULL, text VARCHAR NOT NULL, status VARCHAR,
         created_at TIMESTAMP NOT NULL, seq BIGINT NOT NULL DEFAULT nextval('row_seq'))""",
 )
+
+# Statements that bring a store from the version before the key to the key's version. Plain
+# SQL that DuckDB and PostgreSQL both read.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (  # dataset versions: every upload, replacement, append and restore of a dataset
+        "ALTER TABLE datasets ADD COLUMN version INTEGER DEFAULT 1",
+        """CREATE TABLE dataset_versions (
+            dataset_id VARCHAR NOT NULL, version INTEGER NOT NULL, table_name VARCHAR NOT NULL,
+            source_name VARCHAR NOT NULL, rows BIGINT NOT NULL, content_hash VARCHAR NOT NULL,
+            author VARCHAR NOT NULL, summary VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (dataset_id, version))""",
+        """CREATE TABLE dataset_history (
+            dataset_id VARCHAR NOT NULL, changed_at TIMESTAMP NOT NULL, author VARCHAR NOT NULL,
+            summary VARCHAR NOT NULL, seq BIGINT NOT NULL DEFAULT nextval('row_seq'))""",
+        "UPDATE datasets SET version = 1",
+        """INSERT INTO dataset_versions SELECT id, 1, table_name, source_name, rows,
+            content_hash, '', 'Uploaded ' || source_name, created_at FROM datasets""",
+        """INSERT INTO dataset_history (dataset_id, changed_at, author, summary)
+            SELECT id, created_at, '', 'Version 1: uploaded ' || source_name FROM datasets""",
+    ),
+}
+
+
+def migrate(db: Any, where: str) -> None:
+    """Create the version-1 tables if missing and apply each migration the store at ``where``
+    lacks, on ``db`` (a DuckDB cursor or the PostgreSQL adapter) inside the caller's
+    transaction; a store written by a newer version of the app is refused."""
+    for statement in _SCHEMA:
+        db.execute(statement)
+    row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+    if row is None or row[0] is None:
+        db.execute("INSERT INTO schema_version VALUES (?)", [1])
+        found = 1
+    else:
+        found = int(row[0])
+    if found > SCHEMA_VERSION:
+        raise StoreError(f"The saved data in {where} was written by a newer version of this app.")
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        for statement in MIGRATIONS[version]:
+            db.execute(statement)
+        db.execute("UPDATE schema_version SET version = ?", [version])
 
 
 def _chain(err: BaseException) -> Iterator[BaseException]:
@@ -143,17 +184,11 @@ class StoreConnection:
         return StoreError(f"The saved data in {self.path} cannot be opened: {reason}.")
 
     def _create_schema(self) -> None:
+        """Create the tables of a new store, then apply the migrations it has not had, all in
+        one transaction (two processes starting at once: the second one waits or retries)."""
         cur = self.cursor()
-        with self._write(cur):
-            for statement in _SCHEMA:
-                cur.execute(statement)
-            row = cur.execute("SELECT max(version) FROM schema_version").fetchone()
-            if row is None or row[0] is None:
-                cur.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
-            elif row[0] > SCHEMA_VERSION:
-                raise StoreError(
-                    f"The saved data in {self.path} was written by a newer version of this app."
-                )
+        with self._write(cur) as db:
+            migrate(db, str(self.path))
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor on the shared connection: one per session or thread. Cursors taken
@@ -200,10 +235,15 @@ class StoreConnection:
             with self._writes_lock:
                 self._writes += 1  # lists are read again from the reopened store
 
+    def _db(self, cur: duckdb.DuckDBPyConnection) -> Any:
+        """Where the store's records are read: the DuckDB cursor itself (embedded store)."""
+        return cur
+
     @contextmanager
-    def _write(self, cur: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    def _write(self, cur: duckdb.DuckDBPyConnection) -> Iterator[Any]:
         """Run the block as one transaction: commit at the end, roll back on any error; the
-        cached lists are stale once it ends (a list read meanwhile is counted before it)."""
+        cached lists are stale once it ends (a list read meanwhile is counted before it).
+        Yields where the records are written (see :meth:`_db`)."""
         try:
             cur.execute("BEGIN TRANSACTION")
         except (duckdb.FatalException, duckdb.ConnectionException) as err:  # see recover
@@ -211,7 +251,7 @@ class StoreConnection:
                 "The saved data was reopened meanwhile, so this was not saved; please try again."
             ) from err
         try:
-            yield
+            yield cur
             try:
                 cur.execute("COMMIT")
             except duckdb.FatalException as err:
@@ -245,7 +285,7 @@ class StoreConnection:
         cached = self._lists.get(key)
         if cached is not None and cached[0] == writes:
             return cached[1]
-        rows = cur.execute(query, params).fetchall()
+        rows = self._db(cur).execute(query, params).fetchall()
         self._lists[key] = (writes, rows)
         return rows
 
