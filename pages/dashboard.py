@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import targets
+from kpi_logic import targets, versions
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset
 from kpi_logic.text import markdown_text, plain_text
@@ -39,7 +39,7 @@ def nothing_matches() -> None:
     )
     if st.button("Clear filters", key="clear_filters"):
         filters.clear()
-    st.stop()
+    shell.end_page()
 
 
 def explore_section(items: list[KPI], results: pd.DataFrame, problems: dict[str, str]) -> None:
@@ -69,10 +69,7 @@ if dataset is None:
     no_dataset()
 kpi_set = kpis.current_kpi_set(dataset)
 saved, items = kpis.live_kpis(dataset, kpi_set)
-st.caption(
-    f"{markdown_text(dataset.name)} · {dataset.rows:,} rows · "
-    f"KPI set “{markdown_text(kpi_set.name)}”"
-)
+st.caption(f"{markdown_text(versions.caption(dataset))} · KPI set “{markdown_text(kpi_set.name)}”")
 if not items:
     sidebar.draw(dataset, kpi_set, saved, items, None)
     suggestions.offer(dataset)
@@ -80,7 +77,7 @@ if not items:
         "This dataset has no KPI yet. Add one with **Add a KPI** in the sidebar, start from a "
         "template there, or import a KPI file."
     )
-    st.stop()
+    shell.end_page()
 filter_bar(dataset, items)
 results, problems = kpis.scored(dataset, items)
 sidebar.draw(dataset, kpi_set, saved, items, results)

@@ -75,7 +75,8 @@ def test_a_new_version_keeps_kpis_notes_and_views_and_old_versions_restore(setup
 
     new = staged(store, cur, uploads, "orders.csv", rows_csv(SECOND))
     check = versions.check(store, cur, first, new)
-    assert not check.diff and check.broken == ()
+    assert not check.diff
+    assert check.broken == ()
     second = versions.replace(store, cur, first, new, uploads, "bob")
     assert (second.id, second.version, second.current) == (first.id, 2, 2)
     assert total(cur, second) == (len(SECOND), pytest.approx(sum(r[3] for r in SECOND)))
@@ -160,7 +161,8 @@ def test_append_refuses_other_columns_and_values_that_do_not_fit(setup) -> None:
     assert [v.version for v in store.list_versions(cur, first.id)] == [1]
     names = {r[0] for r in cur.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert {n for n in names if n.startswith("ds_")} == {first.table, first.table + "_rejects"}
-    assert not other.path.exists() and not bad.path.exists()
+    assert not other.path.exists()
+    assert not bad.path.exists()
 
 
 def test_the_schema_diff_names_the_kpis_a_new_file_breaks(setup) -> None:
@@ -175,11 +177,13 @@ def test_the_schema_diff_names_the_kpis_a_new_file_breaks(setup) -> None:
     assert check.diff.retyped == (("Amount", "number", "text"),)
     broken = {b.kpi: b.reason for b in check.broken}
     assert set(broken) == {"Revenue"}  # Orders only counts "Order": it still works
-    assert "Region" in broken["Revenue"] and all(b.kpi_set == "Sales" for b in check.broken)
+    assert "Region" in broken["Revenue"]
+    assert all(b.kpi_set == "Sales" for b in check.broken)
     workspace.unstage(store, cur, new, uploads)  # "Cancel": nothing was taken
     assert [v.version for v in store.list_versions(cur, first.id)] == [1]
     names = {r[0] for r in cur.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    assert new.table not in names and not new.path.exists()
+    assert new.table not in names
+    assert not new.path.exists()
 
 
 def test_same_names_get_labels_that_tell_them_apart(setup) -> None:

@@ -118,14 +118,45 @@ def start() -> None:
             state, more = share.from_query_params(saved.state)
             state = dataclasses.replace(state, view=saved.id)
             problems += more
-    if state.dataset and not _exists(store().get_dataset, state.dataset):
-        problems.append("The dataset in this link no longer exists; showing the first dataset.")
-        state = share.ViewState()
-    if state.kpi_set and not _exists(store().get_kpi_set, state.kpi_set):
-        problems.append("The KPI set in this link no longer exists; showing the first one.")
-        state = dataclasses.replace(state, kpi_set=None, kpi=None, targets={})
+    state, more = resolve(state)
     st.session_state["view"] = state
-    st.session_state["link_problems"] = problems
+    st.session_state["link_problems"] = problems + more
+
+
+def resolve(state: share.ViewState) -> tuple[share.ViewState, list[str]]:
+    """``state`` less the dataset, version and KPI set (of a link or a saved view) that no
+    longer exist, and what was dropped, each naming what is shown instead."""
+    opened, cur = store(), cursor()
+    if not state.dataset:
+        return state, []
+    try:
+        dataset = opened.get_dataset(cur, state.dataset)
+    except KPIExplorerError:
+        left = opened.list_datasets(cur)
+        instead = f"showing “{left[0].name}” instead" if left else "there is no dataset left"
+        problem = (
+            f"The dataset of this link or view no longer exists; {instead}. Pick another "
+            "dataset on the Data page."
+        )
+        return share.ViewState(page=state.page), [problem]
+    problems = []
+    if state.dataset_version:
+        try:
+            opened.get_dataset(cur, dataset.id, state.dataset_version)
+        except KPIExplorerError:
+            problems.append(
+                f"Version {state.dataset_version} of “{dataset.name}” no longer exists; "
+                f"showing its current version ({dataset.version})."
+            )
+            state = dataclasses.replace(state, dataset_version=None)
+    if state.kpi_set and not _exists(opened.get_kpi_set, state.kpi_set):
+        sets = opened.list_kpi_sets(cur, dataset.id)
+        instead = f"showing “{sets[0].name}”" if sets else "it has none left"
+        problems.append(
+            f"The KPI set of this link or view no longer exists; {instead} of “{dataset.name}”."
+        )
+        state = dataclasses.replace(state, kpi_set=None, kpi=None, targets={})
+    return state, problems
 
 
 def _exists(getter: object, record_id: str) -> bool:
