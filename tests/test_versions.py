@@ -31,10 +31,14 @@ KPIS = """kpis:
 """
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> Iterator[tuple[Store, duckdb.DuckDBPyConnection, Path]]:
+@pytest.fixture(params=["duckdb", "postgres"])
+def setup(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[Store, duckdb.DuckDBPyConnection, Path]]:
+    """A store of each kind (embedded; PostgreSQL team store), its cursor, its uploads."""
     uploads = tmp_path / "uploads"
-    with Store(tmp_path / "kpi_store.duckdb", allowed_dirs=[uploads]) as store:
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    with Store(tmp_path / "kpi_store.duckdb", url=url, allowed_dirs=[uploads]) as store:
         yield store, store.cursor(), uploads
 
 

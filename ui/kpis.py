@@ -56,6 +56,11 @@ def current_dataset() -> Dataset | None:
         except KPIExplorerError as err:
             st.warning(f"{markdown_text(err)} Showing the current version.")
             session.set_view(dataset_version=None)
+    try:  # a team store's table may be missing from this disk (a new container): made again
+        session.store().ensure_local(session.cursor(), chosen.table, chosen.content_hash)
+    except KPIExplorerError as err:
+        st.error(markdown_text(err))
+        st.stop()
     return chosen
 
 

@@ -17,7 +17,14 @@ import streamlit as st
 
 from kpi_logic import share, workspace
 from kpi_logic.errors import KPIExplorerError, StoreDamagedError
-from kpi_logic.store import Store, set_aside, store_path_from_env, upload_dir_for
+from kpi_logic.store import (
+    Store,
+    is_url,
+    set_aside,
+    store_path_from_env,
+    store_url_from_env,
+    upload_dir_for,
+)
 from kpi_logic.text import markdown_text
 from ui import layout
 
@@ -28,10 +35,12 @@ PAGES = {name: f"pages/{name}.py" for name in share.PAGES}  # page name -> its f
 
 
 @st.cache_resource(show_spinner="Opening the store…")
-def _open_store(path: Path, memory_limit: str | None) -> Store:
+def _open_store(path: Path, url: str | None, memory_limit: str | None) -> Store:
     uploads = upload_dir_for(path)
     uploads.mkdir(parents=True, exist_ok=True)
-    opened = Store(path, allowed_dirs=[uploads, SAMPLE_DATA.parent], memory_limit=memory_limit)
+    opened = Store(
+        path, url=url, allowed_dirs=[uploads, SAMPLE_DATA.parent], memory_limit=memory_limit
+    )
     try:
         workspace.sweep_orphans(opened, uploads)  # what crashed loads left behind
         workspace.ensure_sample(opened, SAMPLE_DATA, SAMPLE_KPIS, uploads)
@@ -51,7 +60,22 @@ def store() -> Store:
 
     ``KPI_MEMORY_LIMIT`` (e.g. ``4GB``) caps DuckDB's memory; beyond it, it spills to disk.
     """
-    return _open_store(store_path_from_env(), os.environ.get("KPI_MEMORY_LIMIT") or None)
+    return _open_store(
+        store_path_from_env(), team_store_url(), os.environ.get("KPI_MEMORY_LIMIT") or None
+    )
+
+
+def team_store_url() -> str | None:
+    """The PostgreSQL team store, if any: ``KPI_STORE`` when it is a ``postgresql://`` URL,
+    else ``url`` under ``[connections.kpi_store]`` in ``.streamlit/secrets.toml``."""
+    if url := store_url_from_env():
+        return url
+    try:
+        section = st.secrets.get("connections", {}).get("kpi_store", {})
+    except FileNotFoundError:  # no secrets.toml at all
+        return None
+    url = section.get("url") if hasattr(section, "get") else None
+    return url if is_url(url) else None
 
 
 def cursor() -> duckdb.DuckDBPyConnection:

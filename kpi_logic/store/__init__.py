@@ -18,8 +18,10 @@ from kpi_logic.store.files import (
     data_dir_from_env,
     set_aside,
     store_path_from_env,
+    store_url_from_env,
     upload_dir_for,
 )
+from kpi_logic.store.postgres import is_url
 from kpi_logic.store.records import (
     ID_RE,
     MAX_NAME_CHARS,
@@ -67,5 +69,7 @@ __all__ = [
     "new_table_name",
     "set_aside",
     "store_path_from_env",
+    "store_url_from_env",
+    "is_url",
     "upload_dir_for",
 ]

@@ -69,9 +69,6 @@ class DatasetRecords(StoreConnection):
         if not exists or not exists[0]:
             raise StoreError("The uploaded data was not saved; please upload the file again.")
 
-    def _saved_table(self, cur: duckdb.DuckDBPyConnection, db: Any, table: str) -> None:
-        """Hook: a backend that keeps the tables' data elsewhere saves ``table`` there."""
-
     def _event(self, db: Any, dataset_id: str, author: str, summary: str) -> None:
         db.execute(
             "INSERT INTO dataset_history (dataset_id, changed_at, author, summary) "
@@ -195,7 +192,9 @@ class DatasetRecords(StoreConnection):
             query, params = f"{_DATASET_SELECT} AND v.version = ? WHERE d.id = ?", [int(version)]
         row = db.execute(query, [*params, dataset_id]).fetchone()
         if row is not None:
-            return Dataset(*row)
+            dataset = Dataset(*row)
+            self.ensure_local(cur, dataset.table, dataset.content_hash)
+            return dataset
         if (
             version is not None
             and db.execute("SELECT 1 FROM datasets WHERE id = ?", [dataset_id]).fetchone()
@@ -305,9 +304,6 @@ class DatasetRecords(StoreConnection):
                 for name in (table, table + REJECTS_SUFFIX):
                     cur.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
         return dataset
-
-    def _forget_tables(self, db: Any, tables: list[str]) -> None:
-        """Hook: a backend that keeps the tables' data elsewhere deletes it there."""
 
     def drop_orphan_tables(self, cur: duckdb.DuckDBPyConnection) -> list[str]:
         """Drop what crashed loads left behind: dataset tables and rejects of no version,
