@@ -4,6 +4,7 @@
                                  [--sheet NAME] [--out FILE]
                                  [--memory-limit SIZE] [--temp-dir FOLDER]
     python -m kpi_logic suggest DATA [--sheet NAME] [--out FILE]
+    python -m kpi_logic store copy --from STORE.duckdb --to postgresql://...
 
 ``--memory-limit`` (DuckDB's ``memory_limit``, e.g. ``2GB``) caps DuckDB's memory; what does
 not fit spills to ``--temp-dir``, so files larger than memory can be evaluated.
@@ -11,6 +12,10 @@ not fit spills to ``--temp-dir``, so files larger than memory can be evaluated.
 ``evaluate`` prints ``kpi, category, period, actual, target, attainment, status`` per KPI x
 category x period (category empty for a KPI without ``by``); ``--totals`` adds the
 all-categories rows of KPIs with ``by`` and a ``total`` column marking them.
+
+``store copy`` copies a whole embedded store (datasets with every version and their rows,
+KPI sets and history, saved views, notes; same ids, so old links keep working) into an empty
+PostgreSQL team store.
 
 Any problem with the data, the KPI file or an expression prints one line on stderr and exits
 1 (argparse usage errors exit 2); never a traceback.
@@ -87,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
     starter = commands.add_parser("suggest", help="print a starter KPI file for the data")
     starter.add_argument("data", help="CSV, TSV, TXT, Parquet or Excel file")
     starter.set_defaults(run=_suggest)
+    store = commands.add_parser("store", help="manage the app's saved data")
+    store_commands = store.add_subparsers(required=True, metavar="ACTION")
+    copy = store_commands.add_parser(
+        "copy", help="copy an embedded DuckDB store into an empty PostgreSQL team store"
+    )
+    copy.add_argument("--from", dest="source", required=True, metavar="PATH", help="store file")
+    copy.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://…")
+    copy.set_defaults(run=_store_copy, out=None)
     for command in (evaluate, starter):
         command.add_argument("--sheet", help="sheet of an Excel workbook (default: the first)")
         command.add_argument("--out", help="write to this file instead of standard output")
@@ -185,6 +198,28 @@ def _suggest(args: argparse.Namespace) -> str:
     con, warnings = _load(args)
     _warn(warnings)
     return kpis_to_yaml(suggest.suggest_kpis(con, TABLE))
+
+
+def _store_copy(args: argparse.Namespace) -> str:
+    import tempfile
+
+    from kpi_logic.store import Store, is_url, upload_dir_for
+    from kpi_logic.store.copy import copy_store
+    from kpi_logic.store.postgres import describe
+
+    source_path = Path(args.source)
+    if not source_path.is_file():
+        raise KPIExplorerError(f"{source_path}: no store file there.")
+    if not is_url(args.target):
+        raise KPIExplorerError("--to takes a postgresql:// URL.")
+    allowed = [upload_dir_for(source_path), source_path.parent / "exchange"]
+    with (
+        tempfile.TemporaryDirectory(prefix="kpi-copy-") as folder,
+        Store(source_path, allowed_dirs=allowed) as source,
+        Store(Path(folder) / "compute.duckdb", url=args.target, allowed_dirs=[]) as target,
+    ):
+        copied = copy_store(source, target)
+    return copied.summary(describe(args.target)) + "\n"
 
 
 def _plain(value: object) -> object:

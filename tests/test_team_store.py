@@ -183,3 +183,54 @@ def app_with_secrets(folder: Path, secrets: dict, monkeypatch: pytest.MonkeyPatc
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at
+
+
+def test_store_copy_moves_an_embedded_store_into_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    from tests.test_cli import one_line_error, run
+
+    path = tmp_path / "old" / "kpi_store.duckdb"
+    uploads = upload_dir_for(path)
+    with Store(path, allowed_dirs=[uploads]) as old:
+        cur = old.cursor()
+        upload = workspace.save_upload(uploads, "orders.csv", io.BytesIO(CSV.encode()))
+        dataset, _ = workspace.add_dataset(old, cur, upload, "Orders", uploads, author="ann")
+        newer = workspace.save_upload(uploads, "o.csv", io.BytesIO(CSV.encode()[:2000]))
+        versions.replace(
+            old, cur, dataset, workspace.stage(old, cur, newer, uploads), uploads, "bo"
+        )
+        kpi_set = old.save_kpi_set(cur, dataset.id, "Sales", "kpis: []\n", "ann")
+        old.update_kpi_set(cur, kpi_set, "kpis: []\n# v1\n", "bob", "edit")
+        note = old.add_note(cur, kpi_set, "Revenue", "ann", "why")
+        view = old.save_view(cur, "West", {"ds": dataset.id})
+        v1 = old.get_dataset(cur, dataset.id, 1)
+        before = {
+            v: cur.execute(f"SELECT * FROM {quote_ident(t)} ORDER BY ALL").fetchall()
+            for v, t in ((1, v1.table), (2, old.get_dataset(cur, dataset.id).table))
+        }
+
+    done = run("store", "copy", "--from", path, "--to", postgres_url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Copied 1 datasets (2 versions), 1 KPI sets, 1 saved views")
+    assert "kpi@" not in done.stdout  # the URL's user is not echoed
+
+    with open_store(tmp_path / "cloud", postgres_url) as team:
+        cur = team.cursor()
+        for version, rows in before.items():
+            table = team.get_dataset(cur, dataset.id, version).table
+            got = cur.execute(f"SELECT * FROM {quote_ident(table)} ORDER BY ALL").fetchall()
+            assert got == rows
+        assert [h.summary for h in team.history(cur, kpi_set)] == ["edit"]
+        assert [n.id for n in team.notes(cur, kpi_set)] == [note]
+        assert team.get_view(cur, view).state == {"ds": dataset.id}
+        assert [e.author for e in team.dataset_history(cur, dataset.id)] == ["bo", "ann"]
+        # the copy took the saved order: the next save comes after them
+        later = team.save_view(cur, "Later", {})
+        assert [v.id for v in team.list_views(cur)] == [later, view]
+
+    again = run("store", "copy", "--from", path, "--to", postgres_url)
+    assert "already holds data" in one_line_error(again)
+    assert "not a postgresql" not in one_line_error(
+        run("store", "copy", "--from", path, "--to", "x")
+    )

@@ -371,22 +371,30 @@ class StoreConnection:
         has_rejects = cur.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [rejects]
         ).fetchone()
+        self.save_table_data(
+            db,
+            table,
+            found[0],
+            export_table(cur, table, self.exchange_dir),
+            export_table(cur, rejects, self.exchange_dir)
+            if has_rejects and has_rejects[0]
+            else None,
+        )
+        cur.execute("INSERT OR REPLACE INTO _kpi_local VALUES (?, ?)", [table, found[0]])
+        self._local[table] = found[0]
+
+    def save_table_data(
+        self, db: Any, table: str, content_hash: str, data: bytes, rejects: bytes | None
+    ) -> None:
+        """Save a table's rows (and its rejects) as Parquet bytes in the team store, in the
+        transaction of ``db``."""
         db.execute(
             "INSERT INTO dataset_data (table_name, content_hash, data, rejects) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (table_name) DO UPDATE SET "
             "content_hash = EXCLUDED.content_hash, data = EXCLUDED.data, "
             "rejects = EXCLUDED.rejects",
-            [
-                table,
-                found[0],
-                export_table(cur, table, self.exchange_dir),
-                export_table(cur, rejects, self.exchange_dir)
-                if has_rejects and has_rejects[0]
-                else None,
-            ],
+            [table, content_hash, data, rejects],
         )
-        cur.execute("INSERT OR REPLACE INTO _kpi_local VALUES (?, ?)", [table, found[0]])
-        self._local[table] = found[0]
 
     def _forget_tables(self, db: Any, tables: list[str]) -> None:
         """With PostgreSQL: delete the data of ``tables`` there."""
