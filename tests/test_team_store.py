@@ -234,3 +234,19 @@ def test_store_copy_moves_an_embedded_store_into_postgres(
     assert "not a postgresql" not in one_line_error(
         run("store", "copy", "--from", path, "--to", "x")
     )
+
+
+def test_reads_go_on_after_the_server_closed_idle_connections(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    with open_store(tmp_path, postgres_url) as store:
+        cur = store.cursor()
+        view = store.save_view(cur, "Kept", {})
+        assert [v.id for v in store.list_views(cur)] == [view]  # a connection waits in the pool
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            closed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert closed[0] >= 1
+        assert [v.id for v in store.list_views(cur)] == [view]

@@ -65,6 +65,11 @@ class _Rows:
         return self._rows
 
 
+def _first_line(err: BaseException) -> str:
+    """The last line of a driver's message (the one that says what happened)."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[-1]
+
+
 def _sql(query: str) -> str:
     """Our ``?`` parameters in psycopg's ``%s`` style (no query of ours holds a ``%``)."""
     return query.replace("?", "%s")
@@ -100,8 +105,7 @@ class Postgres:
             return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         except psycopg.Error as err:
             raise StoreError(
-                f"The team store {self.where} cannot be reached: "
-                f"{str(err).strip().splitlines()[-1]}"
+                f"The team store {self.where} cannot be reached: {_first_line(err)}"
             ) from err
 
     @contextmanager
@@ -139,6 +143,18 @@ class Postgres:
         bound = getattr(self._bound, "current", None)
         if bound is not None:
             return bound.execute(query, params)
+        try:
+            return self._read(query, params)
+        except psycopg.OperationalError:  # e.g. an idle connection the server has closed
+            pass
+        try:
+            return self._read(query, params)
+        except psycopg.Error as err:
+            raise StoreError(
+                f"The team store {self.where} cannot be read: {_first_line(err)}"
+            ) from err
+
+    def _read(self, query: str, params: Sequence[Any]) -> _Rows:
         with self._connection() as con:
             return Bound(con).execute(query, params)
 
