@@ -168,3 +168,83 @@ def test_an_app_on_postgres_restarted_on_an_empty_disk_opens_the_old_link(
         ]
         assert page.locator('[data-testid="stException"]').count() == 0
         fresh.close()
+
+
+ORDERS = "Order,Day,Amount\n" + "".join(f"o{i},2024-01-{1 + i:02d},{10 + i}\n" for i in range(5))
+MORE = "Order,Day,Amount\n" + "".join(f"o{i},2024-02-{1 + i:02d},{100 + i}\n" for i in range(3, 9))
+
+
+def test_append_by_key_restore_a_pinned_link_and_a_view_of_a_deleted_dataset(
+    app_url: str, browser, tmp_path: Path
+) -> None:
+    first, more = tmp_path / "a" / "orders.csv", tmp_path / "b" / "orders.csv"
+    for path, text in ((first, ORDERS), (more, MORE)):
+        path.parent.mkdir()
+        path.write_text(text)
+    known = {line.split(",")[0] for line in ORDERS.splitlines()[1:]}
+    new_rows = [line for line in MORE.splitlines()[1:] if line.split(",")[0] not in known]
+    skipped = len(MORE.splitlines()) - 1 - len(new_rows)
+    total_rows = len(ORDERS.splitlines()) - 1 + len(new_rows)
+
+    context = browser.new_context(viewport={"width": 1400, "height": 2000})
+    page = context.new_page()
+    page.goto(f"{app_url}/data")
+    wait_for_app(page)
+    upload(page, first)
+    page.get_by_text("orders.csv: loaded 5 rows").wait_for(timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Share this view").click()
+    sidebar.get_by_text("Pin this version (version 1)").click()
+    page.wait_for_url(re.compile(r"[?&]dv=1"), timeout=TIMEOUT_MS)
+    pinned = page.url
+    name = sidebar.get_by_label("Save this view as")
+    name.fill("Orders view")
+    name.press("Enter")
+    wait_for_app(page)
+    sidebar.get_by_role("button", name="Save view").click()
+    page.get_by_text("Saved view").first.wait_for(timeout=TIMEOUT_MS)
+
+    upload(page, more)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_text("Same columns and types as version 1").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_test_id("stRadioGroup").get_by_text("Append rows", exact=True).click()
+    key = page.locator('[data-testid="stSelectbox"]').filter(
+        has_text="Skip rows whose value in this column is already there"
+    )
+    key.wait_for(timeout=TIMEOUT_MS)
+    key.click()
+    page.get_by_role("option", name="Order", exact=True).click()
+    wait_for_app(page)
+    page.get_by_role("button", name="Go on: make it version 2").click()
+    message = f"Appended {len(new_rows)} rows from orders.csv; {skipped} rows skipped"
+    page.get_by_text(message).wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text(f"orders.csv · version 2 · {total_rows} rows").first.wait_for(
+        timeout=TIMEOUT_MS
+    )
+
+    other = browser.new_context(viewport={"width": 1400, "height": 1600})
+    tab = other.new_page()
+    tab.goto(pinned)  # the pinned link stays on version 1
+    tab.get_by_text(
+        "orders.csv · version 1 (pinned; the latest is version 2) · 5 rows"
+    ).first.wait_for(timeout=TIMEOUT_MS)
+    other.close()
+
+    wait_for_app(page)
+    page.get_by_role("button", name="Restore version 1").click()
+    page.get_by_text("Version 1 of orders.csv is the current one again").wait_for(
+        timeout=TIMEOUT_MS
+    )
+    page.get_by_text("orders.csv · version 1 · 5 rows").first.wait_for(timeout=TIMEOUT_MS)
+
+    page.get_by_text("Delete this dataset").click()
+    page.get_by_role("button", name="Delete orders.csv").click()
+    page.get_by_text("Sample sales (bundled) · version 1").first.wait_for(timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    sidebar.locator(".st-key-open_view button").click()
+    page.get_by_text(
+        "The dataset of this link or view no longer exists; showing “Sample sales (bundled)”"
+    ).first.wait_for(timeout=TIMEOUT_MS)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    context.close()
