@@ -113,7 +113,10 @@ def test_an_app_on_postgres_restarted_on_an_empty_disk_opens_the_old_link(
         page.get_by_text("loaded 555 rows").wait_for(timeout=TIMEOUT_MS)
         page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Dashboard").click()
         page.get_by_text("This dataset has no KPI yet").wait_for(timeout=TIMEOUT_MS)
+        # the dashboard (the app's root) writes its link too
+        page.wait_for_url(re.compile(r"^(?!.*/data\?).*[?&]ds="), timeout=TIMEOUT_MS)
         sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.get_by_text("Share this view").wait_for(timeout=TIMEOUT_MS)  # and its panel
         name = sidebar.get_by_label("Name", exact=True)
         name.fill("Team sales")
         name.press("Enter")
