@@ -232,3 +232,27 @@ def test_a_link_to_a_deleted_kpi_set_names_the_set_shown(store_path: Path) -> No
         "The KPI set of this link or view no longer exists; showing “Sample KPIs”" in w.body
         for w in link.warning
     )
+
+
+def test_two_uploads_of_one_name_stay_apart_and_nothing_switches_them(store_path: Path) -> None:
+    at = upload(start(store_path), "superstore.csv", ORDERS.encode())
+    older = at.selectbox(key="data_pick").value
+    at = upload(at, "superstore.csv", ORDERS.encode())
+    at.radio(key="same_name_choice").set_value("separate")
+    rerun(at)
+    at.button(key="same_name_go").click()
+    rerun(at)
+    newer = at.selectbox(key="data_pick").value
+    assert newer != older
+    at.selectbox(key="data_pick").select(older)
+    rerun(at)
+    at.switch_page("pages/dashboard.py")
+    rerun(at)
+    assert at.selectbox(key="dataset_pick").value == older
+    for key in ("open_share", "open_add_kpi", "open_kpi_file"):
+        open_sections(at, key)
+        assert at.selectbox(key="dataset_pick").value == older
+    assert "superstore.csv · version 1 · 5 rows" in captions(at)
+    assert "superstore.csv (2)" not in captions(at)
+    labels = at.selectbox(key="dataset_pick").options
+    assert len(set(labels)) == len(labels)

@@ -6,6 +6,9 @@ leaves either the whole change or none of it. Ids are ``secrets.token_urlsafe(16
 bits), safe to put in links; every id is checked against :data:`ID_RE` before it reaches SQL,
 and every value is a bound parameter.
 
+With ``url="postgresql://..."`` everything is saved in that database instead (the datasets'
+rows too) and the DuckDB file only computes: see :mod:`kpi_logic.store.postgres`.
+
 >>> store = Store("store/kpi_store.duckdb")            # doctest: +SKIP
 >>> cur = store.cursor()                                # doctest: +SKIP
 >>> view_id = store.save_view(cur, "West, 2017", {"ds": "..."})  # doctest: +SKIP
