@@ -10,7 +10,7 @@ Formulas (``score_records``):
 - previous: actual of the calendar period before, same KPI and category;
   ``change = actual - previous``, ``change_pct = change / |previous|``.
 
-Pure Python over the aggregate, cheap enough to run on every target slider move.
+Pure Python over the aggregate's records, cheap enough to run on every target slider move.
 
 >>> status_of(95.0, 100.0, attainment(95.0, 100.0, lower=False), Bands())
 'at risk'
@@ -21,13 +21,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
+from kpi_logic.compute import AGGREGATE_COLUMNS, Record
 from kpi_logic.model import KPI, Bands, period_start
-
-if TYPE_CHECKING:
-    import pandas as pd
-    from pandas.api.typing import NaTType, NAType
 
 ON_TARGET, AT_RISK, OFF_TARGET = "on target", "at risk", "off target"
 NO_TARGET, NO_DATA = "no target", "no data"
@@ -35,11 +32,13 @@ STATUSES = (ON_TARGET, AT_RISK, OFF_TARGET, NO_TARGET, NO_DATA)  # of a cell
 ON_TRACK, BEHIND = "on track", "behind"
 PACE_STATUSES = (ON_TRACK, BEHIND)  # of the pace to a due date (kpi_logic.forecast)
 NOTE_STATUSES = (ON_TRACK, AT_RISK, BEHIND, "done")  # a check-in note's own label
+SCORED_COLUMNS = [
+    *AGGREGATE_COLUMNS,
+    *("target", "attainment", "status", "previous", "change", "change_pct"),
+]
 
 
-def score_records(
-    records: Sequence[Mapping[str, object]], kpis: Sequence[KPI]
-) -> list[dict[str, object]]:
+def score_records(records: Sequence[Mapping[str, object]], kpis: Sequence[KPI]) -> list[Record]:
     """Each record (``kpi, category, period, actual``; other keys are kept) with ``target,
     attainment, status, previous, change, change_pct`` added (see module doc); missing numbers
     are NaN (an ``actual`` of None counts as missing too). Pure Python: cheap enough to run on
@@ -113,26 +112,10 @@ def _number(value: object) -> float:
     return math.nan if value is None else float(value)  # type: ignore[arg-type]
 
 
-def score(agg: pd.DataFrame, kpis: Sequence[KPI]) -> pd.DataFrame:
-    """``agg`` (from ``aggregate``, perhaps filtered) with the columns ``score_records`` adds,
-    on the same index: ``target, attainment, previous, change, change_pct`` (float64) and
-    ``status``.
+def is_missing(value: object) -> bool:
+    """True for a record's missing number: None or NaN.
+
+    >>> is_missing(float("nan")), is_missing(None), is_missing(0.0)
+    (True, True, False)
     """
-    import pandas as pd  # here, not at module level: the command line path never loads pandas
-
-    # pandas' missing markers (NaN, NaT, NA) as None
-    def none(value: float | str | date | NAType | NaTType | None) -> float | str | date | None:
-        return None if value is None or pd.isna(value) else value
-
-    out = agg.copy()
-    records = [
-        {"kpi": k, "category": none(c), "period": none(p), "actual": none(a)}
-        for k, c, p, a in zip(
-            out["kpi"], out["category"], out["period"], out["actual"], strict=True
-        )
-    ]
-    scored = score_records(records, kpis)
-    for column in ("target", "attainment", "status", "previous", "change", "change_pct"):
-        dtype = "str" if column == "status" else "float64"
-        out[column] = pd.Series([r[column] for r in scored], index=out.index, dtype=dtype)
-    return out
+    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -33,7 +33,7 @@ def _scored() -> tuple[pd.DataFrame, KPI, pd.DataFrame]:
         by="region",
         target=Target(default=3_000.0, by_category={"West": 1.0}),
     )
-    return score.score(compute.aggregate(con, "t", [kpi]), [kpi]), kpi, rows
+    return score.score_records(compute.aggregate_records(con, "t", [kpi]), [kpi]), kpi, rows
 
 
 def test_card_facts_follow_the_latest_month_with_data() -> None:

@@ -3,10 +3,10 @@ share of target, categories on target, owner."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from kpi_logic import charts, score, summary
+from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.text import markdown_text
 
@@ -39,11 +39,13 @@ def card(index: int, kpi: KPI, facts: summary.CardFacts, problem: str | None) ->
             st.caption("No data for the current filters.")
             return
         change = last["change"]
-        previous = "" if pd.isna(last["period"]) else " vs previous"
+        previous = "" if last["period"] is None else " vs previous"
         st.metric(
             label,
             charts.format_value(last["actual"], kpi.unit),
-            delta=None if pd.isna(change) else charts.format_value(change, kpi.unit, signed=True),
+            delta=None
+            if score.is_missing(change)
+            else charts.format_value(change, kpi.unit, signed=True),
             delta_color="normal" if kpi.direction == "higher" else "inverse",
             delta_description=previous.strip() or None,
             chart_data=facts.sparkline if facts.periods > 1 else None,
@@ -51,25 +53,23 @@ def card(index: int, kpi: KPI, facts: summary.CardFacts, problem: str | None) ->
             help=about,
         )
         status_line = badge(last["status"])
-        if pd.notna(last["attainment"]):
+        if not score.is_missing(last["attainment"]):
             status_line += f" **{last['attainment']:.0%}** of target"
         elif last["status"] == score.NO_TARGET:
             status_line += " set a target in the sidebar"
-        if pd.notna(last["target"]):
+        if not score.is_missing(last["target"]):
             status_line += f" ({markdown_text(charts.format_value(last['target'], kpi.unit))})"
         st.markdown(status_line)
         if kpi.by:
             st.caption(f"{facts.on_target} of {facts.categories} {markdown_text(kpi.by)} on target")
         period = (
-            ""
-            if pd.isna(last["period"])
-            else f"{charts.period_label(last['period'], kpi.grain)} · "
+            "" if last["period"] is None else f"{charts.period_label(last['period'], kpi.grain)} · "
         )
         owner = markdown_text(kpi.owner or "nobody yet")
         st.caption(f"{period}{markdown_text(kpi.type)} · owner: {owner}")
 
 
-def grid(items: list[KPI], results: pd.DataFrame, problems: dict[str, str]) -> None:
+def grid(items: list[KPI], results: list[Record], problems: dict[str, str]) -> None:
     """A card per KPI, ``CARDS_PER_ROW`` to a row."""
     facts = summary.card_facts(results)
     for start in range(0, len(items), CARDS_PER_ROW):
