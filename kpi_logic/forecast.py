@@ -68,8 +68,12 @@ def pace(kpi: KPI, records: Sequence[Record], as_of: date | None = None) -> Pace
     if as_of is None or as_of < start:
         return None
     in_window = next((r for r in rows if r["period"] == start), None)
-    target = kpi.target_for(None, start)
-    if in_window is None or is_missing(in_window["actual"]) or not target:
+    if in_window is None or is_missing(in_window["actual"]):
+        return None
+    target = in_window.get("target")  # scored: the target the card shows
+    if target is None:
+        target = kpi.target_for(None, start, additive=bool(in_window.get("additive", True)))
+    if target is None or is_missing(target) or not target:
         return None
     actual = float(in_window["actual"])
     elapsed = ((min(as_of, kpi.due) - start).days + 1) / ((kpi.due - start).days + 1)

@@ -247,8 +247,8 @@ def test_score_targets_attainment_status_and_change() -> None:
         target=Target(
             default=100,
             by_category={"West": 200},
-            by_period={feb: 50},
-            by_category_period={("West", mar): 400},
+            by_period={feb: 300},  # the total's February target
+            by_category_period={("East", feb): 50, ("West", mar): 400},
             total=250,
         ),
         bands=Bands(good=1.0, warning=0.8),
@@ -256,8 +256,9 @@ def test_score_targets_attainment_status_and_change() -> None:
     agg = agg_frame(
         [
             ("Sales", None, jan, 240.0),
+            ("Sales", None, feb, 45.0),
             ("Sales", "East", jan, 100.0),  # default 100 -> 1.0 on target
-            ("Sales", "East", feb, 45.0),  # period 50 -> 0.9 at risk
+            ("Sales", "East", feb, 45.0),  # category+period 50 -> 0.9 at risk
             ("Sales", "East", mar, 70.0),  # default 100 -> 0.7 off target; no Feb... see below
             ("Sales", "West", jan, 170.0),  # category 200 -> 0.85 at risk
             ("Sales", "West", mar, 400.0),  # category+period 400 -> 1.0
@@ -266,6 +267,12 @@ def test_score_targets_attainment_status_and_change() -> None:
     )
     scored = frames.scored(agg, [kpi]).set_index(["category", "period"])
     assert scored.loc[(None, jan), "target"] == 250  # total row: total
+    assert scored.loc[(None, feb), "target"] == 300  # a period target of a KPI with by: total's
+    # the categories' targets add up, shown beside the total's: Jan East 100 + West 200 +
+    # North 100; Feb only East has a row (50)
+    assert scored.loc[(None, jan), "allocated"] == 400
+    assert scored.loc[(None, feb), "allocated"] == 50
+    assert np.isnan(scored.loc[("East", jan), "allocated"])
     assert scored.loc[("East", jan), ["target", "attainment", "status"]].tolist() == [
         100,
         1.0,
@@ -307,8 +314,8 @@ def test_score_lower_is_better_and_no_target() -> None:
         "on target"
     )
     assert scored.loc["Free", "status"] == "no target"
-    assert scored.loc["Zero", "status"] == "no target"
-    assert np.isnan(scored.loc["Zero", "attainment"])
+    assert scored.loc["Zero", "status"] == "on target"  # 0 is a target: 40 >= 0
+    assert np.isnan(scored.loc["Zero", "attainment"])  # judged by the gap, not divided by 0
     assert np.isnan(scored.loc["Cost", "previous"])
 
 
@@ -318,7 +325,16 @@ def test_score_end_to_end_with_category_targets(con, orders: pd.DataFrame) -> No
     west = scored[scored["category"] == "West"].iloc[0]
     assert west["target"] == 3000
     assert west["attainment"] == pytest.approx(west["actual"] / 3000)
-    assert scored[scored["category"].isna()]["status"].eq("no target").all()
+    # no total target: a sum's total is judged on its categories' targets, added up over the
+    # categories with rows in that period
+    totals = scored[scored["category"].isna()].set_index("period")["target"]
+    month = pd.to_datetime(orders["Order Date"]).dt.to_period("M").dt.start_time.dt.date
+    present = orders.groupby(month)["Region"].unique()
+    expected = {
+        p: sum(3000 if r == "West" else 20000 for r in regions) for p, regions in present.items()
+    }
+    assert totals.to_dict() == expected
+    assert 3000 + 20000 * 2 in expected.values()  # South has no March
 
 
 def test_ratio_over_nothing_is_missing(tmp_path: Path) -> None:

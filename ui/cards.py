@@ -52,21 +52,41 @@ def card(index: int, kpi: KPI, facts: summary.CardFacts, problem: str | None) ->
             chart_type="line",
             help=about,
         )
-        status_line = badge(last["status"])
-        if not score.is_missing(last["attainment"]):
-            status_line += f" **{last['attainment']:.0%}** of target"
-        elif last["status"] == score.NO_TARGET:
-            status_line += " set a target in the sidebar"
-        if not score.is_missing(last["target"]):
-            status_line += f" ({markdown_text(charts.format_value(last['target'], kpi.unit))})"
-        st.markdown(status_line)
+        st.markdown(_status_line(kpi, last))
         if kpi.by:
             st.caption(f"{facts.on_target} of {facts.categories} {markdown_text(kpi.by)} on target")
+            _allocation_note(kpi, last)
         period = (
             "" if last["period"] is None else f"{charts.period_label(last['period'], kpi.grain)} · "
         )
         owner = markdown_text(kpi.owner or "nobody yet")
         st.caption(f"{period}{markdown_text(kpi.type)} · owner: {owner}")
+
+
+def _status_line(kpi: KPI, last: Record) -> str:
+    """The badge, the share of target (or the gap to a target of 0) and the target."""
+    line = badge(last["status"])
+    target = last["target"]
+    if not score.is_missing(last["attainment"]):
+        line += f" **{last['attainment']:.0%}** of target"
+    elif last["status"] == score.NO_TARGET:
+        line += " set a target in the sidebar"
+    elif not score.is_missing(target):  # a target of 0: the gap, not a division by zero
+        gap = charts.format_value(last["actual"] - target, kpi.unit, signed=True)
+        line += f" **{markdown_text(gap)}** against target"
+    if not score.is_missing(target):
+        line += f" ({markdown_text(charts.format_value(target, kpi.unit))})"
+    return line
+
+
+def _allocation_note(kpi: KPI, last: Record) -> None:
+    """Where a total target and the categories' targets disagree, how much is unallocated."""
+    allocated, target = last.get("allocated"), last["target"]
+    if score.is_missing(allocated) or score.is_missing(target) or allocated == target:
+        return
+    by = markdown_text(kpi.by or "")
+    parts, whole = (markdown_text(charts.format_value(v, kpi.unit)) for v in (allocated, target))
+    st.caption(f"{by} targets add up to {parts} of the {whole} total")
 
 
 def grid(items: list[KPI], results: list[Record], problems: dict[str, str]) -> None:
