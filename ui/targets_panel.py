@@ -186,10 +186,13 @@ def _period_grid(current: KPI, live: KPI, rows: list[Record]) -> None:
     periods = sorted({r["period"] for r in rows if r["period"] is not None})[-MAX_PERIOD_ROWS:]
     if current.due:
         periods = sorted({*periods, period_start(current.due, current.grain)})
-    scope = (
-        f" for each {markdown_text(current.by)} without a target of its own" if current.by else ""
-    )
-    st.caption(f"Targets of single periods{scope}; an empty cell uses the default.")
+    if current.by:
+        st.caption(
+            f"Targets of single periods of all {markdown_text(current.by)} together (the "
+            "total); an empty cell uses the total target."
+        )
+    else:
+        st.caption("Targets of single periods; an empty cell uses the default.")
     grid = pd.DataFrame(
         {
             "period": [pd.Timestamp(p) for p in periods],
