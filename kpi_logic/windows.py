@@ -1,5 +1,6 @@
 """Time windows a reviewer uses (the latest period, month-, quarter- and year-to-date, the last
-12 months, a date range, all time) and the target of a window.
+12 months, a date range, all time), the target of a window, and relative date ranges for
+the date filter (``preset_range``: this month, last year, last 30 days...).
 
 A window runs from its first day to its ``end`` (the as-of day: the last date with data,
 unless given), both included; ``full_end`` is the last day of the calendar window it is part
@@ -170,3 +171,33 @@ def with_fiscal_year_start(kpis: list[KPI], month: int | None) -> list[KPI]:
     if month is None:
         return kpis
     return [dataclasses.replace(k, fiscal_year_start=month) for k in kpis]
+
+
+DATE_PRESETS = {
+    "this-month": "This month",
+    "last-month": "Last month",
+    "this-quarter": "This quarter",
+    "this-year": "This year",
+    "last-year": "Last year",
+    "last-30": "Last 30 days",
+    "last-90": "Last 90 days",
+}
+
+
+def preset_range(name: str, today: date, *, fiscal_year_start: int = 1) -> tuple[date, date]:
+    """The first and last day of a relative date range (one of ``DATE_PRESETS``) as seen on
+    ``today`` (the last date with data); quarters and years are fiscal.
+
+    >>> preset_range("last-month", date(2025, 3, 10))
+    (datetime.date(2025, 2, 1), datetime.date(2025, 2, 28))
+    """
+    if name in ("last-30", "last-90"):
+        return today - timedelta(days=int(name[5:]) - 1), today
+    kind = {"this-month": "mtd", "last-month": "mtd", "this-quarter": "qtd"}.get(name, "ytd")
+    span = window(kind, today, fiscal_year_start=fiscal_year_start)
+    if name == "last-month":
+        begin = _add_months(span.start, -1)
+        return begin, span.start - timedelta(days=1)
+    if name == "last-year":
+        return span.last_year().start, span.start - timedelta(days=1)
+    return span.start, span.full_end
