@@ -81,6 +81,9 @@ def test_unsaved_targets_apply_to_window_cards(store_path: Path, sample: pd.Data
     _, line = revenue_card(at)
     assert f"**{now / 60_000_000:.0%}** of target ({money(60_000_000)})" in line
     assert card_status(at, 0) == ("On target" if now >= 60_000_000 else "Off target")
+    # the sidebar says which targets are tried and not saved, and what they were
+    unsaved = [w.value for w in at.sidebar.warning if "Unsaved targets" in w.value]
+    assert unsaved == ["Unsaved targets: Revenue: total 4,000,000 → 5,000,000"]
 
 
 def test_a_relative_date_preset_sets_the_date_range(store_path: Path) -> None:

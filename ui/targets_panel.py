@@ -96,6 +96,7 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: list[R
         "Move a target to see the dashboard re-score; the link carries it. "
         "Save to keep it for everyone."
     )
+    _unsaved(saved)
     totals = [r for r in rows if r["category"] is None]
     if current.by and session.view().filters.get(current.by):
         st.caption(
@@ -162,6 +163,15 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: list[R
         session.set_view(targets={})
         st.session_state.pop(kpis.bands_key(current.name), None)
         st.rerun()
+
+
+def _unsaved(saved: list[KPI]) -> None:
+    """Which targets are tried but not saved (every KPI's, what they were and are now)."""
+    overrides = session.view().targets
+    if overrides:
+        tried = targets.with_overrides(saved, overrides)
+        changes = targets.describe_changes(saved, tried)
+        st.warning(f"Unsaved targets: {markdown_text(changes)}", icon=":material/edit_note:")
 
 
 def _target_grid(current: KPI, live: KPI, categories: list[str]) -> None:
