@@ -62,7 +62,7 @@ class Window:
 
     def last_year(self) -> Window:
         """The same days one year earlier (29 February becomes the 28th)."""
-        return Window(self.kind, *(_year_before(d) for d in (self.start, self.end, self.full_end)))
+        return Window(self.kind, *(year_before(d) for d in (self.start, self.end, self.full_end)))
 
 
 def window(
@@ -125,7 +125,8 @@ def _add_months(first_of_month: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _year_before(day: date) -> date:
+def year_before(day: date) -> date:
+    """The same day one year earlier (29 February becomes the 28th)."""
     try:
         return day.replace(year=day.year - 1)
     except ValueError:  # 29 February

@@ -96,3 +96,42 @@ def test_a_relative_date_preset_sets_the_date_range(store_path: Path) -> None:
     rerun(at)
     view = at.session_state["view"]
     assert (view.start, view.end) == (date(2024, 10, 1), None)  # None: to the last date
+
+
+def test_allocate_the_total_by_last_years_shares_and_spread_a_year_by_its_profile(
+    store_path: Path, sample: pd.DataFrame
+) -> None:
+    from tests.test_app import open_sections
+
+    at = open_sections(start(store_path), "open_allocate")
+    at.radio(key="split_how").set_value(True)
+    at.button(key="split_total").click()
+    rerun(at)
+    tried = {k.text: v for k, v in at.session_state["view"].targets.items()}
+    year_2023 = sample[sample["Date"].dt.year == 2023]
+    shares = year_2023.groupby("Region")["Revenue"].sum() / year_2023["Revenue"].sum()
+    assert tried.pop("Revenue") == 4_000_000  # the total it split
+    assert tried == pytest.approx({f"Revenue@{r}": 4_000_000 * s for r, s in shares.items()})
+    assert sum(tried.values()) == pytest.approx(4_000_000)
+    # evenly: a quarter each
+    at.radio(key="split_how").set_value(False)
+    at.button(key="split_total").click()
+    rerun(at)
+    tried = {k.text: v for k, v in at.session_state["view"].targets.items() if "@" in k.text}
+    assert set(tried.values()) == {1_000_000}
+    # a yearly target over 2024's months by 2023's seasonal profile
+    at.number_input(key="yearly_target").set_value(60_000_000.0)
+    at.radio(key="spread_how").set_value(True)
+    rerun(at)
+    at.button(key="spread_year").click()
+    rerun(at)
+    periods = {
+        k.period: v for k, v in at.session_state["view"].targets.items() if k.period is not None
+    }
+    months = year_2023.groupby(year_2023["Date"].dt.month)["Revenue"].sum()
+    expected = {date(2024, m, 1): 60_000_000 * v / months.sum() for m, v in months.items()}
+    assert periods == pytest.approx(expected)
+    # the December card is judged against December's share: the per-period total target
+    december = sample[sample["Date"].dt.strftime("%Y-%m") == "2024-12"]["Revenue"].sum()
+    line = next(m.body for m in at.markdown if "-badge[" in m.body)
+    assert f"**{december / expected[date(2024, 12, 1)]:.0%}** of target" in line
