@@ -59,7 +59,7 @@ def _slider(
         key=slider_key,
         on_change=moved,
         args=(slider_key,),
-        format=_slider_format(unit, top),
+        format=_slider_format(unit),
     )
     right.number_input(
         "Exact",
@@ -72,10 +72,9 @@ def _slider(
     )
 
 
-def _slider_format(unit: str, top: float) -> str:
-    if unit == "percent":
-        return "%.3f"
-    return "%.2f" if top < 100 else "%.0f"
+def _slider_format(unit: str) -> str:
+    """The slider's label in the KPI's unit with thousands separators ($4,000,000, 15%)."""
+    return {"currency": "dollar", "percent": "percent"}.get(unit, "localized")
 
 
 def _top(rows: list[Record]) -> float:
