@@ -1,5 +1,8 @@
-"""Actuals per KPI x category x period in DuckDB: ``aggregate_records`` (plain records, what
-the command line uses: it never loads pandas) and ``aggregate`` (the same as a pandas frame).
+"""Actuals per KPI x category x period in DuckDB, as plain records (``aggregate_records``).
+
+Records (one dict per KPI x category x period, ``Record``) are the engine's one data shape:
+scoring, card facts, pace and charts take them; the UI makes a table of them only where it
+shows or exports one.
 
 One query runs per group of KPIs sharing (time column, grain, category column, filter);
 ratio measures are recomputed from their sums at every level (GROUPING SETS), never
@@ -15,7 +18,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, cast
+from typing import Any, cast
 
 import duckdb
 
@@ -31,9 +34,6 @@ from kpi_logic.ingest_types import logical_type
 from kpi_logic.model import KPI, validate
 from kpi_logic.sql import quote_ident
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 AGGREGATE_COLUMNS = ["kpi", "category", "period", "actual", "as_of", "additive"]
 BLANK_CATEGORY = "(blank)"  # category of rows whose category cell is empty
 COUNT_FUNCTIONS = ("count", "count_distinct")  # 0, not missing, for a cell without rows
@@ -43,6 +43,7 @@ _H = f"__kpi_{uuid.uuid4().hex[:6]}"  # prefix of helper columns: can't meet a u
 _PERIOD, _CATEGORY, _DAY = (f"{_H}_{n}" for n in ("period", "category", "day"))
 
 Categories = Sequence[str] | Mapping[str, Sequence[str]]
+Record = dict[str, Any]  # one KPI x category x period: the keys of AGGREGATE_COLUMNS and more
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,8 @@ def aggregate_records(
     start: date | None = None,
     end: date | None = None,
     categories: Categories | None = None,
-) -> list[dict[str, object]]:
+    whole: bool = False,
+) -> list[Record]:
     """Actual per KPI x category x period as plain records with the keys of
     ``AGGREGATE_COLUMNS``: ``kpi, category, period, actual, as_of, additive``.
 
@@ -138,13 +140,15 @@ def aggregate_records(
 
     ``start``/``end`` (inclusive) limit the dates of KPIs with a time column. ``categories``
     is a list of values of each KPI's own ``by`` column, or a mapping column -> values applied
-    to every KPI; an empty list selects everything.
+    to every KPI; an empty list selects everything. ``whole`` (with ``start``) makes the days
+    from ``start`` to ``end`` one period, whose ``period`` is ``start`` (a time window).
     """
     columns = table_columns(con, table)
+    window = start if whole else None
     records = [
         record
         for group in _groups(kpis, columns)
-        for record in _run_group(con, table, group, columns, start, end, categories)
+        for record in _run_group(con, table, group, columns, start, end, categories, window)
     ]
     order = {kpi.name: i for i, kpi in enumerate(kpis)}
     records.sort(
@@ -167,11 +171,13 @@ def aggregate_sql(
     start: date | None = None,
     end: date | None = None,
     categories: Categories | None = None,
+    whole: bool = False,
 ) -> list[tuple[str, list[object]]]:
     """The SQL and bound parameters of each query ``aggregate_records`` runs over ``table``
     (column name -> DuckDB type in ``columns``), one per group of KPIs."""
+    window = start if whole else None
     return [
-        _group_sql(table, group, columns, start, end, categories)
+        _group_sql(table, group, columns, start, end, categories, window)
         for group in _groups(kpis, columns)
     ]
 
@@ -185,38 +191,6 @@ def _groups(kpis: Sequence[KPI], columns: Mapping[str, str]) -> list[list[_Plan]
     return list(groups.values())
 
 
-def aggregate(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    kpis: Sequence[KPI],
-    *,
-    start: date | None = None,
-    end: date | None = None,
-    categories: Categories | None = None,
-) -> pd.DataFrame:
-    """``aggregate_records`` as a frame with columns ``AGGREGATE_COLUMNS`` (None, not NaN, in
-    ``category``, ``period`` and ``as_of``); without KPIs an empty frame of those columns.
-    """
-    import pandas as pd  # here, not at module level: the command line path never loads pandas
-
-    records = aggregate_records(con, table, kpis, start=start, end=end, categories=categories)
-    if not kpis:
-        return pd.DataFrame(columns=AGGREGATE_COLUMNS)
-    frame = pd.DataFrame(
-        {
-            "kpi": pd.Series([r["kpi"] for r in records], dtype="str"),
-            **{
-                column: pd.Series([r[column] for r in records], dtype=object)
-                for column in ("category", "period")
-            },
-            "actual": pd.Series([r["actual"] for r in records], dtype="float64"),
-            "as_of": pd.Series([r["as_of"] for r in records], dtype=object),
-            "additive": pd.Series([r["additive"] for r in records], dtype=bool),
-        }
-    )
-    return frame
-
-
 def _run_group(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -225,9 +199,10 @@ def _run_group(
     start: date | None,
     end: date | None,
     categories: Categories | None,
-) -> list[dict[str, object]]:
+    window: date | None,
+) -> list[Record]:
     """One query for KPIs sharing time, grain, by and filter; one record per KPI and row."""
-    sql, params = _group_sql(table, plans, columns, start, end, categories)
+    sql, params = _group_sql(table, plans, columns, start, end, categories, window)
     try:
         cursor = con.execute(sql, params)
     except duckdb.Error as err:
@@ -278,7 +253,7 @@ def _finite(value: float | None) -> float:
     return float(value) if value is not None and math.isfinite(value) else math.nan
 
 
-def _zero_fill(long: list[dict[str, object]]) -> list[dict[str, object]]:
+def _zero_fill(long: list[Record]) -> list[Record]:
     """Count KPIs: the rows to add so that a seen category in a seen period without rows
     counts 0 (sorted by category and period)."""
     cells = [r for r in long if r["category"] is not None]
@@ -309,8 +284,10 @@ def _group_sql(
     start: date | None,
     end: date | None,
     categories: Categories | None,
+    window: date | None = None,
 ) -> tuple[str, list]:
-    """``SELECT ... GROUP BY GROUPING SETS`` over a subquery of helper columns.
+    """``SELECT ... GROUP BY GROUPING SETS`` over a subquery of helper columns; with
+    ``window`` (a first day) every row's period is that day instead of its own period's.
 
     A KPI filter drops rows (``WHERE``), so every aggregate in the measure, ``count(*)``
     included, sees only the kept rows; a category or period whose rows are all filtered out
@@ -320,11 +297,12 @@ def _group_sql(
     used = list(dict.fromkeys(c for p in plans for c in p.measure.columns))
     helpers, params = [], []
     if first.time:
+        truncated = "CAST(? AS DATE)" if window else f"date_trunc(?, {quote_ident(first.time)})"
         helpers += [
-            f"CAST(date_trunc(?, {quote_ident(first.time)}) AS DATE) AS {_PERIOD}",
+            f"CAST({truncated} AS DATE) AS {_PERIOD}",
             f"CAST({quote_ident(first.time)} AS DATE) AS {_DAY}",
         ]
-        params.append(first.kpi.grain)
+        params.append(window or first.kpi.grain)
     if first.by:
         helpers.append(f"{_category_sql(first.by)} AS {_CATEGORY}")
         params.append(BLANK_CATEGORY)

@@ -1,8 +1,8 @@
 """The current dataset, its KPI set (with target overrides from sliders) and scored results.
 
 The expensive part, the aggregate over the data, is cached by table, dataset revision, KPI
-definitions and filters; targets are applied afterwards by ``score.score``, so moving a
-target slider never re-scans the data.
+definitions and filters; targets are applied afterwards by ``score.score_records``, so
+moving a target slider never re-scans the data. Results are the engine's records.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import functools
 from datetime import date
 
 import duckdb
-import pandas as pd
 import streamlit as st
 
-from kpi_logic import charts, compute, forecast, score, targets, versions
+from kpi_logic import charts, compute, forecast, score, scorecard, targets, versions
+from kpi_logic.compute import Record
 from kpi_logic.errors import (
     ComputeError,
     DataReadError,
@@ -152,13 +152,16 @@ def dataset_columns(_cur: duckdb.DuckDBPyConnection, table: str, revision: str) 
 
 
 def live_kpis(dataset: Dataset, kpi_set: KPISet) -> tuple[list[KPI], list[KPI]]:
-    """The saved KPIs, and the KPIs as shown: totals judged on the picked categories, then
-    the view's targets and trial bands."""
+    """The saved KPIs, and the KPIs as shown: the view's unsaved targets, then totals judged
+    on the picked categories' targets (so a drill-down judges the total by the same rules
+    whether its targets are saved or tried), then trial bands."""
     saved = saved_kpis(kpi_set)
     columns = list(dataset_columns(session.cursor(), dataset.table, dataset.content_hash))
     session.check_view([k.name for k in saved], columns)
-    shown = targets.with_selected_totals(saved, session.view().filters, columns)
-    return saved, with_trial_bands(targets.with_overrides(shown, session.view().targets))
+    tried = targets.with_overrides(saved, session.view().targets)
+    return saved, with_trial_bands(
+        targets.with_selected_totals(tried, session.view().filters, columns)
+    )
 
 
 def save_kpis(kpi_set: KPISet, kpis: list[KPI], summary: str) -> bool:
@@ -199,14 +202,14 @@ def _aggregate(
     end: date | None,
     categories: tuple[tuple[str, tuple[str, ...]], ...],
     _kpis: tuple[KPI, ...],
-) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, str]]:
-    """The aggregate of ``_kpis`` split by KPI, an empty frame of its columns, and the problem
-    of each KPI that could not be computed; cached by table, content hash, definitions and
-    filters, failures included (so a broken KPI does not send every slider move back to the
-    data). Shared, not copied: read only."""
+) -> tuple[dict[str, list[Record]], dict[str, str]]:
+    """The aggregate's records of ``_kpis`` by KPI name, and the problem of each KPI that
+    could not be computed; cached by table, content hash, definitions and filters, failures
+    included (so a broken KPI does not send every slider move back to the data). Shared, not
+    copied: read only."""
 
-    def run(group: list[KPI]) -> pd.DataFrame:
-        return compute.aggregate(
+    def run(group: list[KPI]) -> list[Record]:
+        return compute.aggregate_records(
             _cur,
             table,
             group,
@@ -217,22 +220,24 @@ def _aggregate(
 
     problems: dict[str, str] = {}
     try:
-        agg = run(list(_kpis))
+        records = run(list(_kpis))
     except (KPIDefinitionError, DataReadError):  # find which KPIs fail; compute the others
-        frames = []
+        records = []
         for kpi in _kpis:
             try:
-                frames.append(run([kpi]))
+                records += run([kpi])
             except (KPIDefinitionError, DataReadError) as err:
                 problems[kpi.name] = str(err)
-        agg = pd.concat(frames, ignore_index=True) if frames else run([])
-    parts = {str(name): rows for name, rows in agg.groupby("kpi", sort=False)}
-    return parts, agg.iloc[:0], problems
+    parts: dict[str, list[Record]] = {}
+    for record in records:
+        parts.setdefault(record["kpi"], []).append(record)
+    return parts, problems
 
 
-def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Actual, target, attainment and status per KPI x category x period for the view, and
-    the problem of each KPI that could not be computed (KPI name -> message)."""
+def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[list[Record], dict[str, str]]:
+    """Actual, target, attainment and status per KPI x category x period for the view (the
+    records of ``score.score_records``, shared: read only), and the problem of each KPI that
+    could not be computed (KPI name -> message)."""
     view = session.view()
     query = (
         dataset.table,
@@ -243,34 +248,86 @@ def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[pd.DataFrame, dict[str, s
         tuple((column, tuple(values)) for column, values in sorted(view.filters.items())),
     )
     try:
-        parts, empty, problems = _aggregate(session.cursor(), *query, tuple(kpis))
+        parts, problems = _aggregate(session.cursor(), *query, tuple(kpis))
     except ComputeError as err:  # out of memory or disk: not cached, the next run tries again
         st.error(markdown_text(err), icon=":material/error:")
         st.stop()
-    frames = [_score(query, repr(k), parts[k.name], k) for k in kpis if k.name in parts]
-    return (pd.concat(frames, ignore_index=True) if frames else score.score(empty, [])), problems
+    results = [r for k in kpis if k.name in parts for r in _score(query, repr(k), parts[k.name], k)]
+    return results, problems
 
 
 @st.cache_resource(max_entries=1024, show_spinner=False)
-def _score(query: tuple, kpi_repr: str, _rows: pd.DataFrame, _kpi: KPI) -> pd.DataFrame:
-    """One KPI's rows of the aggregate of ``query`` scored, cached by that and by everything
-    the KPI says (its ``repr``): a target move re-scores the moved KPI only. Shared, not
-    copied: read only (``scored`` concatenates copies)."""
-    return score.score(_rows, [_kpi])
+def _score(query: tuple, kpi_repr: str, _rows: list[Record], _kpi: KPI) -> list[Record]:
+    """One KPI's records of the aggregate of ``query`` scored, cached by that and by
+    everything the KPI says (its ``repr``): a target move re-scores the moved KPI only.
+    Shared, not copied: read only."""
+    return score.score_records(_rows, [_kpi])
+
+
+@st.cache_resource(max_entries=256, show_spinner="Computing the time window…")
+def _window_actuals(
+    _cur: duckdb.DuckDBPyConnection,
+    table: str,
+    revision: str,
+    definitions: tuple[tuple[str, str, int], ...],
+    choice: scorecard.WindowChoice,
+    categories: tuple[tuple[str, tuple[str, ...]], ...],
+    _kpis: tuple[KPI, ...],
+) -> tuple[dict[str, scorecard.Window | None], list[Record]]:
+    """Each KPI's window and its actuals there and a year earlier; cached by table, content
+    hash, definitions (and fiscal year start), window and filters. Shared: read only."""
+    spans = scorecard.spans(_cur, table, _kpis, choice)
+    found = scorecard.window_actuals(
+        _cur,
+        table,
+        _kpis,
+        spans,
+        categories={column: list(values) for column, values in categories} or None,
+    )
+    return spans, found
+
+
+def windowed(dataset: Dataset, kpis: list[KPI], problems: dict[str, str]) -> list[Record] | None:
+    """The scorecard of the view's time window (``scorecard.score_windows`` records) for the
+    KPIs that compute, or None when the view shows the latest period. A target move re-scores
+    the cached actuals without a query."""
+    view = session.view()
+    shown = tuple(k for k in kpis if k.name not in problems)
+    if view.window is None or not shown:
+        return None
+    choice = scorecard.WindowChoice(kind=view.window, as_of=view.end, start=view.start)
+    query = (
+        dataset.table,
+        dataset.content_hash,
+        tuple((k.name, definition_key(k), k.fiscal_year_start) for k in shown),
+        choice,
+        tuple((column, tuple(values)) for column, values in sorted(view.filters.items())),
+    )
+    try:
+        spans, actuals = _window_actuals(session.cursor(), *query, shown)
+    except KPIExplorerError as err:
+        st.error(markdown_text(err), icon=":material/error:")
+        return None
+    return scorecard.score_windows(actuals, shown, spans)
+
+
+def rows_of(results: list[Record], name: str) -> list[Record]:
+    """The records of the KPI ``name``."""
+    return [r for r in results if r["kpi"] == name]
 
 
 def trend(
-    kpi: KPI, rows: pd.DataFrame, title: str = "Trend"
+    kpi: KPI, rows: list[Record], title: str = "Trend"
 ) -> tuple[charts.Spec, forecast.Pace | None]:
-    """The trend chart of ``kpi`` (its all-categories rows of ``rows``, the target line and
-    the pace projection) and its pace to the due date."""
-    totals = rows[(rows["kpi"] == kpi.name) & rows["category"].isna()]
-    pace = forecast.pace(kpi, rows)
+    """The trend chart of ``kpi`` (its all-categories records of ``rows``, the target line
+    and the pace projection) and its pace to the due date."""
+    totals = [r for r in rows if r["kpi"] == kpi.name and r["category"] is None]
+    pace = forecast.pace(kpi, totals)
     chart = charts.trend_chart(
         totals,
         unit=kpi.unit,
-        target_line=totals[["period", "target"]],
-        projection=None if pace is None else pace.projection_frame(),
+        target_line=totals,
+        projection=None if pace is None else pace.projection(),
         grain=kpi.grain,
         title=title,
     )

@@ -9,7 +9,8 @@ import math
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import targets
+from kpi_logic import score, targets
+from kpi_logic.compute import Record
 from kpi_logic.model import KPI, period_start
 from kpi_logic.store import KPISet
 from kpi_logic.text import markdown_text
@@ -58,7 +59,7 @@ def _slider(
         key=slider_key,
         on_change=moved,
         args=(slider_key,),
-        format=_slider_format(unit, top),
+        format=_slider_format(unit),
     )
     right.number_input(
         "Exact",
@@ -71,31 +72,31 @@ def _slider(
     )
 
 
-def _slider_format(unit: str, top: float) -> str:
-    if unit == "percent":
-        return "%.3f"
-    return "%.2f" if top < 100 else "%.0f"
+def _slider_format(unit: str) -> str:
+    """The slider's label in the KPI's unit with thousands separators ($4,000,000, 15%)."""
+    return {"currency": "dollar", "percent": "percent"}.get(unit, "localized")
 
 
-def _top(actuals: pd.Series) -> float:
-    """Slider end: twice the best value seen, so the target can go well beyond it."""
-    best = actuals.abs().max()
-    return 2 * float(best) if pd.notna(best) and best > 0 else 100.0
+def _top(rows: list[Record]) -> float:
+    """Slider end: twice the best actual seen in ``rows``, so the target can go well beyond it."""
+    best = max((abs(r["actual"]) for r in rows if not score.is_missing(r["actual"])), default=0.0)
+    return 2 * float(best) if best > 0 else 100.0
 
 
-def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.DataFrame) -> None:
+def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: list[Record]) -> None:
     """Draw the targets of the selected KPI (``shown``: as the dashboard shows them)."""
     name = kpis.selected_name(saved)
     current = next(k for k in saved if k.name == name)
     live = next(k for k in shown if k.name == name)
-    rows = results[results["kpi"] == current.name]
+    rows = kpis.rows_of(results, current.name)
     st.subheader(f"Targets · {markdown_text(current.name)}")
     by = markdown_text(current.by or "")
     st.caption(
         "Move a target to see the dashboard re-score; the link carries it. "
         "Save to keep it for everyone."
     )
-    totals = rows[rows["category"].isna()]
+    _unsaved(saved)
+    totals = [r for r in rows if r["category"] is None]
     if current.by and session.view().filters.get(current.by):
         st.caption(
             f"Only some {by} are shown: their card is judged against their own "
@@ -107,13 +108,13 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.Dat
             label,
             targets.OverrideKey(current.name),
             targets.headline_target(live),
-            _top(totals["actual"]),
+            _top(totals),
             current.unit,
             targets.headline_target(current),
         )
     if current.by:
-        cells = rows[rows["category"].notna()]
-        top = _top(cells["actual"])
+        cells = [r for r in rows if r["category"] is not None]
+        top = _top(cells)
         _slider(
             f"Each {by} (default)",
             targets.OverrideKey(current.name, category=targets.ALL_CATEGORIES),
@@ -125,7 +126,7 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.Dat
         box = layout.lazy_expander(f"Per {by}", "open_category_targets")
         if box is not None:
             with box:
-                categories = sorted(str(c) for c in cells["category"].dropna().unique())
+                categories = sorted({str(r["category"]) for r in cells})
                 for category in categories:
                     _slider(
                         markdown_text(category),
@@ -141,6 +142,12 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.Dat
         if box is not None:
             with box:
                 _period_grid(current, live, rows)
+    additive = bool(rows) and bool(rows[0]["additive"])
+    if additive and (current.by or current.time):
+        box = layout.lazy_expander("Allocate a target", "open_allocate")
+        if box is not None:
+            with box:
+                _allocate(live, rows)
     st.slider(
         "Bands: at risk from / on target from (attainment)",
         0.0,
@@ -163,6 +170,50 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.Dat
         st.rerun()
 
 
+_HOW = {False: "Evenly", True: "By last year's shares"}
+
+
+def _allocate(live: KPI, rows: list[Record]) -> None:
+    """Split the total over the categories, or a yearly target over the fiscal year's
+    periods, as what-if targets (saved with "Save targets" like any other)."""
+    by = markdown_text(live.by or "")
+    if live.by:
+        total = targets.headline_target(live)
+        how = st.radio(f"Split the total over {by}", [False, True], format_func=_HOW.get,
+                       key="split_how", horizontal=True)  # fmt: skip
+        if total is None:
+            st.caption("Set a total target first (the slider above).")
+        elif st.button(f"Split the total over {by}", key="split_total"):
+            _try(targets.split_total(live, total, rows, by_last_year=how))
+    if live.time:
+        yearly = st.number_input(
+            f"Yearly target, spread over the fiscal year's {live.grain}s",
+            min_value=0.0,
+            value=None,
+            key="yearly_target",
+            placeholder="e.g. 48000000",
+        )
+        how = st.radio("Spread", [False, True], format_func=_HOW.get, key="spread_how",
+                       horizontal=True)  # fmt: skip
+        if st.button("Spread the yearly target", key="spread_year", disabled=yearly is None):
+            _try(targets.spread_year(live, float(yearly or 0.0), rows, by_last_year=how))
+
+
+def _try(overrides: dict[targets.OverrideKey, float]) -> None:
+    """Add allocated targets to the view's what-if targets."""
+    session.set_view(targets={**session.view().targets, **overrides})
+    st.rerun()
+
+
+def _unsaved(saved: list[KPI]) -> None:
+    """Which targets are tried but not saved (every KPI's, what they were and are now)."""
+    overrides = session.view().targets
+    if overrides:
+        tried = targets.with_overrides(saved, overrides)
+        changes = targets.describe_changes(saved, tried)
+        st.warning(f"Unsaved targets: {markdown_text(changes)}", icon=":material/edit_note:")
+
+
 def _target_grid(current: KPI, live: KPI, categories: list[str]) -> None:
     """Per-category targets (and per-period ones when there is a date) in an editable grid."""
     grid = pd.DataFrame({current.by: categories})
@@ -180,24 +231,39 @@ def _target_grid(current: KPI, live: KPI, categories: list[str]) -> None:
         _use_grid(keys, grid["target"], edited["target"])
 
 
-def _period_grid(current: KPI, live: KPI, rows: pd.DataFrame) -> None:
+def _period_grid(current: KPI, live: KPI, rows: list[Record]) -> None:
     """Targets of single periods (the latest ones and up to the due date) in a grid."""
-    periods = sorted({p for p in rows["period"].dropna()})[-MAX_PERIOD_ROWS:]
+    periods = sorted({r["period"] for r in rows if r["period"] is not None})[-MAX_PERIOD_ROWS:]
     if current.due:
         periods = sorted({*periods, period_start(current.due, current.grain)})
-    scope = (
-        f" for each {markdown_text(current.by)} without a target of its own" if current.by else ""
+    whose: str | None = None  # None: the total's (or the only row's) per-period targets
+    if current.by:
+        categories = sorted({str(r["category"]) for r in rows if r["category"] is not None})
+        total = f"All {current.by} together (the total)"
+        picked = st.selectbox("Targets of", [total, *categories], key="period_targets_of")
+        whose = None if picked == total else picked
+        st.caption(
+            "Targets of single periods of the total; an empty cell uses the total target."
+            if whose is None
+            else f"Targets of single periods of {markdown_text(whose)} only; an empty cell "
+            "uses its own or the default."
+        )
+    else:
+        st.caption("Targets of single periods; an empty cell uses the default.")
+    saved = (
+        live.target.by_period
+        if whose is None
+        else {p: v for (c, p), v in live.target.by_category_period.items() if c == whose}
     )
-    st.caption(f"Targets of single periods{scope}; an empty cell uses the default.")
     grid = pd.DataFrame(
         {
             "period": [pd.Timestamp(p) for p in periods],
-            "target": [live.target.by_period.get(p) for p in periods],
+            "target": [saved.get(p) for p in periods],
         }
     )
     edited = st.data_editor(
         grid,
-        key=f"periods::{current.name}",
+        key=f"periods::{current.name}::{whose}",
         hide_index=True,
         disabled=["period"],
         width="stretch",
@@ -207,7 +273,7 @@ def _period_grid(current: KPI, live: KPI, rows: pd.DataFrame) -> None:
         },
     )
     if st.button("Use these period targets", key="apply_periods"):
-        keys = [targets.OverrideKey(current.name, period=p) for p in periods]
+        keys = [targets.OverrideKey(current.name, category=whose, period=p) for p in periods]
         _use_grid(keys, grid["target"], edited["target"])
 
 
