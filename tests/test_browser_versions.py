@@ -127,8 +127,12 @@ def test_an_app_on_postgres_restarted_on_an_empty_disk_opens_the_old_link(
         exact = sidebar.locator('[data-testid="stNumberInput"]').filter(has_text="Exact").first
         exact.locator("input").fill("4321")
         exact.locator("input").press("Enter")
+        page.wait_for_url(re.compile(r"[?&]t="), timeout=TIMEOUT_MS)  # tried, not saved yet
         wait_for_app(page)
         sidebar.get_by_role("button", name="Save targets").click()
+        page.wait_for_function(  # saved: the link no longer carries it
+            "() => !new URLSearchParams(location.search).has('t')", timeout=TIMEOUT_MS
+        )
         wait_for_app(page)
         page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Review").click()
         note = page.get_by_label("Note", exact=True)
@@ -235,6 +239,7 @@ def test_append_by_key_restore_a_pinned_link_and_a_view_of_a_deleted_dataset(
     other.close()
 
     wait_for_app(page)
+    page.get_by_text("Versions (this is version 2)").click()
     page.get_by_role("button", name="Restore version 1").click()
     page.get_by_text("Version 1 of orders.csv is the current one again").wait_for(
         timeout=TIMEOUT_MS

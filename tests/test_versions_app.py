@@ -28,9 +28,12 @@ SAMPLE_NAMES = [k["name"] for k in yaml.safe_load(SAMPLE_KPIS.read_text())["kpis
 
 
 def upload(at: AppTest, name: str, content: bytes, *, index: int = 0) -> AppTest:
-    """Upload a file with the Data page's uploader number ``index`` (0: new datasets)."""
+    """Upload a file with the Data page's uploader number ``index`` (0: new datasets; 1: a
+    new version of the dataset shown, in the open Versions section)."""
     at.switch_page("pages/data.py")
     rerun(at)
+    if index:
+        open_sections(at, "open_versions")
     at.get("file_uploader")[index].set_value((name, content, "text/csv"))
     return rerun(at)
 
@@ -70,7 +73,7 @@ def test_a_new_version_keeps_the_kpis_and_links_follow_it_unless_pinned(
     rerun(at)
     assert any(s.body.startswith("Version 2 of Sample sales (bundled)") for s in at.success)
     assert len(at.selectbox(key="data_pick").options) == 1  # still one dataset
-    versions = table_with(at, "Shown")
+    versions = table_with(open_sections(at, "open_versions"), "Shown")
     assert list(versions["Version"]) == [2, 1]
     assert list(versions["Rows"]) == [len(newer), len(sample)]
     assert list(versions["Shown"]) == ["current", ""]
@@ -138,7 +141,7 @@ def test_the_schema_diff_names_a_broken_kpi_and_cancel_keeps_the_dataset(
     at.button(key="version_cancel").click()
     rerun(at)
     assert "version_go" not in [b.key for b in at.button]
-    assert list(table_with(at, "Shown")["Version"]) == [1]
+    assert list(table_with(open_sections(at, "open_versions"), "Shown")["Version"]) == [1]
     assert "version 1 · " in captions(at)
 
 
@@ -154,7 +157,7 @@ def preview_total(at: AppTest) -> tuple[int, float]:
 def test_append_by_key_restore_and_a_separate_dataset_of_the_same_name(store_path: Path) -> None:
     at = upload(start(store_path), "orders.csv", ORDERS.encode())
     assert "same_name_choice" not in [r.key for r in at.radio]  # a new name loads at once
-    at = as_new_version(upload(at, "orders.csv", MORE.encode()))
+    at = upload(at, "orders.csv", MORE.encode(), index=1)  # the Versions section's uploader
     at.radio(key="version_mode").set_value("append")
     rerun(at)
     at.selectbox(key="version_key").select("Order")
@@ -173,13 +176,14 @@ def test_append_by_key_restore_and_a_separate_dataset_of_the_same_name(store_pat
     assert preview_total(at) == (len(expected), pytest.approx(expected["Amount"].sum()))
     dataset_id = at.selectbox(key="data_pick").value
 
+    open_sections(at, "open_versions")
     restore = next(s for s in at.selectbox if s.key == f"restore_pick_{dataset_id}")
     restore.select(1)
     rerun(at)
     at.button(key="restore_version").click()
     rerun(at)
     assert preview_total(at) == (len(first), pytest.approx(first["Amount"].sum()))
-    versions = table_with(at, "Shown")
+    versions = table_with(open_sections(at, "open_versions"), "Shown")
     assert list(versions["Shown"]) == ["", "current"]
 
     at = upload(at, "orders.csv", ORDERS.encode())

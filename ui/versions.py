@@ -121,8 +121,16 @@ def _say(kind: str, message: str) -> None:
 
 
 def section(dataset: Dataset) -> None:
-    """The versions of ``dataset``: upload a new version, the list, restore one."""
-    with st.expander("Versions: upload a new version, append rows, restore", expanded=True):
+    """The versions of ``dataset``: upload a new version, the list, restore one (drawn only
+    while the section is open)."""
+    box = layout.lazy_expander(
+        f"Versions (this is version {dataset.version}): upload a new one, append rows, restore",
+        "open_versions",
+        icon=":material/history:",
+    )
+    if box is None:
+        return
+    with box:
         _new_version_uploader(dataset)
         _version_list(dataset)
 
