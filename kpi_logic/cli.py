@@ -4,6 +4,8 @@
                                  [--sheet NAME] [--out FILE]
                                  [--memory-limit SIZE] [--temp-dir FOLDER]
     python -m kpi_logic suggest DATA [--sheet NAME] [--out FILE]
+    python -m kpi_logic explain DATA --kpis KPIS.yaml --kpi NAME [--as-of DATE]
+                                [--against target|previous|last-year] [--format csv|json]
 
 ``--memory-limit`` (DuckDB's ``memory_limit``, e.g. ``2GB``) caps DuckDB's memory; what does
 not fit spills to ``--temp-dir``, so files larger than memory can be evaluated.
@@ -11,6 +13,11 @@ not fit spills to ``--temp-dir``, so files larger than memory can be evaluated.
 ``evaluate`` prints ``kpi, category, period, actual, target, attainment, status`` per KPI x
 category x period (category empty for a KPI without ``by``); ``--totals`` adds the
 all-categories rows of KPIs with ``by`` and a ``total`` column marking them.
+
+``explain`` prints ``category, actual, target, gap, contribution`` (and ``rate, mix`` for a
+ratio) for one KPI in the period holding ``--as-of`` (default: its latest period), largest
+contribution first, with a line for the unallocated rest of a total target
+(:mod:`kpi_logic.explain`); the contributions add up to the total's actual minus target.
 
 Any problem with the data, the KPI file or an expression prints one line on stderr and exits
 1 (argparse usage errors exit 2); never a traceback.
@@ -28,11 +35,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from kpi_logic.errors import DataReadError, KPIExplorerError
 from kpi_logic.sql import sandboxed_connection
+
+if TYPE_CHECKING:
+    from kpi_logic.model import KPI
 
 # The engine's modules are imported by the commands themselves: ``evaluate`` starts the load
 # on another thread first, and imports the rest while DuckDB connects and reads.
@@ -87,7 +98,23 @@ def _parser() -> argparse.ArgumentParser:
     starter = commands.add_parser("suggest", help="print a starter KPI file for the data")
     starter.add_argument("data", help="CSV, TSV, TXT, Parquet or Excel file")
     starter.set_defaults(run=_suggest)
-    for command in (evaluate, starter):
+    explain = commands.add_parser(
+        "explain", help="each category's contribution to a KPI's gap to target (or change)"
+    )
+    explain.add_argument("data", help="CSV, TSV, TXT, Parquet or Excel file")
+    explain.add_argument("--kpis", required=True, help="KPI file (YAML)")
+    explain.add_argument("--kpi", required=True, help="name of the KPI to explain")
+    explain.add_argument("--as-of", type=_iso_date, help="explain the period holding this date")
+    explain.add_argument(
+        "--against",
+        choices=("target", "previous", "last-year"),
+        default="target",
+        help="the gap to target (default), or the change against the previous period or the "
+        "same period last year",
+    )
+    explain.add_argument("--format", choices=("csv", "json"), default="csv")
+    explain.set_defaults(run=_explain)
+    for command in (evaluate, starter, explain):
         command.add_argument("--sheet", help="sheet of an Excel workbook (default: the first)")
         command.add_argument("--out", help="write to this file instead of standard output")
         command.add_argument(
@@ -164,6 +191,45 @@ def _evaluate(args: argparse.Namespace) -> str:
             rows.append([*row, total] if args.totals else row)
     columns = [*OUTPUT_COLUMNS, "total"] if args.totals else OUTPUT_COLUMNS
     return _json(rows, columns) if args.format == "json" else _csv(rows, columns)
+
+
+def _iso_date(text: str) -> date:
+    """An ``--as-of`` value: an ISO date (argparse reports anything else in one line)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2024-12-31") from None
+
+
+def _kpi_named(kpis: list[KPI], name: str) -> KPI:
+    found = [k for k in kpis if k.name == name]
+    if not found:
+        names = ", ".join(f'"{k.name}"' for k in kpis)
+        raise KPIExplorerError(f'No KPI named "{name}" in the KPI file (it has {names}).')
+    return found[0]
+
+
+def _explain(args: argparse.Namespace) -> str:
+    from kpi_logic import explain
+
+    kpis = _load_kpis(args)
+    kpi = _kpi_named(kpis, args.kpi)
+    con, warnings = _load(args)
+    _warn(warnings)
+    against = {"previous": explain.PREVIOUS, "last-year": explain.LAST_YEAR}.get(
+        args.against, explain.TARGET
+    )
+    result = explain.explain(con, TABLE, kpi, as_of=args.as_of, against=against)
+    columns = ["category", "actual", "target", "gap", "contribution"]
+    columns += ["rate", "mix"] if result.ratio else []
+    rows = [[_plain(getattr(line, c)) for c in columns] for line in result.lines]
+    return _json(rows, columns) if args.format == "json" else _csv(rows, columns)
+
+
+def _load_kpis(args: argparse.Namespace) -> list[KPI]:
+    from kpi_logic.kpi_file import kpis_from_yaml
+
+    return kpis_from_yaml(_read_kpi_file(args.kpis))
 
 
 def _read_kpi_file(path: str) -> str:
