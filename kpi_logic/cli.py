@@ -6,6 +6,8 @@
     python -m kpi_logic suggest DATA [--sheet NAME] [--out FILE]
     python -m kpi_logic explain DATA --kpis KPIS.yaml --kpi NAME [--as-of DATE]
                                 [--against target|previous|last-year] [--format csv|json]
+    python -m kpi_logic digest DATA --kpis KPIS.yaml [--as-of DATE] [--format md|html]
+                               [--notes NOTES.csv] [--title TEXT] [--out FILE]
 
 ``--memory-limit`` (DuckDB's ``memory_limit``, e.g. ``2GB``) caps DuckDB's memory; what does
 not fit spills to ``--temp-dir``, so files larger than memory can be evaluated.
@@ -18,6 +20,11 @@ all-categories rows of KPIs with ``by`` and a ``total`` column marking them.
 ratio) for one KPI in the period holding ``--as-of`` (default: its latest period), largest
 contribution first, with a line for the unallocated rest of a total target
 (:mod:`kpi_logic.explain`); the contributions add up to the total's actual minus target.
+
+``digest`` writes the review meeting's page (:mod:`kpi_logic.digest`): every KPI off target
+or at risk with owner, gap, largest contributor, pace, chance of meeting the target and last
+note (from ``--notes``, a CSV of ``kpi, date, author, text[, status]``), and a line per KPI on
+target.
 
 Any problem with the data, the KPI file or an expression prints one line on stderr and exits
 1 (argparse usage errors exit 2); never a traceback.
@@ -114,7 +121,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--format", choices=("csv", "json"), default="csv")
     explain.set_defaults(run=_explain)
-    for command in (evaluate, starter, explain):
+    review = commands.add_parser("digest", help="the review meeting's digest, Markdown or HTML")
+    review.add_argument("data", help="CSV, TSV, TXT, Parquet or Excel file")
+    review.add_argument("--kpis", required=True, help="KPI file (YAML)")
+    review.add_argument("--as-of", type=_iso_date, help="use the data up to this date")
+    review.add_argument("--format", choices=("md", "html"), default="md")
+    review.add_argument("--notes", help="check-in notes: CSV with kpi, date, author, text, status")
+    review.add_argument("--title", default="KPI review", help="the page's title")
+    review.set_defaults(run=_digest)
+    for command in (evaluate, starter, explain, review):
         command.add_argument("--sheet", help="sheet of an Excel workbook (default: the first)")
         command.add_argument("--out", help="write to this file instead of standard output")
         command.add_argument(
@@ -224,6 +239,22 @@ def _explain(args: argparse.Namespace) -> str:
     columns += ["rate", "mix"] if result.ratio else []
     rows = [[_plain(getattr(line, c)) for c in columns] for line in result.lines]
     return _json(rows, columns) if args.format == "json" else _csv(rows, columns)
+
+
+def _digest(args: argparse.Namespace) -> str:
+    from kpi_logic import digest
+
+    kpis = _load_kpis(args)
+    notes = []
+    if args.notes:
+        try:
+            notes = digest.notes_from_csv(Path(args.notes).read_text(encoding="utf-8-sig"))
+        except UnicodeDecodeError:
+            raise KPIExplorerError(f"{args.notes}: the notes file is not UTF-8 text.") from None
+    con, warnings = _load(args)
+    _warn(warnings)
+    page = digest.digest_for(con, TABLE, kpis, notes, title=args.title, as_of=args.as_of)
+    return digest.to_html(page) if args.format == "html" else digest.to_markdown(page)
 
 
 def _load_kpis(args: argparse.Namespace) -> list[KPI]:

@@ -112,8 +112,12 @@ class Explanation:
 
     @property
     def top(self) -> Line | None:
-        """The line with the largest contribution (in size), if any."""
-        return self.lines[0] if self.lines else None
+        """The largest contributor: the line with the largest contribution in the gap's
+        direction (the largest in size when the gap is 0 or no line goes its way)."""
+        sign = math.copysign(1.0, self.gap) if self.gap else 0.0
+        same = [line for line in self.lines if line.contribution * sign > 0]
+        found = same or self.lines
+        return found[0] if found else None
 
 
 # --- which measures split, and how -------------------------------------------------------
@@ -511,6 +515,8 @@ def reading(explanation: Explanation, unit: str) -> str:
     )
     if top is None or explanation.gap == 0 and top.contribution == 0:
         return f"No {what}: the KPI is exactly at {whole}."
+    if top.kind == ALL:
+        return f"The whole {whole} {what} is the KPI's own: it has no categories to split it by."
     part = format_value(top.contribution, unit, signed=True)
     name = "The unallocated rest of the total target" if top.kind == UNALLOCATED else top.category
     return f"{name} accounts for {part} of the {whole} {what}."

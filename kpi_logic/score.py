@@ -35,6 +35,17 @@ STATUSES = (ON_TARGET, AT_RISK, OFF_TARGET, NO_TARGET, NO_DATA)  # of a cell
 ON_TRACK, BEHIND = "on track", "behind"
 PACE_STATUSES = (ON_TRACK, BEHIND)  # of the pace to a due date (kpi_logic.forecast)
 NOTE_STATUSES = (ON_TRACK, AT_RISK, BEHIND, "done")  # a check-in note's own label
+# A status is never told by colour alone: each has its own symbol beside its word (cards,
+# tables, the digest) and its own mark shape in charts (``charts.STATUS_SHAPES``).
+STATUS_SYMBOLS = {
+    ON_TARGET: "\u2714",  # ✔ heavy check mark
+    AT_RISK: "\u25b2",  # ▲ triangle
+    OFF_TARGET: "\u2716",  # ✖ heavy cross
+    NO_TARGET: "\u25cb",  # ○ circle
+    NO_DATA: "\u2013",  # – dash
+    ON_TRACK: "\u2714",
+    BEHIND: "\u25bc",  # ▼ triangle down
+}
 
 
 def score_records(
