@@ -50,6 +50,8 @@ _SCHEMA = (
         id VARCHAR PRIMARY KEY, kpi_set_id VARCHAR NOT NULL, kpi_name VARCHAR NOT NULL,
         author VARCHAR NOT NULL, text VARCHAR NOT NULL, status VARCHAR,
         created_at TIMESTAMP NOT NULL, seq BIGINT NOT NULL DEFAULT nextval('row_seq'))""",
+    # a note may be tied to a period (its first day); stores made before get the column
+    "ALTER TABLE notes ADD COLUMN IF NOT EXISTS period DATE",
 )
 
 
