@@ -1,5 +1,6 @@
 """The selected KPI explored: a bullet per category (a click drills down), the trend with its
-target and pace to the due date, and the attainment heatmap by category and period."""
+target, pace, forecast interval to the due date and check-in notes, the attainment heatmap by
+category and period, and what drives its gap; every chart with its table one click away."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ import streamlit as st
 
 from kpi_logic import charts
 from kpi_logic.model import KPI
+from kpi_logic.store import Dataset, Note
 from kpi_logic.text import markdown_text
-from ui import filters, kpis
+from ui import explain, filters, kpis
 from ui.cards import badge
 
+_SHOWN = ["category", "period", "actual", "target", "attainment", "status"]
 
-def draw(kpi: KPI, rows: pd.DataFrame) -> None:
-    """Bullet per category, trend with target and pace, attainment heatmap of one KPI."""
+
+def draw(dataset: Dataset, kpi: KPI, rows: pd.DataFrame, notes: list[Note]) -> None:
+    """Bullet per category, trend with target, pace, interval and notes, attainment heatmap
+    and the contributions to the gap of one KPI."""
     where = f" where {markdown_text(kpi.filter)}" if kpi.filter else ""
     st.markdown(f"**{markdown_text(kpi.name)}** = {markdown_text(kpi.measure)}{where}")
     left, right = st.columns(2)
@@ -44,12 +49,14 @@ def draw(kpi: KPI, rows: pd.DataFrame) -> None:
             if categories:
                 filters.drill_down(kpi.by, categories)
             st.caption("Click a bar to show only that category on the whole dashboard.")
+            explain.table_alternative("actual against target", "bullet", period_rows[_SHOWN])
     with right:
         if not kpi.time:
             st.info("Give this KPI a date column in the sidebar to see its trend.")
         else:
-            chart, pace = kpis.trend(kpi, rows)
-            st.vega_lite_chart(chart, width="stretch")
+            chart, pace = kpis.trend(kpi, rows, notes=notes)
+            st.vega_lite_chart(chart, width="stretch", key="trend_chart")
+            _outlook(kpi, rows)
             if pace is not None:
                 expected, projected, target = (
                     markdown_text(charts.format_value(v, kpi.unit))  # "$" starts math
@@ -63,6 +70,8 @@ def draw(kpi: KPI, rows: pd.DataFrame) -> None:
                 st.caption(
                     f"Due {kpi.due:%d %b %Y}: no pace yet (its period has no data or no target)."
                 )
+            totals = rows[rows["category"].isna()]
+            explain.table_alternative("trend", "trend", totals[_SHOWN[1:]])
     if kpi.by and kpi.time:
         if cells["attainment"].notna().any():
             st.vega_lite_chart(
@@ -76,8 +85,31 @@ def draw(kpi: KPI, rows: pd.DataFrame) -> None:
                 ),
                 width="stretch",
             )
+            explain.table_alternative("attainment by category and period", "heatmap", cells[_SHOWN])
         else:
             st.info(
                 f"Set a target per {markdown_text(kpi.by)} to see attainment by category and "
                 "period."
             )
+    if kpi.by:
+        explain.section(dataset, kpi)
+
+
+def _outlook(kpi: KPI, rows: pd.DataFrame) -> None:
+    """The forecast to the due date in words: projected value, 80% interval, chance."""
+    ahead = kpis.outlook(kpi, rows)
+    if ahead is None:
+        return
+    low, value, high = (
+        markdown_text(charts.format_value(v, kpi.unit))
+        for v in (ahead.low, ahead.value, ahead.high)
+    )
+    if ahead.method == "known":
+        verdict = "on target" if ahead.probability == 1 else "not on target"
+        st.markdown(f"Due {ahead.due:%d %b %Y}, passed: {value}, {verdict}.")
+        return
+    st.markdown(
+        f"Forecast for {ahead.due:%d %b %Y} ({ahead.method}, {ahead.periods} periods): "
+        f"{value}, 80% interval {low} to {high}; **{ahead.probability:.0%}** chance of being "
+        "on target."
+    )

@@ -8,13 +8,14 @@ target slider never re-scans the data.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import date
 
 import duckdb
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import charts, compute, forecast, score, targets
+from kpi_logic import charts, compute, forecast, projection, score, targets
 from kpi_logic.errors import (
     ComputeError,
     DataReadError,
@@ -23,7 +24,7 @@ from kpi_logic.errors import (
 )
 from kpi_logic.kpi_file import kpis_from_yaml, kpis_to_yaml
 from kpi_logic.model import KPI, definition_key
-from kpi_logic.store import Dataset, KPISet
+from kpi_logic.store import Dataset, KPISet, Note
 from kpi_logic.text import markdown_text, plain_text
 from ui import session
 
@@ -235,12 +236,14 @@ def _score(query: tuple, kpi_repr: str, _rows: pd.DataFrame, _kpi: KPI) -> pd.Da
 
 
 def trend(
-    kpi: KPI, rows: pd.DataFrame, title: str = "Trend"
+    kpi: KPI, rows: pd.DataFrame, title: str = "Trend", notes: Sequence[Note] = ()
 ) -> tuple[charts.Spec, forecast.Pace | None]:
-    """The trend chart of ``kpi`` (its all-categories rows of ``rows``, the target line and
-    the pace projection) and its pace to the due date."""
+    """The trend chart of ``kpi`` (its all-categories rows of ``rows``, the target line, the
+    pace projection, the forecast's 80% interval to the due date and ``notes`` at their
+    date) and its pace to the due date."""
     totals = rows[(rows["kpi"] == kpi.name) & rows["category"].isna()]
     pace = forecast.pace(kpi, rows)
+    ahead = outlook(kpi, rows)
     chart = charts.trend_chart(
         totals,
         unit=kpi.unit,
@@ -248,5 +251,54 @@ def trend(
         projection=None if pace is None else pace.projection_frame(),
         grain=kpi.grain,
         title=title,
+        interval=None if ahead is None else _interval(totals, ahead),
+        notes=note_marks(notes),
     )
     return chart, pace
+
+
+def total_records(kpi: KPI, rows: pd.DataFrame) -> list[dict[str, object]]:
+    """``kpi``'s all-categories rows of ``rows`` as the engine's records."""
+    totals = rows[(rows["kpi"] == kpi.name) & rows["category"].isna()]
+    return [
+        {
+            "kpi": kpi.name,
+            "category": None,
+            "period": None if pd.isna(period) else period,
+            "actual": float(actual),
+            "as_of": None if pd.isna(as_of) else as_of,
+            "additive": bool(additive),
+        }
+        for period, actual, as_of, additive in zip(
+            totals["period"], totals["actual"], totals["as_of"], totals["additive"], strict=True
+        )
+    ]
+
+
+def outlook(kpi: KPI, rows: pd.DataFrame) -> projection.Projection | None:
+    """``kpi``'s projection to its due date (interval, probability), from the cached rows."""
+    if kpi.due is None or kpi.time is None:
+        return None
+    return projection.project(kpi, total_records(kpi, rows))
+
+
+def _interval(totals: pd.DataFrame, ahead: projection.Projection) -> pd.DataFrame:
+    """The band from the last actual before the due period to the due period's interval."""
+    known = totals[totals["actual"].notna() & (totals["period"] < ahead.period)]
+    points = []
+    if len(known):
+        last = known.sort_values("period").iloc[-1]
+        points.append((last["period"], last["actual"], last["actual"], last["actual"]))
+    points.append((ahead.period, ahead.value, ahead.low, ahead.high))
+    return pd.DataFrame(points, columns=["period", "value", "low", "high"])
+
+
+def note_marks(notes: Sequence[Note]) -> pd.DataFrame:
+    """Notes as trend marks: at their period when tied to one, else at their day."""
+    return pd.DataFrame(
+        {
+            "date": [n.period or n.created_at.date() for n in notes],
+            "note": [n.text for n in notes],
+            "author": [n.author or "anonymous" for n in notes],
+        }
+    )
