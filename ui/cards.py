@@ -69,7 +69,10 @@ def card(
         st.markdown(status_line)
         if kpi.by:
             st.caption(f"{facts.on_target} of {facts.categories} {markdown_text(kpi.by)} on target")
-        if ahead is not None:
+        if ahead is not None and ahead.method == "known":
+            verdict = "met" if ahead.probability == 1 else "missed"
+            st.caption(f"Due {ahead.due:%d %b %Y}: target {verdict}")
+        elif ahead is not None:
             st.caption(
                 f"**{ahead.probability:.0%}** chance of being on target by {ahead.due:%d %b %Y}"
             )
@@ -93,5 +96,5 @@ def grid(items: list[KPI], results: pd.DataFrame, problems: dict[str, str]) -> N
             with column:
                 fact = facts.get(kpi.name, summary.CardFacts())
                 problem = problems.get(kpi.name)
-                ahead = None if problem else kpis.outlook(kpi, results[results["kpi"] == kpi.name])
+                ahead = None if problem else kpis.outlook(kpi, results)
                 card(start + offset, kpi, fact, problem, ahead)

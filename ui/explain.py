@@ -1,9 +1,9 @@
 """Why the selected KPI is off target (or moved): the contribution chart, its one-line
 reading and its table; and the table alternative every chart on the dashboard has.
 
-The aggregate behind an explanation (the KPI and, for a ratio, its numerator and
-denominator) is cached by dataset content, definitions and filters, like the dashboard's:
-a target move re-explains from the cache, it never queries the data again.
+A sum is explained from the dashboard's own aggregate; a ratio's numerator and denominator
+come from an aggregate of their own, cached by dataset content, definition and filters like
+the dashboard's: a target move re-explains from the caches, it never queries the data again.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from kpi_logic.errors import KPIExplorerError
 from kpi_logic.model import KPI, definition_key
 from kpi_logic.store import Dataset
 from kpi_logic.text import markdown_text
-from ui import session
+from ui import kpis, session
 from ui.layout import lazy_expander
 
 AGAINST = {
@@ -65,17 +65,39 @@ def _records(
     return rows, bool(helpers)
 
 
-def explanation(dataset: Dataset, kpi: KPI, against: str) -> explain.Explanation:
-    """``kpi`` explained in its latest period with data, in the current view."""
-    view = session.view()
-    filters = tuple((c, tuple(v)) for c, v in sorted(view.filters.items()) if v)
-    key = definition_key(kpi) + repr((kpi.name, kpi.measure))
-    rows, helpers = _records(
-        session.cursor(), dataset.table, dataset.content_hash, key, view.start, view.end,
-        filters, kpi,
-    )  # fmt: skip
-    period = explain.pick_period(kpi, rows, None) if kpi.time else None
-    return explain.explain_records(kpi, rows, period=period, against=against, helpers=helpers)
+def explanation(
+    dataset: Dataset, kpi: KPI, against: str, rows: pd.DataFrame
+) -> explain.Explanation:
+    """``kpi`` explained in its latest period with data, in the current view: a sum from its
+    rows of the dashboard's aggregate (``rows``), a ratio from its own cached aggregate (with
+    its numerator and denominator)."""
+    columns = kpis.dataset_columns(session.cursor(), dataset.table, dataset.content_hash)
+    if explain.helper_kpis(kpi, list(columns)):
+        view = session.view()
+        filters = tuple((c, tuple(v)) for c, v in sorted(view.filters.items()) if v)
+        key = definition_key(kpi) + repr((kpi.name, kpi.measure))
+        records, helpers = _records(
+            session.cursor(), dataset.table, dataset.content_hash, key, view.start, view.end,
+            filters, kpi,
+        )  # fmt: skip
+    else:
+        records, helpers = _as_records(kpi, rows), False
+    period = explain.pick_period(kpi, records, None) if kpi.time else None
+    return explain.explain_records(kpi, records, period=period, against=against, helpers=helpers)
+
+
+def _as_records(kpi: KPI, rows: pd.DataFrame) -> list[dict[str, object]]:
+    """``kpi``'s rows of the dashboard's aggregate as the engine's records."""
+    own = rows.loc[rows["kpi"].to_numpy(dtype=object) == kpi.name, ["category", "period", "actual"]]
+    return [
+        {
+            "kpi": kpi.name,
+            "category": None if pd.isna(category) else category,
+            "period": None if pd.isna(period) else period,
+            "actual": float(actual),
+        }
+        for category, period, actual in own.itertuples(index=False, name=None)
+    ]
 
 
 def lines_frame(result: explain.Explanation) -> pd.DataFrame:
@@ -96,15 +118,16 @@ def lines_frame(result: explain.Explanation) -> pd.DataFrame:
     return frame
 
 
-def section(dataset: Dataset, kpi: KPI) -> None:
-    """The contribution chart of ``kpi``, against its target or an earlier period."""
+def section(dataset: Dataset, kpi: KPI, rows: pd.DataFrame) -> None:
+    """The contribution chart of ``kpi`` (``rows``: its rows of the dashboard's aggregate),
+    against its target or an earlier period."""
     st.subheader("What drives the gap")
     picked = st.segmented_control(
         "Compare with", list(AGAINST), default="Target", key="explain_against"
     )
     against = AGAINST.get(picked or "Target", explain.TARGET)
     try:
-        result = explanation(dataset, kpi, against)
+        result = explanation(dataset, kpi, against, rows)
     except KPIExplorerError as err:
         st.info(markdown_text(err), icon=":material/info:")
         return

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import charts
+from kpi_logic import charts, projection
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset, Note
 from kpi_logic.text import markdown_text
@@ -54,9 +54,10 @@ def draw(dataset: Dataset, kpi: KPI, rows: pd.DataFrame, notes: list[Note]) -> N
         if not kpi.time:
             st.info("Give this KPI a date column in the sidebar to see its trend.")
         else:
-            chart, pace = kpis.trend(kpi, rows, notes=notes)
+            ahead = kpis.outlook(kpi, rows)
+            chart, pace = kpis.trend(kpi, rows, notes=notes, ahead=ahead)
             st.vega_lite_chart(chart, width="stretch", key="trend_chart")
-            _outlook(kpi, rows)
+            _outlook(kpi, ahead)
             if pace is not None:
                 expected, projected, target = (
                     markdown_text(charts.format_value(v, kpi.unit))  # "$" starts math
@@ -92,12 +93,11 @@ def draw(dataset: Dataset, kpi: KPI, rows: pd.DataFrame, notes: list[Note]) -> N
                 "period."
             )
     if kpi.by:
-        explain.section(dataset, kpi)
+        explain.section(dataset, kpi, rows)
 
 
-def _outlook(kpi: KPI, rows: pd.DataFrame) -> None:
+def _outlook(kpi: KPI, ahead: projection.Projection | None) -> None:
     """The forecast to the due date in words: projected value, 80% interval, chance."""
-    ahead = kpis.outlook(kpi, rows)
     if ahead is None:
         return
     low, value, high = (

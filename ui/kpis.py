@@ -236,14 +236,18 @@ def _score(query: tuple, kpi_repr: str, _rows: pd.DataFrame, _kpi: KPI) -> pd.Da
 
 
 def trend(
-    kpi: KPI, rows: pd.DataFrame, title: str = "Trend", notes: Sequence[Note] = ()
+    kpi: KPI,
+    rows: pd.DataFrame,
+    title: str = "Trend",
+    notes: Sequence[Note] = (),
+    ahead: projection.Projection | None = None,
 ) -> tuple[charts.Spec, forecast.Pace | None]:
     """The trend chart of ``kpi`` (its all-categories rows of ``rows``, the target line, the
-    pace projection, the forecast's 80% interval to the due date and ``notes`` at their
-    date) and its pace to the due date."""
+    pace projection, the forecast's 80% interval to the due date (``ahead``, else computed)
+    and ``notes`` at their date) and its pace to the due date."""
     totals = rows[(rows["kpi"] == kpi.name) & rows["category"].isna()]
     pace = forecast.pace(kpi, rows)
-    ahead = outlook(kpi, rows)
+    ahead = ahead or outlook(kpi, rows)
     chart = charts.trend_chart(
         totals,
         unit=kpi.unit,
@@ -259,7 +263,8 @@ def trend(
 
 def total_records(kpi: KPI, rows: pd.DataFrame) -> list[dict[str, object]]:
     """``kpi``'s all-categories rows of ``rows`` as the engine's records."""
-    totals = rows[(rows["kpi"] == kpi.name) & rows["category"].isna()]
+    mask = (rows["kpi"].to_numpy(dtype=object) == kpi.name) & rows["category"].isna().to_numpy()
+    totals = rows.loc[mask, ["period", "actual", "as_of", "additive"]]
     return [
         {
             "kpi": kpi.name,
@@ -269,9 +274,7 @@ def total_records(kpi: KPI, rows: pd.DataFrame) -> list[dict[str, object]]:
             "as_of": None if pd.isna(as_of) else as_of,
             "additive": bool(additive),
         }
-        for period, actual, as_of, additive in zip(
-            totals["period"], totals["actual"], totals["as_of"], totals["additive"], strict=True
-        )
+        for period, actual, as_of, additive in totals.itertuples(index=False, name=None)
     ]
 
 
