@@ -31,7 +31,9 @@ def wait_for_app(page) -> None:
 
 
 CARD_STATUSES_JS = """() => Object.fromEntries(
-    [...document.querySelectorAll('[class*="st-key-card_"]')].map(card => {
+    [...document.querySelectorAll('[class*="st-key-card_"]')]
+    .filter(card => card.querySelector('[data-testid="stMetricLabel"]'))  // drawn cards only
+    .map(card => {
         const label = card.querySelector('[data-testid="stMetricLabel"]').innerText.trim();
         const found = card.innerText.match(/(On target|At risk|Off target|No target|No data)/);
         return [label, found ? found[1] : ''];
