@@ -3,7 +3,14 @@
     python -m kpi_logic evaluate DATA --kpis KPIS.yaml [--format csv|json] [--totals]
                                  [--sheet NAME] [--out FILE]
                                  [--memory-limit SIZE] [--temp-dir FOLDER]
+    python -m kpi_logic evaluate URL --table NAME --kpis KPIS.yaml [--format ...] [--totals]
     python -m kpi_logic suggest DATA [--sheet NAME] [--out FILE]
+
+``evaluate URL --table NAME`` computes the KPIs where a live table is (only the aggregates
+come back): ``postgresql://USER:PASSWORD@HOST:PORT/DB``, ``spark://local`` (a Spark session in
+this process), ``spark://HOST:PORT`` (a Spark master) or ``sc://HOST:PORT`` (Spark Connect).
+``NAME`` may name its schema (``sales.orders``, quoted parts as the engine quotes them); with
+Spark, ``parquet.`/path/to/files``` reads Parquet files where they are.
 
 ``--memory-limit`` (DuckDB's ``memory_limit``, e.g. ``2GB``) caps DuckDB's memory; what does
 not fit spills to ``--temp-dir``, so files larger than memory can be evaluated.
@@ -28,11 +35,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from kpi_logic.errors import DataReadError, KPIExplorerError
 from kpi_logic.sql import sandboxed_connection
+
+if TYPE_CHECKING:
+    from kpi_logic.model import KPI
 
 # The engine's modules are imported by the commands themselves: ``evaluate`` starts the load
 # on another thread first, and imports the rest while DuckDB connects and reads.
@@ -74,7 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate", help="actual, target, attainment and status per KPI x category x period"
     )
-    evaluate.add_argument("data", help="CSV, TSV, TXT, Parquet or Excel file")
+    evaluate.add_argument(
+        "data", help="CSV, TSV, TXT, Parquet or Excel file, or a postgresql:// or Spark address"
+    )
+    evaluate.add_argument(
+        "--table", help="with a database address: the table or view (NAME or SCHEMA.NAME)"
+    )
     evaluate.add_argument("--kpis", required=True, help="KPI file (YAML)")
     evaluate.add_argument("--format", choices=("csv", "json"), default="csv")
     evaluate.add_argument(
@@ -134,7 +150,11 @@ def _warn(warnings: list[str]) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> str:
-    from kpi_logic import compute, expressions, score
+    if "://" in args.data:
+        return _evaluate_live(args)
+    if args.table:
+        raise KPIExplorerError("--table goes with a database address, not a file")
+    from kpi_logic import compute, expressions
     from kpi_logic.kpi_file import kpis_from_yaml
 
     # The file is opened (a view: the query reads it) while the KPI file is read and checked;
@@ -154,6 +174,30 @@ def _evaluate(args: argparse.Namespace) -> str:
         con, warnings = _load(args)  # and lists it (or the query fails again, with its message)
         records = compute.aggregate_records(con, TABLE, kpis)
     _warn(warnings)
+    return _scored_output(records, kpis, args)
+
+
+def _evaluate_live(args: argparse.Namespace) -> str:
+    """``evaluate`` of a live table: the engine at the address computes the aggregates."""
+    from kpi_logic import dialects, engines
+    from kpi_logic.kpi_file import kpis_from_yaml
+
+    if not args.table:
+        raise KPIExplorerError("--table NAME is needed with a database address")
+    kpis = kpis_from_yaml(_read_kpi_file(args.kpis))
+    with engines.connect(args.data) as engine:
+        table = dialects.table_ref(args.table, engine.dialect)
+        records = engines.aggregate_records(engine, table, kpis)
+    return _scored_output(records, kpis, args)
+
+
+def _scored_output(
+    records: list[dict[str, object]], kpis: Sequence[KPI], args: argparse.Namespace
+) -> str:
+    """The records scored and written as ``--format`` says (``--totals`` keeps the
+    all-categories rows)."""
+    from kpi_logic import score
+
     scored = score.score_records(records, kpis)
     with_by = {k.name for k in kpis if k.by}
     rows = []

@@ -142,8 +142,8 @@ class SparkEngine(Engine):
 
     dialect = "spark"
 
-    def __init__(self, session: SparkSession, label: str = "Spark") -> None:
-        self.session, self.label = session, label
+    def __init__(self, session: SparkSession, label: str = "Spark", *, owned: bool = False):
+        self.session, self.label, self._owned = session, label, owned
 
     def run(self, sql: str) -> Rows:
         frame = self.session.sql(sql)
@@ -168,7 +168,9 @@ class SparkEngine(Engine):
         ]
 
     def close(self) -> None:
-        """A session is shared by the process; it is stopped by whoever started it."""
+        """Stop the session if ``connect`` started it (one given to us is left running)."""
+        if self._owned:
+            self.session.stop()
 
 
 def connect(url: str) -> Engine:
@@ -178,7 +180,8 @@ def connect(url: str) -> Engine:
     if scheme in ("postgresql", "postgres"):
         return PostgresEngine(url)
     if scheme in ("spark", "sc"):
-        return SparkEngine(_spark_session(url), f"Spark at {_where(url)}")
+        owned = not _running_spark()
+        return SparkEngine(_spark_session(url), f"Spark at {_where(url)}", owned=owned)
     raise KPIExplorerError(
         f"{_where(url)}: not a database address (postgresql://..., spark://local, "
         "spark://HOST:PORT or sc://HOST:PORT)"
@@ -198,6 +201,16 @@ def _spark_session(url: str) -> SparkSession:
         return builder.master(master).config("spark.ui.enabled", "false").getOrCreate()
     except Exception as err:  # no Java, no cluster: one line
         raise KPIExplorerError(f"Could not start Spark at {_where(url)}: {_first(err)}") from err
+
+
+def _running_spark() -> bool:
+    """Whether this process already has a Spark session (``connect`` then uses it and
+    leaves it running)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return False
+    return SparkSession.getActiveSession() is not None
 
 
 def url_from_settings(settings: Mapping[str, Any]) -> str:
