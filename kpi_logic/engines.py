@@ -197,8 +197,13 @@ def _spark_session(url: str) -> SparkSession:
     try:
         if url.lower().startswith("sc://"):
             return builder.remote(url).getOrCreate()
-        master = "local[*]" if url.lower() == "spark://local" else url
-        return builder.master(master).config("spark.ui.enabled", "false").getOrCreate()
+        builder = builder.config("spark.ui.enabled", "false")
+        builder = builder.config("spark.ui.showConsoleProgress", "false")
+        if url.lower() == "spark://local":  # a few partitions suit one machine's cores
+            builder = builder.master("local[*]").config("spark.sql.shuffle.partitions", "8")
+        else:
+            builder = builder.master(url)
+        return builder.getOrCreate()
     except Exception as err:  # no Java, no cluster: one line
         raise KPIExplorerError(f"Could not start Spark at {_where(url)}: {_first(err)}") from err
 
