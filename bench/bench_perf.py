@@ -322,7 +322,9 @@ def warm_evaluation(
         con = sandboxed_connection(allowed_dirs=[folder])
         con.read_parquet(str(parquet_path)).create_view("data")
         contenders: dict[str, Callable[[], object]] = {
-            "ours": lambda c=con: score.score(compute.aggregate(c, "data", kpis), kpis),
+            "ours": lambda c=con: score.score_records(
+                compute.aggregate_records(c, "data", kpis), kpis
+            ),
             "sql": lambda c=con: c.execute(WARM_SQL).fetchall(),
         }
         for run in contenders.values():
@@ -432,17 +434,16 @@ def chart_bytes(folder: Path, sizes: Sequence[int]) -> tuple[Table, list[str]]:
         parquet_path, _ = eval_files(folder, rows, csv_too=False)
         con = duckdb.connect()
         con.read_parquet(str(parquet_path)).create_view("data")
-        scored = score.score(compute.aggregate(con, "data", sales), sales)
-        cells = scored[scored["category"].notna()]
-        last = cells[cells["period"] == cells["period"].max()]
-        totals = scored[scored["category"].isna()]
+        scored = score.score_records(compute.aggregate_records(con, "data", sales), sales)
+        cells = [r for r in scored if r["category"] is not None]
+        latest = max(r["period"] for r in cells)
+        last = [r for r in cells if r["period"] == latest]
+        totals = [r for r in scored if r["category"] is None]
         built = {
             "bullet": charts.bullet_chart(
                 last, unit="currency", direction="higher", good=1.0, warning=0.9
             ),
-            "trend": charts.trend_chart(
-                totals, unit="currency", target_line=totals[["period", "target"]]
-            ),
+            "trend": charts.trend_chart(totals, unit="currency", target_line=totals),
             "heatmap": charts.heatmap(cells, unit="currency"),
         }
         sizes_ = [len(charts.to_json(chart)) for chart in built.values()]
@@ -557,7 +558,7 @@ start = time.perf_counter()
 rows = load_file(cur, data, "orders").rows
 loaded = time.perf_counter()
 kpis = kpis_from_yaml(spec.read_text())
-scored = score.score(compute.aggregate(cur, "orders", kpis), kpis)
+scored = score.score_records(compute.aggregate_records(cur, "orders", kpis), kpis)
 done = time.perf_counter()
 store.close()
 print(json.dumps({"rows": rows, "load": loaded - start, "evaluate": done - loaded,
@@ -735,8 +736,8 @@ def main(argv: list[str] | None = None) -> None:
         section(
             "2a",
             "evaluate, warm in process",
-            "One process, after imports and one warm-up of each: compute.aggregate + "
-            "score.score vs the hand-written SQL of section 2 (fetchall), on the same "
+            "One process, after imports and one warm-up of each: compute.aggregate_records + "
+            "score.score_records vs the hand-written SQL of section 2 (fetchall), on the same "
             f"sandboxed connection over a Parquet view, best of {args.repeat}. Warm gap: "
             "aggregate + score minus SQL; whole-process gap: kpi_logic evaluate minus SQL in "
             "section 2 (Parquet); the rest of that gap is fixed cost (imports, process).",

@@ -1,15 +1,16 @@
-"""Charts over scored KPI results (``score.score`` rows), never raw data rows.
+"""Charts over scored KPI records (``score.score_records``), never raw data rows.
 
-Every builder takes a small aggregate (one row per category x period) and plain arguments
+Every builder takes a small aggregate (one record per category x period) and plain arguments
 (``unit``, ``direction``, bands), so it does not depend on the KPI object. Titles made of user
 text (a KPI name, a column name) go through ``text.plain_text``; Vega-Lite shows a title, axis
 title, legend title and tooltip title as a literal string (it quotes them inside the
 expressions it writes) and data values as data, so none of them runs or links. Statuses are drawn
 in ``STATUS_COLORS`` everywhere, and every selection parameter has a fixed name.
 
-A chart is a Vega-Lite spec whose ``datasets`` are DataFrames, as ``st.vega_lite_chart``
-takes them (``to_json`` gives plain Vega-Lite, e.g. for a PNG). Altair writes and validates
-each chart's template once per shape (unit, titles, bands...) over named data slots; a call
+A chart is a Vega-Lite spec whose ``datasets`` are DataFrames made here from the records
+(the one place the charts' records become tables), as ``st.vega_lite_chart`` takes them
+(``to_json`` gives plain Vega-Lite, e.g. for a PNG). Altair writes and validates each chart's
+template once per shape (unit, titles, bands...) over named data slots; a call
 fills the slots with its data, so redrawing a chart after a target move costs no Altair work.
 
 >>> format_value(1_234_567, "currency")
@@ -21,7 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -111,11 +112,21 @@ def _status_color() -> alt.Color:
     return alt.Color("status:N", scale=scale, title="Status")
 
 
-def _with_periods(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """``columns`` of ``frame`` only, with ``period`` (dates) as datetimes for Vega-Lite."""
-    data = frame.loc[:, [c for c in columns if c in frame.columns]].reset_index(drop=True)
-    if "period" in data:
-        data["period"] = pd.to_datetime(data["period"])
+Rows = Sequence[Mapping[str, Any]]  # records: one dict per KPI x category x period
+
+
+def _table(rows: Rows, columns: list[str]) -> pd.DataFrame:
+    """``columns`` of ``rows`` as a chart's data (a missing key is an empty column), with
+    ``period`` and ``date`` (dates) as datetimes for Vega-Lite."""
+    data = pd.DataFrame.from_records(
+        [{c: row.get(c) for c in columns} for row in rows], columns=columns
+    )
+    for column in ("period", "date"):
+        if column in data:
+            data[column] = pd.to_datetime(data[column])
+    for column in ("actual", "target", "attainment", "value"):
+        if column in data:
+            data[column] = data[column].astype("float64")
     return data
 
 
@@ -182,7 +193,7 @@ def _template(build: Callable[..., alt.TopLevelMixin], *options) -> str:
 
 
 def bullet_chart(
-    rows: pd.DataFrame,
+    rows: Rows,
     *,
     unit: str,
     direction: str,
@@ -198,7 +209,7 @@ def bullet_chart(
     selection ``selection_name`` (for ``st.vega_lite_chart(on_select="rerun")``).
     """
     columns = ["category", "period", "actual", "target", "attainment", "status"]
-    data = _bands(_with_periods(rows, columns), direction, good, warning)
+    data = _bands(_table(rows, columns), direction, good, warning)
     periods: np.ndarray | list[np.datetime64] = (
         data["period"].dropna().unique() if "period" in data else []
     )
@@ -248,11 +259,11 @@ def _bullet(
 
 
 def trend_chart(
-    series: pd.DataFrame,
+    series: Rows,
     *,
     unit: str,
-    target_line: pd.DataFrame | None = None,
-    projection: pd.DataFrame | None = None,
+    target_line: Rows | None = None,
+    projection: Rows | None = None,
     grain: str = "month",
     title: str = "Trend",
 ) -> Spec:
@@ -261,18 +272,16 @@ def trend_chart(
     dotted line (``projection``: ``date, value``). With more than one ``category`` in
     ``series`` there is a line per category, coloured by category.
     """
-    data = _with_periods(series, ["category", "period", "actual", "target", "attainment", "status"])
+    data = _table(series, ["category", "period", "actual", "target", "attainment", "status"])
     data = data[data["period"].notna()].reset_index(drop=True)
     by_category = "category" in data and data["category"].nunique() > 1
     if by_category:
         data["category"] = data["category"].fillna("All")  # the all-categories row
     datasets = {"trend": data}
     if target_line is not None:
-        datasets["targets"] = _with_periods(target_line, ["period", "target"]).dropna()
+        datasets["targets"] = _table(target_line, ["period", "target"]).dropna()
     if projection is not None:
-        projected = projection.loc[:, ["date", "value"]].reset_index(drop=True)
-        projected["date"] = pd.to_datetime(projected["date"])
-        datasets["projection"] = projected
+        datasets["projection"] = _table(projection, ["date", "value"])
     layers = ("targets" in datasets, "projection" in datasets)
     return _spec(_trend, datasets, by_category, *layers, unit, grain, plain_text(title))
 
@@ -327,7 +336,7 @@ def _trend(
 
 
 def heatmap(
-    rows: pd.DataFrame,
+    rows: Rows,
     *,
     unit: str = "number",
     good: float = 1.0,
@@ -340,7 +349,7 @@ def heatmap(
     against the bands (below ``warning``, up to ``good``, from ``good``: the status colours);
     cells without attainment are grey.
     """
-    data = _with_periods(rows, ["category", "period", "actual", "target", "attainment", "status"])
+    data = _table(rows, ["category", "period", "actual", "target", "attainment", "status"])
     options = (unit, good, warning, grain, plain_text(category_title), plain_text(title))
     return _spec(_heatmap, {"heatmap": data}, *options)
 

@@ -43,6 +43,7 @@ from kpi_logic.errors import DataReadError, KPIExplorerError
 from kpi_logic.sql import sandboxed_connection
 
 if TYPE_CHECKING:
+    from kpi_logic.compute import Record
     from kpi_logic.model import KPI
 
 # The engine's modules are imported by the commands themselves: ``evaluate`` starts the load
@@ -191,9 +192,7 @@ def _evaluate_live(args: argparse.Namespace) -> str:
     return _scored_output(records, kpis, args)
 
 
-def _scored_output(
-    records: list[dict[str, object]], kpis: Sequence[KPI], args: argparse.Namespace
-) -> str:
+def _scored_output(records: list[Record], kpis: Sequence[KPI], args: argparse.Namespace) -> str:
     """The records scored and written as ``--format`` says (``--totals`` keeps the
     all-categories rows)."""
     from kpi_logic import score

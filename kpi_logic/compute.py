@@ -1,5 +1,8 @@
-"""Actuals per KPI x category x period in DuckDB: ``aggregate_records`` (plain records, what
-the command line uses: it never loads pandas) and ``aggregate`` (the same as a pandas frame).
+"""Actuals per KPI x category x period in DuckDB, as plain records (``aggregate_records``).
+
+Records (one dict per KPI x category x period, ``Record``) are the engine's one data shape:
+scoring, card facts, pace and charts take them; the UI makes a table of them only where it
+shows or exports one.
 
 One query runs per group of KPIs sharing (time column, grain, category column, filter);
 ratio measures are recomputed from their sums at every level (GROUPING SETS), never
@@ -15,7 +18,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, cast
+from typing import Any, cast
 
 import duckdb
 
@@ -31,9 +34,6 @@ from kpi_logic.ingest_types import logical_type
 from kpi_logic.model import GRAINS, KPI, validate
 from kpi_logic.sql import quote_ident
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 AGGREGATE_COLUMNS = ["kpi", "category", "period", "actual", "as_of", "additive"]
 BLANK_CATEGORY = "(blank)"  # category of rows whose category cell is empty
 COUNT_FUNCTIONS = ("count", "count_distinct")  # 0, not missing, for a cell without rows
@@ -45,6 +45,7 @@ _ROWS = f"{_H}_rows"  # alias of the subquery (PostgreSQL before 16 needs one)
 _GRAIN_SQL = {grain: f"'{grain}'" for grain in GRAINS}  # a fixed word, as SQL text
 
 Categories = Sequence[str] | Mapping[str, Sequence[str]]
+Record = dict[str, Any]  # one KPI x category x period: the keys of AGGREGATE_COLUMNS and more
 Fetch = Callable[[str, list, str], tuple[list[str], list[tuple]]]
 """Runs one aggregate query (DuckDB SQL, ``?`` parameters) for the KPIs named by the third
 argument and returns its column names and rows, or raises a ``KPIExplorerError`` naming them:
@@ -126,7 +127,7 @@ def aggregate_records(
     start: date | None = None,
     end: date | None = None,
     categories: Categories | None = None,
-) -> list[dict[str, object]]:
+) -> list[Record]:
     """Actual per KPI x category x period as plain records with the keys of
     ``AGGREGATE_COLUMNS``: ``kpi, category, period, actual, as_of, additive``.
 
@@ -160,7 +161,7 @@ def records_over(
     start: date | None = None,
     end: date | None = None,
     categories: Categories | None = None,
-) -> list[dict[str, object]]:
+) -> list[Record]:
     """``aggregate_records`` over any engine: ``fetch`` runs each query of
     ``aggregate_sql(table, kpis, columns, ...)`` where the data lives."""
     records = [
@@ -207,38 +208,6 @@ def _groups(kpis: Sequence[KPI], columns: Mapping[str, str]) -> list[list[_Plan]
     return list(groups.values())
 
 
-def aggregate(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    kpis: Sequence[KPI],
-    *,
-    start: date | None = None,
-    end: date | None = None,
-    categories: Categories | None = None,
-) -> pd.DataFrame:
-    """``aggregate_records`` as a frame with columns ``AGGREGATE_COLUMNS`` (None, not NaN, in
-    ``category``, ``period`` and ``as_of``); without KPIs an empty frame of those columns.
-    """
-    import pandas as pd  # here, not at module level: the command line path never loads pandas
-
-    records = aggregate_records(con, table, kpis, start=start, end=end, categories=categories)
-    if not kpis:
-        return pd.DataFrame(columns=AGGREGATE_COLUMNS)
-    frame = pd.DataFrame(
-        {
-            "kpi": pd.Series([r["kpi"] for r in records], dtype="str"),
-            **{
-                column: pd.Series([r[column] for r in records], dtype=object)
-                for column in ("category", "period")
-            },
-            "actual": pd.Series([r["actual"] for r in records], dtype="float64"),
-            "as_of": pd.Series([r["as_of"] for r in records], dtype=object),
-            "additive": pd.Series([r["additive"] for r in records], dtype=bool),
-        }
-    )
-    return frame
-
-
 def _duckdb_fetch(con: duckdb.DuckDBPyConnection) -> Fetch:
     """``Fetch`` on a DuckDB connection: the query as written, its values bound."""
 
@@ -265,7 +234,7 @@ def _run_group(
     start: date | None,
     end: date | None,
     categories: Categories | None,
-) -> list[dict[str, object]]:
+) -> list[Record]:
     """One query for KPIs sharing time, grain, by and filter; one record per KPI and row."""
     sql, params = _group_sql(table, plans, columns, start, end, categories)
     names, rows = fetch(sql, params, kpi_names(plans))
@@ -313,7 +282,7 @@ def _finite(value: float | None) -> float:
     return float(value) if value is not None and math.isfinite(value) else math.nan
 
 
-def _zero_fill(long: list[dict[str, object]]) -> list[dict[str, object]]:
+def _zero_fill(long: list[Record]) -> list[Record]:
     """Count KPIs: the rows to add so that a seen category in a seen period without rows
     counts 0 (sorted by category and period)."""
     cells = [r for r in long if r["category"] is not None]

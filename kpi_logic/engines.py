@@ -246,7 +246,7 @@ def aggregate_records(
     start: date | None = None,
     end: date | None = None,
     categories: compute.Categories | None = None,
-) -> list[dict[str, object]]:
+) -> list[compute.Record]:
     """``compute.aggregate_records`` for a live table: the same records, computed by the
     engine; only the aggregate rows travel."""
 

@@ -19,14 +19,13 @@ Example: a monthly sum with a target of 3,100 due 2024-01-31, 1,200 by 2024-01-1
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-import numpy as np
-import pandas as pd
-
+from kpi_logic.compute import Record
 from kpi_logic.model import KPI, period_start
-from kpi_logic.score import BEHIND, ON_TRACK, attainment
+from kpi_logic.score import BEHIND, ON_TRACK, attainment, is_missing
 
 
 @dataclass(frozen=True)
@@ -45,35 +44,40 @@ class Pace:
     linear: bool  # True: paced over the days; False: a level judged as it stands
     status: str  # "on track" or "behind"
 
-    def projection_frame(self) -> pd.DataFrame:
+    def projection(self) -> list[Record]:
         """``date, value`` from the actual to date to the projected value at the due date."""
-        return pd.DataFrame(
-            {"date": [self.as_of, self.due], "value": [self.actual, self.projected]}
-        )
+        return [
+            {"date": self.as_of, "value": self.actual},
+            {"date": self.due, "value": self.projected},
+        ]
 
 
-def pace(kpi: KPI, scored: pd.DataFrame, as_of: date | None = None) -> Pace | None:
-    """Pace of ``kpi`` from ``scored`` (or ``compute.aggregate``) rows; None when it can't be
-    told: no due date or time column, window not started, no actual or no target for it.
+def pace(kpi: KPI, records: Sequence[Record], as_of: date | None = None) -> Pace | None:
+    """Pace of ``kpi`` from its all-categories ``records`` (of ``compute.aggregate_records``
+    or ``score.score_records``; other KPIs' records are skipped); None when it can't be told:
+    no due date or time column, window not started, no actual or no target for it.
 
-    ``as_of`` defaults to the rows' ``as_of`` (the last date with data).
+    ``as_of`` defaults to the records' ``as_of`` (the last date with data).
     """
     if kpi.due is None or kpi.time is None:
         return None
-    rows = scored[(scored["kpi"] == kpi.name) & scored["category"].isna()]
-    if as_of is None or pd.isna(as_of):
-        known: pd.Series | list[date] = rows["as_of"].dropna() if "as_of" in rows else []
-        as_of = max(known) if len(known) else None
+    rows = [r for r in records if r["kpi"] == kpi.name and r["category"] is None]
+    if as_of is None:
+        as_of = max((r["as_of"] for r in rows if r.get("as_of") is not None), default=None)
     start = period_start(kpi.due, kpi.grain)
     if as_of is None or as_of < start:
         return None
-    in_window = rows[rows["period"] == start]
-    actual = float(in_window["actual"].iloc[0]) if len(in_window) else np.nan
-    target = kpi.target_for(None, start)
-    if np.isnan(actual) or not target:
+    in_window = next((r for r in rows if r["period"] == start), None)
+    if in_window is None or is_missing(in_window["actual"]):
         return None
+    target = in_window.get("target")  # scored: the target the card shows
+    if target is None:
+        target = kpi.target_for(None, start, additive=bool(in_window.get("additive", True)))
+    if target is None or is_missing(target) or not target:
+        return None
+    actual = float(in_window["actual"])
     elapsed = ((min(as_of, kpi.due) - start).days + 1) / ((kpi.due - start).days + 1)
-    linear = bool(in_window["additive"].iloc[0]) if "additive" in in_window else True
+    linear = bool(in_window.get("additive", True))
     expected, projected = (target * elapsed, actual / elapsed) if linear else (target, actual)
     rate = attainment(projected, float(target), kpi.direction == "lower")
     return Pace(

@@ -11,9 +11,12 @@ A KPI file looks like this (README.md, "KPI files", documents every key)::
         target: {default: 500000, by: {West: 800000}, total: 2000000}
 
 Target forms in YAML: a number (every cell); or a mapping with any of ``default`` (a number),
-``by`` (category -> number), ``periods`` (first day of a period -> number), ``by_period``
-(category -> first day of a period -> number) and ``total`` (the all-categories row of a KPI
-with ``by``). The most specific one wins (see :meth:`kpi_logic.model.Target.for_cell`).
+``from`` (a day -> the default from that day's period on: ``{default: 50000, from:
+{2025-07-01: 60000}}``), ``by`` (category -> number), ``periods`` (first day of a period ->
+number: the total's, for a KPI with ``by``), ``by_period`` (category -> first day of a period
+-> number) and ``total`` (the all-categories row of a KPI with ``by``). The rules are
+:meth:`kpi_logic.model.KPI.target_for`'s. Beside ``kpis``, ``fiscal_year_start`` (a month
+number, 1 by default) sets the month the KPI set's fiscal year starts in.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ _KPI_KEYS = (
     "bands",
     "due",
 )
-_TARGET_KEYS = ("default", "by", "periods", "by_period", "total")
+_TARGET_KEYS = ("default", "from", "by", "periods", "by_period", "total")
+_FILE_KEYS = ("kpis", "fiscal_year_start")
 
 
 class _Loader(Composer, CParser, SafeConstructor, Resolver):
@@ -168,12 +172,15 @@ def kpis_from_yaml(text: str) -> list[KPI]:
         where = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(err, "problem", None) or "not valid YAML"
         raise KPIDefinitionError(f"The KPI file is not valid YAML{where}: {problem}.") from err
+    fiscal: object = 1
     if isinstance(data, Mapping):
-        extra = sorted(str(k) for k in data if k != "kpis")
+        extra = sorted(str(k) for k in data if k not in _FILE_KEYS)
         if extra:
             raise KPIDefinitionError(
-                f'The KPI file has an unknown key {_show(extra[0])} (use "kpis").'
+                f"The KPI file has an unknown key {_show(extra[0])} "
+                f"(known: {', '.join(_FILE_KEYS)})."
             )
+        fiscal = data.get("fiscal_year_start", 1)
         data = data.get("kpis")
     if data is None:
         return []
@@ -182,6 +189,7 @@ def kpis_from_yaml(text: str) -> list[KPI]:
     kpis, seen = [], set()
     for i, item in enumerate(data, start=1):
         kpi = _kpi_from_dict(item, i)
+        kpi = validate(dataclasses.replace(kpi, fiscal_year_start=cast(int, fiscal)))
         if kpi.name in seen:
             raise KPIDefinitionError(f'Two KPIs are named "{kpi.name}"; names must be unique.')
         seen.add(kpi.name)
@@ -190,8 +198,10 @@ def kpis_from_yaml(text: str) -> list[KPI]:
 
 
 def kpis_to_yaml(kpis: list[KPI]) -> str:
-    """The KPI file for ``kpis``; ``kpis_from_yaml(kpis_to_yaml(k)) == k``."""
+    """The KPI file for ``kpis``; ``kpis_from_yaml(kpis_to_yaml(k)) == k``. The fiscal year
+    start is the KPI set's: the first KPI's that is not January is written for all."""
     items = []
+    fiscal = next((k.fiscal_year_start for k in kpis if k.fiscal_year_start != 1), 1)
     for kpi in kpis:
         item: dict[str, Any] = {"name": kpi.name}
         for key in _KPI_KEYS[1:]:
@@ -205,8 +215,9 @@ def kpis_to_yaml(kpis: list[KPI]) -> str:
                 value = {"good": _plain(value.good), "warning": _plain(value.warning)}
             item[key] = value
         items.append(item)
+    document: dict[str, Any] = {"fiscal_year_start": fiscal} if fiscal != 1 else {}
     return yaml.dump(
-        {"kpis": items}, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
+        {**document, "kpis": items}, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
     )
 
 
@@ -296,8 +307,13 @@ def _target_from_yaml(kpi: str, value: object) -> Target:
     for c, periods in _mapping(kpi, "target by_period", value.get("by_period") or {}).items():
         for p, v in _mapping(kpi, f"target by_period {_show(c)}", periods or {}).items():
             by_category_period[(_category(kpi, c), _date(kpi, "target period", p))] = v
+    default_from = {
+        _date(kpi, "target from", day): v
+        for day, v in _mapping(kpi, "target from", value.get("from") or {}).items()
+    }
     return Target(
         default=value.get("default"),
+        default_from=default_from,
         by_category={
             _category(kpi, c): v
             for c, v in _mapping(kpi, "target by", value.get("by") or {}).items()
@@ -327,6 +343,8 @@ def _target_to_yaml(target: Target) -> float | int | dict[str, Any]:
     out: dict[str, Any] = {}
     if target.default is not None:
         out["default"] = _plain(target.default)
+    if target.default_from:
+        out["from"] = {d: _plain(v) for d, v in sorted(target.default_from.items())}
     if target.by_category:
         out["by"] = {c: _plain(v) for c, v in target.by_category.items()}
     if target.by_period:

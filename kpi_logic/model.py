@@ -1,9 +1,18 @@
 """KPI definitions: the ``KPI``, ``Target`` and ``Bands`` dataclasses, validation, and the
 cache key of a definition. KPI files (YAML in and out) are :mod:`kpi_logic.kpi_file`.
 
-Targets: a default for every cell, per category, per period (the first day of a period), per
-category and period, and ``total`` (the all-categories row of a KPI with ``by``). The most
-specific one wins (see :meth:`Target.for_cell`).
+Targets: a default for every cell (which may change from a day on: ``default_from``), per
+category, per period (the first day of a period), per category and period, and ``total``
+(the all-categories row of a KPI with ``by``). The rules, one home (:meth:`KPI.target_for`):
+
+- a KPI without ``by``: the period's target, else the default in force for the period;
+- a category of a KPI with ``by``: its own for the period, its own, the default; a KPI whose
+  parts do not add up (a ratio, an average, a distinct count) falls back to the total's;
+- the all-categories row of a KPI with ``by``: the period's target (per-period targets of a
+  KPI with ``by`` are the total's), else ``total``; a non-additive KPI without category
+  targets of its own uses the default; an additive one without a total target is judged on
+  the sum of its categories' targets (see :mod:`kpi_logic.score`).
+- 0 is a target like any other (zero defects).
 """
 
 from __future__ import annotations
@@ -53,29 +62,45 @@ class Target:
     by_period: dict[date, float] = field(default_factory=dict)
     by_category_period: dict[tuple[str, date], float] = field(default_factory=dict)
     total: float | None = None
+    default_from: dict[date, float] = field(default_factory=dict)  # the default from a day on
 
-    def for_cell(
-        self, category: str | None, period: date | None, *, total_row: bool = False
+    def default_at(self, period: date | None) -> float | None:
+        """The default in force for the period starting on ``period``: the value of the latest
+        ``default_from`` day on or before it, else ``default``.
+
+        >>> Target(default=50, default_from={date(2025, 7, 1): 60}).default_at(date(2025, 8, 1))
+        60
+        """
+        if period is not None:
+            started = [day for day in self.default_from if day <= period]
+            if started:
+                return self.default_from[max(started)]
+        return self.default
+
+    def category_target(
+        self, category: str, period: date | None, *, additive: bool
     ) -> float | None:
-        """The target of one cell: category+period, category, period, then default.
+        """A category's target (see the module doc).
 
-        ``total_row`` marks the all-categories row of a KPI with ``by``: its target is
-        ``total`` (None when not set), since per-category targets don't add up to it.
-
-        >>> Target(default=5, by_category={"West": 8}).for_cell("West", None)
+        >>> Target(default=5, by_category={"West": 8}).category_target("West", None, additive=True)
         8
         """
-        if total_row:
-            return self.total
-        if category is not None and period is not None:
-            value = self.by_category_period.get((category, period))
-            if value is not None:
-                return value
-        if category is not None and category in self.by_category:
-            return self.by_category[category]
-        if period is not None and period in self.by_period:
-            return self.by_period[period]
-        return self.default
+        found = self.by_category_period.get((category, period)) if period else None
+        if found is None:
+            found = self.by_category.get(category, self.default_at(period))
+        if found is None and not additive:
+            found = self.by_period.get(period, self.total) if period else self.total
+        return found
+
+    def total_target(self, period: date | None, *, additive: bool) -> float | None:
+        """The all-categories row's own target (see the module doc); None for an additive KPI
+        without one, whose total is then judged on the sum of its categories' targets."""
+        found = self.by_period.get(period) if period else None
+        if found is None:
+            found = self.total
+        if found is None and not additive and not (self.by_category or self.by_category_period):
+            found = self.default_at(period)
+        return found
 
     def with_value(
         self, value: float | None, *, category: str | None = None, period: date | None = None
@@ -122,12 +147,19 @@ class KPI:
     target: Target = field(default_factory=Target)
     bands: Bands = field(default_factory=Bands)
     due: date | None = None
+    fiscal_year_start: int = 1  # month the fiscal year starts in (of the KPI set)
 
-    def target_for(self, category: str | None, period: date | None) -> float | None:
-        """Target of one result row (``category`` None on the total row of a KPI with ``by``)."""
-        return self.target.for_cell(
-            category, period, total_row=self.by is not None and category is None
-        )
+    def target_for(
+        self, category: str | None, period: date | None, *, additive: bool = True
+    ) -> float | None:
+        """Target of one result row (``category`` None on the total row of a KPI with ``by``;
+        ``additive``: the measure's parts add up, see ``compute.is_additive``)."""
+        if self.by is None:
+            found = self.target.by_period.get(period) if period else None
+            return self.target.default_at(period) if found is None else found
+        if category is None:
+            return self.target.total_target(period, additive=additive)
+        return self.target.category_target(category, period, additive=additive)
 
     def with_target(
         self, value: float | None, *, category: str | None = None, period: date | None = None
@@ -206,6 +238,9 @@ def validate(kpi: KPI) -> KPI:
             raise _fail(name, f"{key} must be text (or left out)")
     if kpi.due is not None and (not isinstance(kpi.due, date) or isinstance(kpi.due, datetime)):
         raise _fail(name, f"due {_show(kpi.due)} is not a date like 2017-12-31")
+    month = kpi.fiscal_year_start
+    if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
+        raise _fail(name, f"fiscal year start {_show(month)} is not a month number 1-12")
     _validate_target(kpi, name)
     _validate_bands(kpi.bands, name)
     return kpi
@@ -246,8 +281,10 @@ def _validate_target(kpi: KPI, name: str) -> None:
         raise _fail(name, 'target "total" needs a category column ("by")')
     if (target.by_category or target.by_category_period) and kpi.by is None:
         raise _fail(name, 'targets per category need a category column ("by")')
-    if (target.by_period or target.by_category_period) and kpi.time is None:
+    if (target.by_period or target.by_category_period or target.default_from) and kpi.time is None:
         raise _fail(name, 'targets per period need a date column ("time")')
+    for day, value in target.default_from.items():
+        _check_number(name, f"target from {day}", value)
     for category, value in target.by_category.items():
         _check_number(name, f"target for {_show(category)}", value)
     periods = [(p, v, f"target for {p}") for p, v in target.by_period.items()]

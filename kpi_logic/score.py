@@ -5,12 +5,20 @@ Formulas (``score_records``):
 - higher is better: ``attainment = actual / target``
 - lower is better: ``attainment = target / actual`` (``inf`` when actual <= 0: nothing left to
   cut), so for both directions ``attainment >= bands.good`` means on target.
-- status: "no data" when actual is missing, "no target" when the target is missing or 0, else
+- status: "no data" when actual is missing, "no target" when the target is missing, else
   "on target" (attainment >= good), "at risk" (>= warning) or "off target".
+- a target of 0 is a target (zero defects): lower is better is on target at or below it,
+  higher is better at or above it, else off target; its attainment is missing (no division
+  by zero): the card shows the gap ``actual - target`` instead.
+- targets come from ``KPI.target_for``; the all-categories row of an additive KPI with ``by``
+  and no total target of its own is judged on the sum of its categories' targets in that
+  period (when every category there has one). ``allocated`` is that sum on every
+  all-categories row of an additive KPI with ``by``, so a total target the categories' do not
+  add up to shows its unallocated part.
 - previous: actual of the calendar period before, same KPI and category;
   ``change = actual - previous``, ``change_pct = change / |previous|``.
 
-Pure Python over the aggregate, cheap enough to run on every target slider move.
+Pure Python over the aggregate's records, cheap enough to run on every target slider move.
 
 >>> status_of(95.0, 100.0, attainment(95.0, 100.0, lower=False), Bands())
 'at risk'
@@ -21,13 +29,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
+from kpi_logic.compute import AGGREGATE_COLUMNS, Record
 from kpi_logic.model import KPI, Bands, period_start
-
-if TYPE_CHECKING:
-    import pandas as pd
-    from pandas.api.typing import NaTType, NAType
 
 ON_TARGET, AT_RISK, OFF_TARGET = "on target", "at risk", "off target"
 NO_TARGET, NO_DATA = "no target", "no data"
@@ -35,18 +40,21 @@ STATUSES = (ON_TARGET, AT_RISK, OFF_TARGET, NO_TARGET, NO_DATA)  # of a cell
 ON_TRACK, BEHIND = "on track", "behind"
 PACE_STATUSES = (ON_TRACK, BEHIND)  # of the pace to a due date (kpi_logic.forecast)
 NOTE_STATUSES = (ON_TRACK, AT_RISK, BEHIND, "done")  # a check-in note's own label
+SCORED_COLUMNS = [
+    *AGGREGATE_COLUMNS,
+    *("target", "attainment", "status", "previous", "change", "change_pct", "allocated"),
+]
 
 
-def score_records(
-    records: Sequence[Mapping[str, object]], kpis: Sequence[KPI]
-) -> list[dict[str, object]]:
-    """Each record (``kpi, category, period, actual``; other keys are kept) with ``target,
-    attainment, status, previous, change, change_pct`` added (see module doc); missing numbers
-    are NaN (an ``actual`` of None counts as missing too). Pure Python: cheap enough to run on
-    every target slider move.
+def score_records(records: Sequence[Mapping[str, object]], kpis: Sequence[KPI]) -> list[Record]:
+    """Each record (``kpi, category, period, actual``, ``additive`` (True when left out); other
+    keys are kept) with ``target, attainment, status, previous, change, change_pct,
+    allocated`` added (see module doc); missing numbers are NaN (an ``actual`` of None counts
+    as missing too). Pure Python: cheap enough to run on every target slider move.
     """
     by_name = {kpi.name: kpi for kpi in kpis}
     actuals = {(r["kpi"], r["category"], r["period"]): _number(r["actual"]) for r in records}
+    allocated = _allocated(records, by_name)
     scored = []
     for record in records:
         kpi = by_name[cast(str, record["kpi"])]
@@ -54,8 +62,9 @@ def score_records(
         category = cast("str | None", record["category"])
         period = cast("date | None", record["period"])
         actual = _number(record["actual"])
-        found = kpi.target_for(category, period)
-        target = math.nan if found is None else float(found)
+        found = kpi.target_for(category, period, additive=bool(record.get("additive", True)))
+        parts = allocated.get((kpi.name, period), math.nan) if category is None else math.nan
+        target = parts if found is None else float(found)
         rate = attainment(actual, target, kpi.direction == "lower")
         previous = math.nan
         if isinstance(period, date):  # the calendar period before, same KPI and category
@@ -68,18 +77,36 @@ def score_records(
                 **record,
                 "target": target,
                 "attainment": rate,
-                "status": status_of(actual, target, rate, kpi.bands),
+                "status": status_of(actual, target, rate, kpi.bands, kpi.direction == "lower"),
                 "previous": previous,
                 "change": change,
                 "change_pct": math.nan if math.isinf(change_pct) else change_pct,
+                "allocated": parts,
             }
         )
     return scored
 
 
+def _allocated(
+    records: Sequence[Mapping[str, object]], kpis: Mapping[str, KPI]
+) -> dict[tuple[str, date | None], float]:
+    """(KPI, period) -> the sum of the categories' targets, for additive KPIs with ``by`` whose
+    every category in that period has a target."""
+    sums: dict[tuple[str, date | None], float] = {}
+    for record in records:
+        kpi = kpis[cast(str, record["kpi"])]
+        category = cast("str | None", record["category"])
+        if kpi.by is None or category is None or not record.get("additive", True):
+            continue
+        key = (kpi.name, cast("date | None", record["period"]))
+        found = kpi.target_for(category, key[1], additive=True)
+        sums[key] = sums.get(key, 0.0) + (math.nan if found is None else float(found))
+    return {key: total for key, total in sums.items() if not math.isnan(total)}
+
+
 def attainment(actual: float, target: float, lower: bool) -> float:
     """``actual / target``, or ``target / actual`` where lower is better (inf when actual <= 0);
-    NaN when actual or target is missing (NaN) or the target is 0.
+    NaN when actual or target is missing (NaN) or the target is 0 (judged by the gap instead).
     """
     if math.isnan(actual) or math.isnan(target) or target == 0:
         return math.nan
@@ -88,12 +115,19 @@ def attainment(actual: float, target: float, lower: bool) -> float:
     return actual / target
 
 
-def status_of(actual: float, target: float, rate: float, bands: Bands) -> str:
-    """One of ``STATUSES`` for a cell with attainment ``rate`` (see module doc)."""
+def status_of(actual: float, target: float, rate: float, bands: Bands, lower: bool = False) -> str:
+    """One of ``STATUSES`` for a cell with attainment ``rate`` (see module doc).
+
+    >>> zero_defects = [status_of(n, 0.0, math.nan, Bands(), lower=True) for n in (0.0, 2.0)]
+    >>> zero_defects
+    ['on target', 'off target']
+    """
     if math.isnan(actual):
         return NO_DATA
-    if math.isnan(target) or target == 0:
+    if math.isnan(target):
         return NO_TARGET
+    if target == 0:
+        return ON_TARGET if (actual <= 0 if lower else actual >= 0) else OFF_TARGET
     return band_status(rate, bands)
 
 
@@ -113,26 +147,10 @@ def _number(value: object) -> float:
     return math.nan if value is None else float(value)  # type: ignore[arg-type]
 
 
-def score(agg: pd.DataFrame, kpis: Sequence[KPI]) -> pd.DataFrame:
-    """``agg`` (from ``aggregate``, perhaps filtered) with the columns ``score_records`` adds,
-    on the same index: ``target, attainment, previous, change, change_pct`` (float64) and
-    ``status``.
+def is_missing(value: object) -> bool:
+    """True for a record's missing number: None or NaN.
+
+    >>> is_missing(float("nan")), is_missing(None), is_missing(0.0)
+    (True, True, False)
     """
-    import pandas as pd  # here, not at module level: the command line path never loads pandas
-
-    # pandas' missing markers (NaN, NaT, NA) as None
-    def none(value: float | str | date | NAType | NaTType | None) -> float | str | date | None:
-        return None if value is None or pd.isna(value) else value
-
-    out = agg.copy()
-    records = [
-        {"kpi": k, "category": none(c), "period": none(p), "actual": none(a)}
-        for k, c, p, a in zip(
-            out["kpi"], out["category"], out["period"], out["actual"], strict=True
-        )
-    ]
-    scored = score_records(records, kpis)
-    for column in ("target", "attainment", "status", "previous", "change", "change_pct"):
-        dtype = "str" if column == "status" else "float64"
-        out[column] = pd.Series([r[column] for r in scored], index=out.index, dtype=dtype)
-    return out
+    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -1,8 +1,8 @@
-"""What the dashboard's cards and the Review page say about each KPI, from scored results.
+"""What the dashboard's cards and the Review page say about each KPI, from scored records.
 
->>> import pandas as pd
->>> rows = pd.DataFrame({"kpi": ["Sales"] * 3, "category": [None, None, "West"],
-...     "period": [1, 2, 2], "actual": [5.0, 7.0, 7.0], "status": ["", "on target", "at risk"]})
+>>> rows = [{"kpi": "Sales", "category": c, "period": p, "actual": a, "status": s}
+...     for c, p, a, s in [(None, 1, 5.0, ""), (None, 2, 7.0, "on target"),
+...                        ("West", 2, 7.0, "at risk")]]
 >>> facts = card_facts(rows)["Sales"]
 >>> (facts.sparkline, facts.on_target, facts.categories)
 ([5.0, 7.0], 0, 1)
@@ -14,9 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from kpi_logic import charts, forecast, score
+from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.store import Note
 
@@ -25,37 +24,33 @@ from kpi_logic.store import Note
 class CardFacts:
     """What a KPI's card shows besides the KPI itself."""
 
-    last: pd.Series | None = None  # the latest all-categories row with an actual
+    last: Record | None = None  # the latest all-categories record with an actual
     sparkline: list[float] = field(default_factory=list)  # actuals by period
-    periods: int = 0  # all-categories rows, with or without an actual
+    periods: int = 0  # all-categories records, with or without an actual
     on_target: int = 0  # categories on target in the latest period...
     categories: int = 0  # ... of so many
 
 
-def card_facts(results: pd.DataFrame) -> dict[str, CardFacts]:
-    """Each KPI's ``CardFacts`` (a card, a review row), from one sort of the all-categories
-    rows of scored ``results`` (a rerun after a target move redraws every card, so this stays
-    a few plain passes over columns)."""
-    totals = results[results["category"].isna()]
-    totals = totals.sort_values("period", na_position="first", kind="stable")
+def card_facts(results: Sequence[Record]) -> dict[str, CardFacts]:
+    """Each KPI's ``CardFacts`` (a card, a review row), from the scored ``results`` (records
+    of ``score.score_records``)."""
+    totals = sorted(
+        (r for r in results if r["category"] is None),
+        key=lambda r: (r["period"] is not None, r["period"]),  # no period first, then by date
+    )
     facts: dict[str, CardFacts] = {}
-    last_at: dict[str, int] = {}
-    names, actuals = totals["kpi"].tolist(), totals["actual"].tolist()
-    for i, (name, actual) in enumerate(zip(names, actuals, strict=True)):
-        fact = facts.setdefault(name, CardFacts())
+    for record in totals:
+        fact = facts.setdefault(record["kpi"], CardFacts())
         fact.periods += 1
-        if pd.notna(actual):
-            fact.sparkline.append(float(actual))
-            last_at[name] = i
-    for name, i in last_at.items():
-        facts[name].last = totals.iloc[i]
+        if not score.is_missing(record["actual"]):
+            fact.sparkline.append(float(record["actual"]))
+            fact.last = record
     latest = {name: f.last["period"] for name, f in facts.items() if f.last is not None}
-    cells = results[results["category"].notna()]
-    columns = (cells[c].tolist() for c in ("kpi", "period", "status"))
-    for name, period, status in zip(*columns, strict=True):
-        if name in latest and period == latest[name]:
+    for record in results:
+        name = record["kpi"]
+        if record["category"] is not None and name in latest and record["period"] == latest[name]:
             facts[name].categories += 1
-            facts[name].on_target += status == score.ON_TARGET
+            facts[name].on_target += record["status"] == score.ON_TARGET
     return facts
 
 
@@ -69,7 +64,7 @@ def last_notes(notes: Sequence[Note]) -> dict[str, Note]:
 
 def review_rows(
     kpis: Sequence[KPI],
-    results: pd.DataFrame,
+    results: Sequence[Record],
     problems: Mapping[str, str],
     notes: Mapping[str, Note],
 ) -> list[dict[str, Any]]:
@@ -82,15 +77,15 @@ def review_rows(
 def _review_row(
     kpi: KPI,
     fact: CardFacts | None,
-    results: pd.DataFrame,
+    results: Sequence[Record],
     problems: Mapping[str, str],
     notes: Mapping[str, Note],
 ) -> dict[str, Any]:
     last = fact.last if fact is not None else None
     pace = forecast.pace(kpi, results) if kpi.name not in problems else None
     note = notes.get(kpi.name)
-    period = None if last is None or pd.isna(last["period"]) else last["period"]
-    attained = None if last is None or pd.isna(last["attainment"]) else last["attainment"]
+    period = None if last is None else last["period"]
+    attained = None if last is None or score.is_missing(last["attainment"]) else last["attainment"]
     return {
         "KPI": kpi.name,
         "Type": kpi.type,

@@ -17,6 +17,7 @@ datetime.date(2024, 12, 1)
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -117,24 +118,27 @@ def with_selected_totals(
     kpis: Sequence[KPI], filters: Mapping[str, Sequence[str]], columns: Sequence[str]
 ) -> list[KPI]:
     """With a filter on a KPI's own category column, its all-categories row covers only the
-    picked categories: judge it against their targets, summed for a sum or a count, else
-    their common target (none when they differ)."""
+    picked categories: judge it against their targets by the rules of ``KPI.target_for``.
+    A sum or a count drops its total's own targets, so its total is judged on the sum of the
+    picked categories' targets; any other measure keeps each picked category's target and
+    judges the total on their common one (none when they differ)."""
     result = []
     for kpi in kpis:
-        picked = filters.get(kpi.by) if kpi.by else None
+        picked = [str(c) for c in filters.get(kpi.by, [])] if kpi.by else []
         if not picked:
             result.append(kpi)
             continue
-        found = [kpi.target.for_cell(str(c), None) for c in picked]
-        targets = [t for t in found if t is not None]
-        total: float | None
-        if len(targets) < len(found):
-            total = None
-        elif compute.is_additive(kpi.measure, columns):
-            total = float(sum(targets))
-        else:
-            total = targets[0] if len(set(targets)) == 1 else None
-        result.append(kpi.with_total_target(total))
+        target = dataclasses.replace(kpi.target, total=None, by_period={})
+        if not compute.is_additive(kpi.measure, columns):
+            own = {c: kpi.target.category_target(c, None, additive=False) for c in picked}
+            kept = {c: v for c, v in own.items() if v is not None}
+            common = set(own.values())
+            target = dataclasses.replace(
+                target,
+                by_category={**kpi.target.by_category, **kept},
+                total=common.pop() if len(common) == 1 else None,
+            )
+        result.append(dataclasses.replace(kpi, target=target))
     return result
 
 

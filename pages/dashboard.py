@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from kpi_logic import targets
+from kpi_logic import score, targets
+from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset
 from kpi_logic.text import markdown_text, plain_text
@@ -42,7 +42,7 @@ def nothing_matches() -> None:
     st.stop()
 
 
-def explore_section(items: list[KPI], results: pd.DataFrame, problems: dict[str, str]) -> None:
+def explore_section(items: list[KPI], results: list[Record], problems: dict[str, str]) -> None:
     """Pick a KPI and explore it (or see why it could not be computed)."""
     st.divider()
     st.session_state["kpi_pick"] = kpis.selected_name(items)
@@ -60,7 +60,7 @@ def explore_section(items: list[KPI], results: pd.DataFrame, problems: dict[str,
         )
         return
     kpi = next(k for k in items if k.name == picked)
-    explore.draw(kpi, results[results["kpi"] == kpi.name])
+    explore.draw(kpi, kpis.rows_of(results, kpi.name))
 
 
 shell.page("dashboard", "KPI dashboard")
@@ -84,7 +84,7 @@ if not items:
 filter_bar(dataset, items)
 results, problems = kpis.scored(dataset, items)
 sidebar.draw(dataset, kpi_set, saved, items, results)
-if results["actual"].notna().sum() == 0 and not problems:
+if all(score.is_missing(r["actual"]) for r in results) and not problems:
     nothing_matches()
 cards.grid(items, results, problems)
 explore_section(items, results, problems)

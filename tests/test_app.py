@@ -529,10 +529,20 @@ def test_drilling_down_judges_the_card_on_the_picked_categories(
     assert chart_data(ratio, "Trend")["target"].dropna().unique().tolist() == [0.45]
 
 
-def test_a_zero_or_missing_target_is_explained_not_divided_by(store_path: Path) -> None:
+def test_a_zero_target_is_a_target_judged_by_the_gap(store_path: Path) -> None:
+    """Target 0 (zero defects) is a target: no division by zero, the gap instead; the regions'
+    targets that do not add up to the total's show the unallocated part."""
     at = start(store_path, {"t": json.dumps({"Revenue": 0})})
-    assert card_status(at, 0) == "No target"
-    assert "set a target" in [m.body for m in at.markdown if "-badge[" in m.body][0]
+    assert card_status(at, 0) == "On target"  # higher is better, and revenue is >= 0
+    line = [m.body for m in at.markdown if "-badge[" in m.body][0]
+    sample = pd.read_csv(ROOT / "data" / "sample_sales.csv", parse_dates=["Date"])
+    latest = sample[sample["Date"].dt.to_period("M") == sample["Date"].max().to_period("M")]
+    gap = latest["Revenue"].sum()  # actual - 0
+    assert f"**+\\${gap / 1e6:.1f}M** against target (\\$0)" in line
+    assert "of target" not in line
+    allocated = 1_100_000 + 900_000 + 1_050_000 + 1_000_000 * (latest["Region"].nunique() - 3)
+    captions = [c.value for c in at.caption]
+    assert f"Region targets add up to \\${allocated / 1e6:.1f}M of the \\$0 total" in captions
     assert not at.exception
 
 

@@ -1,4 +1,4 @@
-"""Charts over hand-built scored frames: the spec carries the aggregate only, statuses keep
+"""Charts over hand-built scored records: the spec carries the aggregate only, statuses keep
 their colours, tooltips are formatted, the selection is named, and Vega-Lite renders it."""
 
 from __future__ import annotations
@@ -25,6 +25,14 @@ def scored(rows: list[tuple], kpi: str = "Revenue") -> pd.DataFrame:
     frame["previous"] = frame["change"] = frame["change_pct"] = np.nan
     frame["as_of"] = date(2024, 12, 31)  # a column the charts must leave out
     return frame
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """A test frame's rows as the engine's records (None where a category or period is missing)."""
+    return [
+        {k: None if k in ("category", "period") and pd.isna(v) else v for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
 
 
 @pytest.fixture
@@ -94,7 +102,7 @@ def test_status_colors_cover_every_status() -> None:
 
 def test_bullet_data_is_the_aggregate(one_period: pd.DataFrame) -> None:
     chart = charts.bullet_chart(
-        one_period, unit="currency", direction="higher", good=1, warning=0.9
+        records(one_period), unit="currency", direction="higher", good=1, warning=0.9
     )
     (data,) = datasets(chart)
     assert len(data) == 4
@@ -106,7 +114,7 @@ def test_bullet_data_is_the_aggregate(one_period: pd.DataFrame) -> None:
 
 def test_bullet_bands_targets_colours_and_tooltips(one_period: pd.DataFrame) -> None:
     chart = charts.bullet_chart(
-        one_period, unit="currency", direction="higher", good=1, warning=0.9
+        records(one_period), unit="currency", direction="higher", good=1, warning=0.9
     )
     (data,) = datasets(chart)
     east = data[0]
@@ -130,7 +138,9 @@ def test_bullet_bands_targets_colours_and_tooltips(one_period: pd.DataFrame) -> 
 
 
 def test_bullet_bands_when_lower_is_better(one_period: pd.DataFrame) -> None:
-    chart = charts.bullet_chart(one_period, unit="number", direction="lower", good=1, warning=0.8)
+    chart = charts.bullet_chart(
+        records(one_period), unit="number", direction="lower", good=1, warning=0.8
+    )
     east = datasets(chart)[0][0]
     assert (east["on_from"], east["on_to"]) == (0, 1000.0)
     assert (east["risk_from"], east["risk_to"]) == (1000.0, 1250.0)
@@ -139,12 +149,19 @@ def test_bullet_bands_when_lower_is_better(one_period: pd.DataFrame) -> None:
 
 
 def test_bullet_selection_is_named(one_period: pd.DataFrame) -> None:
-    spec = charts.bullet_chart(one_period, unit="number", direction="higher", good=1, warning=0.9)
+    spec = charts.bullet_chart(
+        records(one_period), unit="number", direction="higher", good=1, warning=0.9
+    )
     (param,) = spec["params"]
     assert param["name"] == "category_pick"
     assert param["select"] == {"type": "point", "fields": ["category"]}
     other = charts.bullet_chart(
-        one_period, unit="number", direction="higher", good=1, warning=0.9, selection_name="pick"
+        records(one_period),
+        unit="number",
+        direction="higher",
+        good=1,
+        warning=0.9,
+        selection_name="pick",
     )
     assert other["params"][0]["name"] == "pick"
     assert spec["title"]["text"] == "Actual against target"
@@ -154,7 +171,7 @@ def test_bullet_selection_is_named(one_period: pd.DataFrame) -> None:
 def test_trend_layers(totals: pd.DataFrame) -> None:
     projection = pd.DataFrame({"date": [date(2024, 12, 20), DEC.replace(day=31)], "value": [1, 2]})
     chart = charts.trend_chart(
-        totals, unit="percent", target_line=totals[["period", "target"]], projection=projection
+        records(totals), unit="percent", target_line=records(totals), projection=records(projection)
     )
     series, targets, projected = datasets(chart)
     assert len(series) == 4
@@ -174,7 +191,7 @@ def test_trend_layers(totals: pd.DataFrame) -> None:
 
 def test_trend_colours_categories(cells: pd.DataFrame) -> None:
     total = scored([(None, month, 3000.0, np.nan, "no target") for month in MONTHS])
-    chart = charts.trend_chart(pd.concat([total, cells]), unit="number")
+    chart = charts.trend_chart(records(pd.concat([total, cells])), unit="number")
     (series,) = datasets(chart)
     assert len(series) == 16
     assert {r["category"] for r in series} == {"All", "East", "North", "South"}
@@ -185,7 +202,7 @@ def test_trend_colours_categories(cells: pd.DataFrame) -> None:
 
 def test_heatmap(cells: pd.DataFrame) -> None:
     cells.loc[0, "attainment"] = np.nan
-    chart = charts.heatmap(cells, unit="currency", good=1.0, warning=0.9)
+    chart = charts.heatmap(records(cells), unit="currency", good=1.0, warning=0.9)
     (data,) = datasets(chart)
     assert len(data) == 3 * 4  # categories x periods, no more
     assert [r["target"] for r in data] == [1000.0] * 12
@@ -210,16 +227,22 @@ def test_charts_of_one_shape_share_a_template_but_not_their_data(
 ) -> None:
     """A second chart of the same shape carries its own data, and changing one chart's spec
     changes no other."""
-    first = charts.bullet_chart(one_period, unit="number", direction="higher", good=1, warning=0.9)
+    first = charts.bullet_chart(
+        records(one_period), unit="number", direction="higher", good=1, warning=0.9
+    )
     doubled = one_period.assign(target=one_period["target"] * 2)
-    second = charts.bullet_chart(doubled, unit="number", direction="higher", good=1, warning=0.9)
+    second = charts.bullet_chart(
+        records(doubled), unit="number", direction="higher", good=1, warning=0.9
+    )
     assert [r["target"] for r in datasets(first)[0]] == [1000.0, 1000.0, 1000.0, None]
     assert [r["target"] for r in datasets(second)[0]] == [2000.0, 2000.0, 2000.0, None]
     assert {k: v for k, v in first.items() if k != "datasets"} == {
         k: v for k, v in second.items() if k != "datasets"
     }
     first["layer"][0]["mark"]["color"] = "black"
-    third = charts.bullet_chart(one_period, unit="number", direction="higher", good=1, warning=0.9)
+    third = charts.bullet_chart(
+        records(one_period), unit="number", direction="higher", good=1, warning=0.9
+    )
     assert third["layer"][0]["mark"]["color"] == charts.STATUS_COLORS["off target"]
     assert second["layer"][0]["mark"]["color"] == charts.STATUS_COLORS["off target"]
 
@@ -228,15 +251,15 @@ def test_charts_of_one_shape_share_a_template_but_not_their_data(
 def test_charts_render_to_png(kind, one_period, totals, cells) -> None:
     chart = {
         "bullet": lambda: charts.bullet_chart(
-            one_period, unit="currency", direction="higher", good=1, warning=0.9
+            records(one_period), unit="currency", direction="higher", good=1, warning=0.9
         ),
         "trend": lambda: charts.trend_chart(
-            totals,
+            records(totals),
             unit="currency",
-            target_line=totals[["period", "target"]],
-            projection=pd.DataFrame({"date": [date(2024, 12, 31)], "value": [4000.0]}),
+            target_line=records(totals),
+            projection=[{"date": date(2024, 12, 31), "value": 4000.0}],
         ),
-        "heatmap": lambda: charts.heatmap(cells, unit="currency"),
+        "heatmap": lambda: charts.heatmap(records(cells), unit="currency"),
     }[kind]()
     png = vl_convert.vegalite_to_png(charts.to_json(chart))
     assert png.startswith(b"\x89PNG\r\n\x1a\n")

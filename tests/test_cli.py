@@ -141,7 +141,14 @@ def test_evaluate_json_with_totals_to_file(files: dict[str, Path], frame: pd.Dat
     assert [r["period"] for r in totals] == list(expected.index)
     assert [r["actual"] for r in totals] == pytest.approx(expected.tolist())
     assert {r["category"] for r in totals} == {None}
-    assert {(r["target"], r["status"]) for r in totals} == {(None, "no target")}
+    # no total target: the total is judged on the teams' targets added up (Blue 15,000, others
+    # 20,000 each), over the teams with rows that month
+    teams = frame.groupby(month)["Team"].unique()
+    targets = [sum(15000 if t == "Blue" else 20000 for t in teams[p]) for p in expected.index]
+    assert [r["target"] for r in totals] == targets
+    assert [r["attainment"] for r in totals] == pytest.approx(
+        [a / t for a, t in zip(expected.tolist(), targets, strict=True)]
+    )
     assert not any(r["total"] for r in rows if r["kpi"] != "Revenue")
 
 

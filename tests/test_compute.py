@@ -19,6 +19,7 @@ from kpi_logic import compute, ingest, score
 from kpi_logic.errors import DataReadError, ExpressionError, KPIDefinitionError
 from kpi_logic.model import KPI, Bands, Target
 from kpi_logic.sql import sandboxed_connection
+from tests import frames
 
 REGIONS = ["East", "North", "South", "West"]
 
@@ -86,7 +87,7 @@ ORDERS = KPI("Orders", 'count("Sales")', time="Order Date", by="Region")
 
 
 def test_sums_per_category_and_period_and_totals(con, orders: pd.DataFrame) -> None:
-    agg = compute.aggregate(con, "orders", [SALES])
+    agg = frames.aggregate(con, "orders", [SALES])
     cells = expected_by(orders, ["Region", "period"], lambda g: g["Sales"].sum())
     pd.testing.assert_series_equal(
         actuals(agg, "Sales").sort_index(),
@@ -103,7 +104,7 @@ def test_sums_per_category_and_period_and_totals(con, orders: pd.DataFrame) -> N
 
 
 def test_ratio_of_sums_never_an_average_of_ratios(con, orders: pd.DataFrame) -> None:
-    agg = compute.aggregate(con, "orders", [MARGIN])
+    agg = frames.aggregate(con, "orders", [MARGIN])
     ratio = expected_by(orders, ["period"], lambda g: g["Profit"].sum() / g["Sales"].sum())
     got = actuals(agg, "Margin", totals=True)
     np.testing.assert_allclose(got.to_numpy(), ratio.to_numpy())
@@ -114,12 +115,12 @@ def test_ratio_of_sums_never_an_average_of_ratios(con, orders: pd.DataFrame) -> 
     # the trap: the mean of per-region ratios is far from the real total ratio
     mean_of_ratios = cells.groupby(level="period").mean()
     assert (abs(mean_of_ratios - ratio) > 0.05).all()
-    whole = compute.aggregate(con, "orders", [KPI("M", 'sum("Profit") / sum("Sales")')])
+    whole = frames.aggregate(con, "orders", [KPI("M", 'sum("Profit") / sum("Sales")')])
     assert whole["actual"].iloc[0] == pytest.approx(orders["Profit"].sum() / orders["Sales"].sum())
 
 
 def test_distinct_counts_recomputed_for_totals(con, orders: pd.DataFrame) -> None:
-    agg = compute.aggregate(con, "orders", [CUSTOMERS])
+    agg = frames.aggregate(con, "orders", [CUSTOMERS])
     totals = expected_by(orders, ["period"], lambda g: g["Customer ID"].nunique())
     assert actuals(agg, "Customers", totals=True).tolist() == totals.astype(float).tolist()
     summed = actuals(agg, "Customers").groupby(level="period").sum()
@@ -136,7 +137,7 @@ def test_one_query_per_time_grain_by_and_filter(con) -> None:
 
     filtered = KPI("Corp", 'sum("Sales")', filter="Segment = 'Corporate'", time="Order Date")
     kpis = [SALES, MARGIN, CUSTOMERS, ORDERS, filtered, KPI("All", 'sum("Sales")')]
-    agg = compute.aggregate(Spy(), "orders", kpis)
+    agg = frames.aggregate(Spy(), "orders", kpis)
     assert len(calls) == 1 + 3  # DESCRIBE, then three groups
     assert "GROUPING SETS" in calls[1]
     assert agg["kpi"].unique().tolist() == [k.name for k in kpis]
@@ -154,7 +155,7 @@ def test_filter_applies_to_every_aggregate(con, orders: pd.DataFrame) -> None:
         ),
     ]
     kpis.append(KPI("Corp rows", "count(*)", filter="Segment = 'Corporate'", time="Order Date"))
-    agg = compute.aggregate(con, "orders", kpis)
+    agg = frames.aggregate(con, "orders", kpis)
     sales = expected_by(corp, ["period"], lambda g: g["Sales"].sum())
     ratio = expected_by(corp, ["period"], lambda g: g["Profit"].sum() / g["Sales"].sum())
     rows = expected_by(corp, ["period"], len)
@@ -171,7 +172,7 @@ def test_missing_is_not_zero_except_for_counts(con) -> None:
         KPI("Corp orders", 'count("Sales")', filter=corporate, time="Order Date", by="Region"),
         KPI("Corp sales", 'sum("Sales")', filter=corporate, time="Order Date", by="Region"),
     ]
-    agg = compute.aggregate(con, "orders", kpis)
+    agg = frames.aggregate(con, "orders", kpis)
     march, may = date(2023, 3, 1), date(2023, 5, 1)
     # South has no rows at all in March
     assert ("South", march) not in actuals(agg, "Sales").index
@@ -186,20 +187,20 @@ def test_missing_is_not_zero_except_for_counts(con) -> None:
 def test_count_of_rows_alone(con, orders: pd.DataFrame) -> None:
     """A measure that reads no column (count(*) without time or category) counts the rows."""
     kpis = [KPI("Rows", "count(*)"), KPI("Corp rows", "count(*)", filter="Segment = 'Corporate'")]
-    agg = compute.aggregate(con, "orders", kpis)
+    agg = frames.aggregate(con, "orders", kpis)
     assert agg["actual"].tolist() == [len(orders), (orders["Segment"] == "Corporate").sum()]
 
 
 def test_date_range_and_categories_are_bound_filters(con, orders: pd.DataFrame) -> None:
     start, end = date(2023, 2, 10), date(2023, 4, 20)
     picked = ["East", 'O\'Brien "quoted"']
-    agg = compute.aggregate(con, "orders", [SALES], start=start, end=end, categories=picked)
+    agg = frames.aggregate(con, "orders", [SALES], start=start, end=end, categories=picked)
     inside = orders[(orders["Order Date"] >= start) & (orders["Order Date"] <= end)]
     east = inside[inside["Region"] == "East"]
     assert set(agg["category"].dropna()) == {"East"}
     expected = expected_by(east, ["period"], lambda g: g["Sales"].sum())
     np.testing.assert_allclose(actuals(agg, "Sales", totals=True).to_numpy(), expected)
-    by_mapping = compute.aggregate(
+    by_mapping = frames.aggregate(
         con, "orders", [KPI("All", 'sum("Sales")')], categories={"region": ["East", "West"]}
     )
     chosen = orders["Region"].isin(["East", "West"])
@@ -209,7 +210,7 @@ def test_date_range_and_categories_are_bound_filters(con, orders: pd.DataFrame) 
 def test_blank_categories_are_named(tmp_path: Path) -> None:
     con = sandboxed_connection(allowed_dirs=[tmp_path])
     con.execute("CREATE TABLE t AS SELECT * FROM (VALUES ('a', 1.0), (NULL, 2.0)) v(c, x)")
-    agg = compute.aggregate(con, "t", [KPI("X", "sum(x)", by="c")])
+    agg = frames.aggregate(con, "t", [KPI("X", "sum(x)", by="c")])
     assert agg.set_index("category")["actual"].to_dict() == {
         None: 3.0,
         "a": 1.0,
@@ -219,11 +220,11 @@ def test_blank_categories_are_named(tmp_path: Path) -> None:
 
 def test_errors_name_the_kpi(con) -> None:
     with pytest.raises(ExpressionError, match='KPI "Bad"'):
-        compute.aggregate(con, "orders", [KPI("Bad", 'sum("Nope")')])
+        frames.aggregate(con, "orders", [KPI("Bad", 'sum("Nope")')])
     with pytest.raises(ExpressionError, match='KPI "Bad"'):
-        compute.aggregate(con, "orders", [KPI("Bad", 'sum("Sales")', by="Nope")])
+        frames.aggregate(con, "orders", [KPI("Bad", 'sum("Sales")', by="Nope")])
     with pytest.raises(KPIDefinitionError, match='KPI "Bad": time column "Region" holds VARCHAR'):
-        compute.aggregate(con, "orders", [KPI("Bad", 'sum("Sales")', time="Region")])
+        frames.aggregate(con, "orders", [KPI("Bad", 'sum("Sales")', time="Region")])
 
 
 # --- score -----------------------------------------------------------------------------
@@ -246,8 +247,8 @@ def test_score_targets_attainment_status_and_change() -> None:
         target=Target(
             default=100,
             by_category={"West": 200},
-            by_period={feb: 50},
-            by_category_period={("West", mar): 400},
+            by_period={feb: 300},  # the total's February target
+            by_category_period={("East", feb): 50, ("West", mar): 400},
             total=250,
         ),
         bands=Bands(good=1.0, warning=0.8),
@@ -255,16 +256,23 @@ def test_score_targets_attainment_status_and_change() -> None:
     agg = agg_frame(
         [
             ("Sales", None, jan, 240.0),
+            ("Sales", None, feb, 45.0),
             ("Sales", "East", jan, 100.0),  # default 100 -> 1.0 on target
-            ("Sales", "East", feb, 45.0),  # period 50 -> 0.9 at risk
+            ("Sales", "East", feb, 45.0),  # category+period 50 -> 0.9 at risk
             ("Sales", "East", mar, 70.0),  # default 100 -> 0.7 off target; no Feb... see below
             ("Sales", "West", jan, 170.0),  # category 200 -> 0.85 at risk
             ("Sales", "West", mar, 400.0),  # category+period 400 -> 1.0
             ("Sales", "North", jan, np.nan),  # no data
         ]
     )
-    scored = score.score(agg, [kpi]).set_index(["category", "period"])
+    scored = frames.scored(agg, [kpi]).set_index(["category", "period"])
     assert scored.loc[(None, jan), "target"] == 250  # total row: total
+    assert scored.loc[(None, feb), "target"] == 300  # a period target of a KPI with by: total's
+    # the categories' targets add up, shown beside the total's: Jan East 100 + West 200 +
+    # North 100; Feb only East has a row (50)
+    assert scored.loc[(None, jan), "allocated"] == 400
+    assert scored.loc[(None, feb), "allocated"] == 50
+    assert np.isnan(scored.loc[("East", jan), "allocated"])
     assert scored.loc[("East", jan), ["target", "attainment", "status"]].tolist() == [
         100,
         1.0,
@@ -282,7 +290,7 @@ def test_score_targets_attainment_status_and_change() -> None:
     assert scored.loc[("East", feb), "change_pct"] == pytest.approx(-0.55)
     assert scored.loc[("East", mar), "previous"] == 45
     assert np.isnan(scored.loc[("West", mar), "previous"])  # West has no February
-    assert set(score.score(agg, [kpi])["status"]) <= set(score.STATUSES)
+    assert set(frames.scored(agg, [kpi])["status"]) <= set(score.STATUSES)
 
 
 def test_score_lower_is_better_and_no_target() -> None:
@@ -296,62 +304,73 @@ def test_score_lower_is_better_and_no_target() -> None:
             ("Zero", None, None, 40.0),
         ]
     )
-    scored = score.score(agg, [lower, none, zero]).set_index("kpi")
+    scored = frames.scored(agg, [lower, none, zero]).set_index("kpi")
     assert scored.loc["Cost", "attainment"] == pytest.approx(50 / 40)
     assert scored.loc["Cost", "status"] == "on target"
-    above = score.score(agg.assign(actual=[60.0, 1, 1]), [lower, none, zero]).set_index("kpi")
+    above = frames.scored(agg.assign(actual=[60.0, 1, 1]), [lower, none, zero]).set_index("kpi")
     assert above.loc["Cost", "attainment"] == pytest.approx(50 / 60)  # 0.83 < 0.9
     assert above.loc["Cost", "status"] == "off target"
-    assert score.score(agg.assign(actual=[0.0, 1, 1]), [lower, none, zero])["status"][0] == (
+    assert frames.scored(agg.assign(actual=[0.0, 1, 1]), [lower, none, zero])["status"][0] == (
         "on target"
     )
     assert scored.loc["Free", "status"] == "no target"
-    assert scored.loc["Zero", "status"] == "no target"
-    assert np.isnan(scored.loc["Zero", "attainment"])
+    assert scored.loc["Zero", "status"] == "on target"  # 0 is a target: 40 >= 0
+    assert np.isnan(scored.loc["Zero", "attainment"])  # judged by the gap, not divided by 0
     assert np.isnan(scored.loc["Cost", "previous"])
 
 
 def test_score_end_to_end_with_category_targets(con, orders: pd.DataFrame) -> None:
     kpi = SALES.with_target(20000).with_target(3000, category="West")
-    scored = score.score(compute.aggregate(con, "orders", [kpi]), [kpi])
+    scored = frames.scored(frames.aggregate(con, "orders", [kpi]), [kpi])
     west = scored[scored["category"] == "West"].iloc[0]
     assert west["target"] == 3000
     assert west["attainment"] == pytest.approx(west["actual"] / 3000)
-    assert scored[scored["category"].isna()]["status"].eq("no target").all()
+    # no total target: a sum's total is judged on its categories' targets, added up over the
+    # categories with rows in that period
+    totals = scored[scored["category"].isna()].set_index("period")["target"]
+    month = pd.to_datetime(orders["Order Date"]).dt.to_period("M").dt.start_time.dt.date
+    present = orders.groupby(month)["Region"].unique()
+    expected = {
+        p: sum(3000 if r == "West" else 20000 for r in regions) for p, regions in present.items()
+    }
+    assert totals.to_dict() == expected
+    assert 3000 + 20000 * 2 in expected.values()  # South has no March
 
 
 def test_ratio_over_nothing_is_missing(tmp_path: Path) -> None:
     con = sandboxed_connection(allowed_dirs=[tmp_path])
     con.execute("CREATE TABLE t AS SELECT * FROM (VALUES (1.0, 0.0), (0.0, 0.0)) v(a, b)")
     kpi = KPI("R", "sum(a) / sum(b)", target=Target(1))
-    scored = score.score(compute.aggregate(con, "t", [kpi]), [kpi])
+    scored = frames.scored(frames.aggregate(con, "t", [kpi]), [kpi])
     assert np.isnan(scored["actual"][0])
     assert scored["status"][0] == "no data"
 
 
 def test_a_measure_that_fails_in_duckdb_names_the_kpi(con) -> None:
     with pytest.raises(KPIDefinitionError, match='KPI "Text sum" could not be computed: '):
-        compute.aggregate(con, "orders", [KPI("Text sum", 'sum("Region")')])
+        frames.aggregate(con, "orders", [KPI("Text sum", 'sum("Region")')])
 
 
-def test_records_are_the_frames_rows(con) -> None:
-    """aggregate/score are frames of aggregate_records/score_records: same rows, same order."""
+def test_records_are_plain_python_values(con) -> None:
+    """The engine's one data shape: dicts of plain values (no pandas types), so the command
+    line, scoring, cards and charts read the same records."""
     kpis = [
         SALES.with_target(30_000.0),
         ORDERS.with_target(40.0),
         KPI("Margin", 'sum("Profit") / sum("Sales")', direction="lower", target=Target(0.2)),
     ]
     records = score.score_records(compute.aggregate_records(con, "orders", kpis), kpis)
-    frame = score.score(compute.aggregate(con, "orders", kpis), kpis)
-    assert len(records) == len(frame) > 0
-    for record, row in zip(records, frame.to_dict("records"), strict=True):
-        assert record.keys() == row.keys()
-        for key, value in record.items():  # approx: DuckDB sums floats in parallel
-            expected = (
-                pytest.approx(row[key], nan_ok=True) if isinstance(value, float) else row[key]
-            )
-            assert value == expected, key
-        assert type(record["period"]) is type(row["period"])
+    assert records
+    assert all(list(r) == score.SCORED_COLUMNS for r in records)
+    for record in records:
+        assert isinstance(record["kpi"], str)
+        assert record["category"] is None or isinstance(record["category"], str)
+        assert record["period"] is None or type(record["period"]) is date
+        assert record["as_of"] is None or type(record["as_of"]) is date
+        for key in ("actual", "target", "attainment", "previous", "change", "change_pct"):
+            assert type(record[key]) is float, key
+        assert record["status"] in score.STATUSES
+    assert any(type(r["as_of"]) is date for r in records)
 
 
 @pytest.mark.parametrize(

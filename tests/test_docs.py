@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kpi_logic import compute
 from kpi_logic.kpi_file import kpis_from_yaml
 from kpi_logic.sql import sandboxed_connection
+from tests import frames
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -38,7 +38,7 @@ def test_readme_kpi_file_example_evaluates_on_the_sample() -> None:
     con.execute(
         "CREATE TABLE sales AS SELECT * FROM read_csv(?)", [str(ROOT / "data" / "sample_sales.csv")]
     )
-    rows = compute.aggregate(con, "sales", [kpi])
+    rows = frames.aggregate(con, "sales", [kpi])
     cells = rows[rows["category"].notna()]
     got = {(pd.Timestamp(r.period), r.category): r.actual for r in cells.itertuples()}
     assert got == pytest.approx({(p, c): v for (p, c), v in expected.sum().items()})

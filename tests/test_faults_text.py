@@ -20,6 +20,7 @@ import shutil
 import threading
 import unicodedata
 from collections.abc import Iterator
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -274,16 +275,17 @@ def test_a_hostile_link_is_reported_as_text(store_path: Path) -> None:
 
 
 def test_chart_titles_from_user_text_stay_strings_in_vega() -> None:
-    rows = pd.DataFrame(
+    rows = [
         {
-            "category": [hostile("a"), hostile("b")],
-            "period": ["2024-01-01", "2024-01-01"],
-            "actual": [1.0, 2.0],
-            "target": [1.0, 1.0],
-            "attainment": [1.0, 2.0],
-            "status": ["on target", "on target"],
+            "category": hostile(name),
+            "period": date(2024, 1, 1),
+            "actual": actual,
+            "target": 1.0,
+            "attainment": actual,
+            "status": "on target",
         }
-    )
+        for name, actual in (("a", 1.0), ("b", 2.0))
+    ]
     title = hostile("title")
     specs = [
         charts.bullet_chart(

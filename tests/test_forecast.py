@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 import duckdb
-import pandas as pd
 import pytest
 
 from kpi_logic import compute, score
@@ -15,17 +14,18 @@ from kpi_logic.model import KPI, Bands, Target
 JAN = date(2024, 1, 1)
 
 
-def rows(actual: float, as_of: date, *, additive: bool = True, period: date = JAN) -> pd.DataFrame:
-    return pd.DataFrame(
+def rows(actual: float, as_of: date, *, additive: bool = True, period: date = JAN) -> list[dict]:
+    return [
         {
-            "kpi": ["Sales", "Sales"],
-            "category": [None, "East"],
-            "period": [period, period],
-            "actual": [actual, actual / 2],
-            "as_of": [as_of, as_of],
-            "additive": [additive, additive],
+            "kpi": "Sales",
+            "category": category,
+            "period": period,
+            "actual": value,
+            "as_of": as_of,
+            "additive": additive,
         }
-    )
+        for category, value in ((None, actual), ("East", actual / 2))
+    ]
 
 
 SALES = KPI("Sales", "sum(x)", time="d", grain="month", target=Target(3100), due=date(2024, 1, 31))
@@ -39,9 +39,9 @@ def test_linear_pace_on_track() -> None:
     assert result.expected == pytest.approx(1000)  # 3100 x 10/31
     assert result.projected == pytest.approx(3720)  # 1200 / (10/31)
     assert result.status == "on track"
-    frame = result.projection_frame()
-    assert frame["value"].tolist() == pytest.approx([1200, 3720])
-    assert frame["date"].tolist() == [date(2024, 1, 10), date(2024, 1, 31)]
+    line = result.projection()
+    assert [p["value"] for p in line] == pytest.approx([1200, 3720])
+    assert [p["date"] for p in line] == [date(2024, 1, 10), date(2024, 1, 31)]
 
 
 def test_linear_pace_behind_and_explicit_as_of() -> None:
@@ -108,7 +108,7 @@ def test_end_to_end_from_aggregate() -> None:
         " FROM range(12) r(i)"
     )
     kpi = KPI("Sales", "sum(x)", time="d", target=Target(290), due=date(2024, 2, 29))
-    scored = score.score(compute.aggregate(con, "t", [kpi]), [kpi])
+    scored = score.score_records(compute.aggregate_records(con, "t", [kpi]), [kpi])
     result = pace(kpi, scored)
     assert result.as_of == date(2024, 2, 12)
     assert result.actual == 120

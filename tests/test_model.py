@@ -81,13 +81,50 @@ def test_all_target_forms() -> None:
         by_category_period={("East", date(2017, 4, 1)): 0.3, ("East", date(2017, 7, 1)): 0.31},
         total=0.22,
     )
-    assert margin.target_for("East", date(2017, 4, 1)) == 0.3  # category and period
-    assert margin.target_for("West", date(2017, 1, 1)) == 0.25  # category beats period
-    assert margin.target_for("East", date(2017, 1, 1)) == 0.15  # period
-    assert margin.target_for("North", date(2018, 1, 1)) == 0.2  # default
-    assert margin.target_for(None, date(2017, 4, 1)) == 0.22  # all-categories row: total
-    assert dataclasses.replace(margin, target=Target(default=1)).target_for(None, None) is None
+    ratio = {"additive": False}
+    assert margin.target_for("East", date(2017, 4, 1), **ratio) == 0.3  # category and period
+    assert margin.target_for("West", date(2017, 1, 1), **ratio) == 0.25  # category's own
+    # a per-period target of a KPI with "by" is the total's, not every category's
+    assert margin.target_for("East", date(2017, 1, 1), **ratio) == 0.2  # default
+    assert margin.target_for(None, date(2017, 1, 1), **ratio) == 0.15  # the total's period
+    assert margin.target_for("North", date(2018, 1, 1), **ratio) == 0.2  # default
+    assert margin.target_for(None, date(2017, 4, 1), **ratio) == 0.22  # all-categories: total
+    only_default = dataclasses.replace(margin, target=Target(default=1))
+    assert only_default.target_for(None, None, **ratio) == 1  # a ratio's common target
+    assert only_default.target_for(None, None, additive=True) is None  # a sum's: its parts'
     assert KPI("x", "count(*)", target=Target(default=3)).target_for(None, None) == 3
+
+
+def test_a_ratio_category_without_a_target_inherits_the_total() -> None:
+    kpi = KPI("Margin", "sum(p) / sum(s)", time="d", by="r", target=Target(total=0.2))
+    kpi = kpi.with_target(0.3, category="West").with_target(0.25, period=date(2024, 2, 1))
+    assert kpi.target_for("East", date(2024, 1, 1), additive=False) == 0.2
+    assert kpi.target_for("East", date(2024, 2, 1), additive=False) == 0.25
+    assert kpi.target_for("West", date(2024, 2, 1), additive=False) == 0.3
+    assert kpi.target_for("East", date(2024, 1, 1), additive=True) is None  # a sum does not
+
+
+def test_a_target_from_a_date_on() -> None:
+    text = (
+        "kpis:\n  - name: Sales\n    measure: sum(x)\n    time: d\n"
+        "    target: {default: 50000, from: {2025-07-01: 60000, 2026-01-01: 70000}}\n"
+    )
+    (kpi,) = kpis_from_yaml(text)
+    assert [kpi.target_for(None, date(2025, m, 1)) for m in (6, 7, 12)] == [50000, 60000, 60000]
+    assert kpi.target_for(None, date(2026, 3, 1)) == 70000
+    assert kpis_from_yaml(kpis_to_yaml([kpi])) == [kpi]
+    with pytest.raises(KPIDefinitionError, match="target from 2025-07-01"):
+        kpis_from_yaml(text.replace("60000", "-1"))
+
+
+def test_the_fiscal_year_start_is_the_kpi_sets() -> None:
+    text = "fiscal_year_start: 7\nkpis:\n  - {name: A, measure: count(*)}\n  - {name: B, measure: count(*)}\n"
+    kpis = kpis_from_yaml(text)
+    assert [k.fiscal_year_start for k in kpis] == [7, 7]
+    assert kpis_from_yaml(kpis_to_yaml(kpis)) == kpis
+    assert "fiscal_year_start: 7" in kpis_to_yaml(kpis)
+    with pytest.raises(KPIDefinitionError, match="fiscal year start"):
+        kpis_from_yaml(text.replace(": 7", ": 13"))
 
 
 def test_with_target_returns_changed_copies() -> None:

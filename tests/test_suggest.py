@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kpi_logic import compute, ingest, suggest
+from kpi_logic import ingest, suggest
 from kpi_logic.column_roles import table_roles
 from kpi_logic.kpi_file import kpis_from_yaml
 from kpi_logic.model import KPI
 from kpi_logic.sql import sandboxed_connection
+from tests import frames
 from tests.test_cli import run as run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -232,7 +233,7 @@ def test_each_export_gets_its_kpis_and_roles(kind: str, exports: dict[str, Path]
         for column in never_summed:
             assert f'sum("{column}"' not in kpi.measure
             assert f'"{column}" *' not in kpi.measure
-    result = compute.aggregate(con, "t", kpis)  # every KPI computes, all in one go
+    result = frames.aggregate(con, "t", kpis)  # every KPI computes, all in one go
     assert set(result["kpi"]) == set(EXPECTED[kind])
     assert result.groupby("kpi")["actual"].count().min() > 0
 

@@ -3,28 +3,29 @@ target and pace to the due date, and the attainment heatmap by category and peri
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from kpi_logic import charts
+from kpi_logic import charts, score
+from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.text import markdown_text
 from ui import filters, kpis
 from ui.cards import badge
 
 
-def draw(kpi: KPI, rows: pd.DataFrame) -> None:
+def draw(kpi: KPI, rows: list[Record]) -> None:
     """Bullet per category, trend with target and pace, attainment heatmap of one KPI."""
     where = f" where {markdown_text(kpi.filter)}" if kpi.filter else ""
     st.markdown(f"**{markdown_text(kpi.name)}** = {markdown_text(kpi.measure)}{where}")
     left, right = st.columns(2)
-    cells = rows[rows["category"].notna()]
+    cells = [r for r in rows if r["category"] is not None]
     with left:
-        periods = cells["period"][cells["actual"].notna()]  # with data
-        if not kpi.by or periods.empty:
+        periods = [r["period"] for r in cells if not score.is_missing(r["actual"])]  # with data
+        if not kpi.by or not periods:
             st.info("Give this KPI a category column (“by”) in the sidebar to compare categories.")
         else:
-            period_rows = cells[cells["period"] == periods.max()] if kpi.time else cells
+            latest = max(periods) if kpi.time else None
+            period_rows = [r for r in cells if r["period"] == latest] if kpi.time else cells
             event = st.vega_lite_chart(
                 charts.bullet_chart(
                     period_rows,
@@ -64,7 +65,7 @@ def draw(kpi: KPI, rows: pd.DataFrame) -> None:
                     f"Due {kpi.due:%d %b %Y}: no pace yet (its period has no data or no target)."
                 )
     if kpi.by and kpi.time:
-        if cells["attainment"].notna().any():
+        if any(not score.is_missing(r["attainment"]) for r in cells):
             st.vega_lite_chart(
                 charts.heatmap(
                     cells,

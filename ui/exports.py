@@ -9,17 +9,19 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import export
+from kpi_logic import export, score
+from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.text import markdown_text
 from ui import kpis
 
 
-def section(items: list[KPI], results: pd.DataFrame, chosen: str) -> None:
+def section(items: list[KPI], results: list[Record], chosen: str) -> None:
     """Download buttons for the results and for the trend of the KPI ``chosen``."""
     st.subheader("Export")
-    table = results.drop(columns=["additive"], errors="ignore").assign(
-        period=results["period"].astype("string"), as_of=results["as_of"].astype("string")
+    table = pd.DataFrame.from_records(results, columns=score.SCORED_COLUMNS)
+    table = table.drop(columns=["additive"]).assign(
+        period=table["period"].astype("string"), as_of=table["as_of"].astype("string")
     )
     left, middle, right = st.columns(3)
     left.download_button(
@@ -37,7 +39,9 @@ def section(items: list[KPI], results: pd.DataFrame, chosen: str) -> None:
         key="export_xlsx",
     )
     selected = next(k for k in items if k.name == chosen)
-    if selected.time and results.loc[results["kpi"] == chosen, "actual"].notna().any():
+    if selected.time and any(
+        not score.is_missing(r["actual"]) for r in kpis.rows_of(results, chosen)
+    ):
         chart, _ = kpis.trend(selected, results, title=f"{selected.name}: trend")
         right.download_button(
             f"Trend of {markdown_text(chosen)} as PNG",

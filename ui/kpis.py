@@ -1,8 +1,8 @@
 """The current dataset, its KPI set (with target overrides from sliders) and scored results.
 
 The expensive part, the aggregate over the data, is cached by table, dataset revision, KPI
-definitions and filters; targets are applied afterwards by ``score.score``, so moving a
-target slider never re-scans the data.
+definitions and filters; targets are applied afterwards by ``score.score_records``, so
+moving a target slider never re-scans the data. Results are the engine's records.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import functools
 from datetime import date
 
 import duckdb
-import pandas as pd
 import streamlit as st
 
 from kpi_logic import charts, compute, forecast, score, targets
+from kpi_logic.compute import Record
 from kpi_logic.errors import (
     ComputeError,
     DataReadError,
@@ -174,14 +174,14 @@ def _aggregate(
     end: date | None,
     categories: tuple[tuple[str, tuple[str, ...]], ...],
     _kpis: tuple[KPI, ...],
-) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, str]]:
-    """The aggregate of ``_kpis`` split by KPI, an empty frame of its columns, and the problem
-    of each KPI that could not be computed; cached by table, content hash, definitions and
-    filters, failures included (so a broken KPI does not send every slider move back to the
-    data). Shared, not copied: read only."""
+) -> tuple[dict[str, list[Record]], dict[str, str]]:
+    """The aggregate's records of ``_kpis`` by KPI name, and the problem of each KPI that
+    could not be computed; cached by table, content hash, definitions and filters, failures
+    included (so a broken KPI does not send every slider move back to the data). Shared, not
+    copied: read only."""
 
-    def run(group: list[KPI]) -> pd.DataFrame:
-        return compute.aggregate(
+    def run(group: list[KPI]) -> list[Record]:
+        return compute.aggregate_records(
             _cur,
             table,
             group,
@@ -192,22 +192,24 @@ def _aggregate(
 
     problems: dict[str, str] = {}
     try:
-        agg = run(list(_kpis))
+        records = run(list(_kpis))
     except (KPIDefinitionError, DataReadError):  # find which KPIs fail; compute the others
-        frames = []
+        records = []
         for kpi in _kpis:
             try:
-                frames.append(run([kpi]))
+                records += run([kpi])
             except (KPIDefinitionError, DataReadError) as err:
                 problems[kpi.name] = str(err)
-        agg = pd.concat(frames, ignore_index=True) if frames else run([])
-    parts = {str(name): rows for name, rows in agg.groupby("kpi", sort=False)}
-    return parts, agg.iloc[:0], problems
+    parts: dict[str, list[Record]] = {}
+    for record in records:
+        parts.setdefault(record["kpi"], []).append(record)
+    return parts, problems
 
 
-def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Actual, target, attainment and status per KPI x category x period for the view, and
-    the problem of each KPI that could not be computed (KPI name -> message)."""
+def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[list[Record], dict[str, str]]:
+    """Actual, target, attainment and status per KPI x category x period for the view (the
+    records of ``score.score_records``, shared: read only), and the problem of each KPI that
+    could not be computed (KPI name -> message)."""
     view = session.view()
     query = (
         dataset.table,
@@ -218,34 +220,39 @@ def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[pd.DataFrame, dict[str, s
         tuple((column, tuple(values)) for column, values in sorted(view.filters.items())),
     )
     try:
-        parts, empty, problems = _aggregate(session.cursor(), *query, tuple(kpis))
+        parts, problems = _aggregate(session.cursor(), *query, tuple(kpis))
     except ComputeError as err:  # out of memory or disk: not cached, the next run tries again
         st.error(markdown_text(err), icon=":material/error:")
         st.stop()
-    frames = [_score(query, repr(k), parts[k.name], k) for k in kpis if k.name in parts]
-    return (pd.concat(frames, ignore_index=True) if frames else score.score(empty, [])), problems
+    results = [r for k in kpis if k.name in parts for r in _score(query, repr(k), parts[k.name], k)]
+    return results, problems
 
 
 @st.cache_resource(max_entries=1024, show_spinner=False)
-def _score(query: tuple, kpi_repr: str, _rows: pd.DataFrame, _kpi: KPI) -> pd.DataFrame:
-    """One KPI's rows of the aggregate of ``query`` scored, cached by that and by everything
-    the KPI says (its ``repr``): a target move re-scores the moved KPI only. Shared, not
-    copied: read only (``scored`` concatenates copies)."""
-    return score.score(_rows, [_kpi])
+def _score(query: tuple, kpi_repr: str, _rows: list[Record], _kpi: KPI) -> list[Record]:
+    """One KPI's records of the aggregate of ``query`` scored, cached by that and by
+    everything the KPI says (its ``repr``): a target move re-scores the moved KPI only.
+    Shared, not copied: read only."""
+    return score.score_records(_rows, [_kpi])
+
+
+def rows_of(results: list[Record], name: str) -> list[Record]:
+    """The records of the KPI ``name``."""
+    return [r for r in results if r["kpi"] == name]
 
 
 def trend(
-    kpi: KPI, rows: pd.DataFrame, title: str = "Trend"
+    kpi: KPI, rows: list[Record], title: str = "Trend"
 ) -> tuple[charts.Spec, forecast.Pace | None]:
-    """The trend chart of ``kpi`` (its all-categories rows of ``rows``, the target line and
-    the pace projection) and its pace to the due date."""
-    totals = rows[(rows["kpi"] == kpi.name) & rows["category"].isna()]
-    pace = forecast.pace(kpi, rows)
+    """The trend chart of ``kpi`` (its all-categories records of ``rows``, the target line
+    and the pace projection) and its pace to the due date."""
+    totals = [r for r in rows if r["kpi"] == kpi.name and r["category"] is None]
+    pace = forecast.pace(kpi, totals)
     chart = charts.trend_chart(
         totals,
         unit=kpi.unit,
-        target_line=totals[["period", "target"]],
-        projection=None if pace is None else pace.projection_frame(),
+        target_line=totals,
+        projection=None if pace is None else pace.projection(),
         grain=kpi.grain,
         title=title,
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
+from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset, KPISet
 from ui import kpi_editor, kpis, session, targets_panel
@@ -15,7 +15,7 @@ def draw(
     kpi_set: KPISet,
     saved: list[KPI],
     shown: list[KPI],
-    results: pd.DataFrame | None,
+    results: list[Record] | None,
 ) -> None:
     """Draw the sidebar (``shown``: the KPIs as the dashboard shows them, ``kpis.live_kpis``;
     no targets panel before there are results)."""

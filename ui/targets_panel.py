@@ -9,7 +9,8 @@ import math
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import targets
+from kpi_logic import score, targets
+from kpi_logic.compute import Record
 from kpi_logic.model import KPI, period_start
 from kpi_logic.store import KPISet
 from kpi_logic.text import markdown_text
@@ -77,25 +78,25 @@ def _slider_format(unit: str, top: float) -> str:
     return "%.2f" if top < 100 else "%.0f"
 
 
-def _top(actuals: pd.Series) -> float:
-    """Slider end: twice the best value seen, so the target can go well beyond it."""
-    best = actuals.abs().max()
-    return 2 * float(best) if pd.notna(best) and best > 0 else 100.0
+def _top(rows: list[Record]) -> float:
+    """Slider end: twice the best actual seen in ``rows``, so the target can go well beyond it."""
+    best = max((abs(r["actual"]) for r in rows if not score.is_missing(r["actual"])), default=0.0)
+    return 2 * float(best) if best > 0 else 100.0
 
 
-def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.DataFrame) -> None:
+def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: list[Record]) -> None:
     """Draw the targets of the selected KPI (``shown``: as the dashboard shows them)."""
     name = kpis.selected_name(saved)
     current = next(k for k in saved if k.name == name)
     live = next(k for k in shown if k.name == name)
-    rows = results[results["kpi"] == current.name]
+    rows = kpis.rows_of(results, current.name)
     st.subheader(f"Targets · {markdown_text(current.name)}")
     by = markdown_text(current.by or "")
     st.caption(
         "Move a target to see the dashboard re-score; the link carries it. "
         "Save to keep it for everyone."
     )
-    totals = rows[rows["category"].isna()]
+    totals = [r for r in rows if r["category"] is None]
     if current.by and session.view().filters.get(current.by):
         st.caption(
             f"Only some {by} are shown: their card is judged against their own "
@@ -107,13 +108,13 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.Dat
             label,
             targets.OverrideKey(current.name),
             targets.headline_target(live),
-            _top(totals["actual"]),
+            _top(totals),
             current.unit,
             targets.headline_target(current),
         )
     if current.by:
-        cells = rows[rows["category"].notna()]
-        top = _top(cells["actual"])
+        cells = [r for r in rows if r["category"] is not None]
+        top = _top(cells)
         _slider(
             f"Each {by} (default)",
             targets.OverrideKey(current.name, category=targets.ALL_CATEGORIES),
@@ -125,7 +126,7 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: pd.Dat
         box = layout.lazy_expander(f"Per {by}", "open_category_targets")
         if box is not None:
             with box:
-                categories = sorted(str(c) for c in cells["category"].dropna().unique())
+                categories = sorted({str(r["category"]) for r in cells})
                 for category in categories:
                     _slider(
                         markdown_text(category),
@@ -180,15 +181,18 @@ def _target_grid(current: KPI, live: KPI, categories: list[str]) -> None:
         _use_grid(keys, grid["target"], edited["target"])
 
 
-def _period_grid(current: KPI, live: KPI, rows: pd.DataFrame) -> None:
+def _period_grid(current: KPI, live: KPI, rows: list[Record]) -> None:
     """Targets of single periods (the latest ones and up to the due date) in a grid."""
-    periods = sorted({p for p in rows["period"].dropna()})[-MAX_PERIOD_ROWS:]
+    periods = sorted({r["period"] for r in rows if r["period"] is not None})[-MAX_PERIOD_ROWS:]
     if current.due:
         periods = sorted({*periods, period_start(current.due, current.grain)})
-    scope = (
-        f" for each {markdown_text(current.by)} without a target of its own" if current.by else ""
-    )
-    st.caption(f"Targets of single periods{scope}; an empty cell uses the default.")
+    if current.by:
+        st.caption(
+            f"Targets of single periods of all {markdown_text(current.by)} together (the "
+            "total); an empty cell uses the total target."
+        )
+    else:
+        st.caption("Targets of single periods; an empty cell uses the default.")
     grid = pd.DataFrame(
         {
             "period": [pd.Timestamp(p) for p in periods],
