@@ -91,7 +91,7 @@ class PostgresEngine(Engine):
         try:
             self._con = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.Error as err:
-            raise KPIExplorerError(f"Could not connect to {self.label}: {_first(err)}") from err
+            raise ComputeError(f"Could not connect to {self.label}: {_first(err)}") from err
         self._con.execute("SET default_transaction_read_only = on")
         self._con.execute("SET standard_conforming_strings = on")
 
@@ -205,7 +205,7 @@ def _spark_session(url: str) -> SparkSession:
             builder = builder.master(url)
         return builder.getOrCreate()
     except Exception as err:  # no Java, no cluster: one line
-        raise KPIExplorerError(f"Could not start Spark at {_where(url)}: {_first(err)}") from err
+        raise ComputeError(f"Could not start Spark at {_where(url)}: {_first(err)}") from err
 
 
 def _running_spark() -> bool:

@@ -10,7 +10,7 @@ from kpi_logic import ingest, tables, workspace
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.store import Dataset
 from kpi_logic.text import markdown_text
-from ui import kpis, layout, session, shell, suggestions, uploads
+from ui import kpis, layout, live_tables, session, shell, suggestions, uploads
 
 PREVIEW_ROWS = 200
 
@@ -84,12 +84,14 @@ st.caption(
     "becomes a dataset; define its KPIs on the Dashboard."
 )
 uploads.uploader()
+live_tables.connect_section()
 dataset = kpis.current_dataset()
 if dataset is None:
     st.info("No dataset yet: upload a file above.")
     st.stop()
 header(dataset)
-uploads.other_sheet(dataset)
-suggestions.offer(dataset)
-tabs(dataset)
+if not live_tables.details(dataset):  # a live table: its database profiles it
+    uploads.other_sheet(dataset)
+    suggestions.offer(dataset)
+    tabs(dataset)
 delete_section(dataset)

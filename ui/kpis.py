@@ -180,8 +180,10 @@ def _aggregate(
     included (so a broken KPI does not send every slider move back to the data). Shared, not
     copied: read only."""
 
+    from ui import live_tables  # a live table's figures come from its database
+
     def run(group: list[KPI]) -> list[Record]:
-        return compute.aggregate_records(
+        return live_tables.aggregate_records(
             _cur,
             table,
             group,
@@ -210,10 +212,12 @@ def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[list[Record], dict[str, s
     """Actual, target, attainment and status per KPI x category x period for the view (the
     records of ``score.score_records``, shared: read only), and the problem of each KPI that
     could not be computed (KPI name -> message)."""
+    from ui import live_tables
+
     view = session.view()
     query = (
         dataset.table,
-        dataset.content_hash,
+        live_tables.revision(dataset),
         tuple((k.name, definition_key(k)) for k in kpis),
         view.start,
         view.end,

@@ -21,6 +21,7 @@ from kpi_logic.store.records import (
     Dataset,
     HistoryEntry,
     KPISet,
+    LiveTable,
     Note,
     View,
     _check_id,
@@ -153,9 +154,46 @@ class Store(StoreConnection):
             cur.execute(f"DELETE FROM history WHERE kpi_set_id IN ({sets})", [dataset_id])
             cur.execute("DELETE FROM kpi_sets WHERE dataset_id = ?", [dataset_id])
             cur.execute("DELETE FROM datasets WHERE id = ?", [dataset_id])
+            cur.execute("DELETE FROM live_tables WHERE dataset_id = ?", [dataset_id])
             for table in (dataset.table, dataset.table + REJECTS_SUFFIX):
                 cur.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
         return dataset
+
+    def link_live_table(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        dataset_id: str,
+        connection: str,
+        schema: str | None,
+        table: str,
+    ) -> None:
+        """Record that dataset ``dataset_id`` is the live ``schema.table`` of ``connection``."""
+        _check_id(dataset_id, "dataset")
+        for value, what in ((connection, "connection name"), (table, "table name")):
+            _check_text(value, what, MAX_NAME_CHARS)
+        if schema is not None:
+            _check_text(schema, "schema name", MAX_NAME_CHARS)
+        with self._write(cur):
+            cur.execute(
+                "INSERT INTO live_tables VALUES (?, ?, ?, ?, ?)",
+                [dataset_id, connection, schema, table, _now()],
+            )
+
+    def live_table(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> LiveTable | None:
+        """Where the live dataset ``dataset_id`` is; None for an uploaded one."""
+        row = cur.execute(
+            "SELECT dataset_id, connection, schema_name, table_name, refreshed_at "
+            "FROM live_tables WHERE dataset_id = ?",
+            [dataset_id],
+        ).fetchone()
+        return LiveTable(*row) if row else None
+
+    def refresh_live_table(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> None:
+        """Mark the live dataset's cached figures as stale (now)."""
+        with self._write(cur):
+            cur.execute(
+                "UPDATE live_tables SET refreshed_at = ? WHERE dataset_id = ?", [_now(), dataset_id]
+            )
 
     def drop_orphan_tables(self, cur: duckdb.DuckDBPyConnection) -> list[str]:
         """Drop what crashed loads left behind: dataset tables and rejects without a datasets

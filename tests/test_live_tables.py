@@ -1,0 +1,135 @@
+"""Connect a table (issue 14): the Data page connects a live PostgreSQL table named in the
+secrets; the sidebar builds KPIs on it, the database computes them, Refresh and the
+time-to-live decide when they are computed again. AppTest over a real store and the test
+run's PostgreSQL; expected figures from pandas over the same rows."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from kpi_logic import live
+from kpi_logic.store import Store
+from tests import engine_data as data
+from tests.test_app import ROOT, TIMEOUT, chart_data, open_sections, rerun
+
+ROWS = data.orders(300, seed=3)
+FRAME = data.frame(ROWS)
+TABLE = "shop floor.Orders 2024"
+
+
+def _app(store_path: Path, connections: dict) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.secrets["connections"] = connections
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    at.switch_page("pages/data.py")
+    return rerun(at)
+
+
+def _connect(at: AppTest) -> AppTest:
+    assert at.selectbox(key="live_connection").value == "shop"
+    assert TABLE in at.selectbox(key="live_table_pick").options
+    at.selectbox(key="live_table_pick").select(TABLE)
+    at.button(key="live_connect").click()
+    return rerun(at)
+
+
+def _monthly_sales(frame) -> list[float]:
+    months = [data.period_start(d, "month") for d in frame["Order Date"]]
+    return list(frame.assign(m=months).groupby("m")["Sales"].sum().sort_index())
+
+
+def test_connect_a_postgres_table_build_a_kpi_and_refresh(
+    store_path: Path, postgres_url: str
+) -> None:
+    data.load_postgres(postgres_url, ROWS, "shop floor", "Orders 2024")
+    at = _connect(_app(store_path, {"shop": {"url": postgres_url, "ttl": 3600}}))
+    assert any(m.body.startswith("**Live table** shop floor.Orders 2024") for m in at.markdown)
+    profile = next(f.value for f in at.dataframe if "distinct" in f.value.columns)
+    by_column = profile.set_index("column")
+    assert by_column.loc["Region", "distinct"] == FRAME["Region"].nunique()
+    assert by_column.loc["Region", "nulls"] == FRAME["Region"].isna().sum()
+    assert by_column.loc["Order Date", "min"] == str(FRAME["Order Date"].min())
+    assert by_column.loc["Qty", "nulls"] == FRAME["Qty"].isna().sum()
+    assert f"{len(ROWS):,} rows" in at.selectbox(key="data_pick").format_func(
+        at.selectbox(key="data_pick").value
+    )
+
+    at.switch_page("pages/dashboard.py")
+    at = open_sections(rerun(at), "open_add_kpi")
+    at.text_input(key="new_name").input("Revenue")
+    at.selectbox(key="new_agg").select("sum")
+    rerun(at)
+    at.selectbox(key="new_col").select("Sales")
+    at.selectbox(key="new_time").select("Order Date")
+    at.selectbox(key="new_grain").select("month")
+    at.selectbox(key="new_by").select("Region")
+    at.button(key="add_kpi").click()
+    rerun(at)
+    trend = chart_data(at, "Trend")
+    trend = trend[trend["actual"].notna()].drop_duplicates("period").sort_values("period")
+    assert trend["actual"].to_numpy() == pytest.approx(_monthly_sales(FRAME))
+
+    # new rows in the database: the kept figures stand until Refresh
+    extra = [(date(2024, 3, 1), None, "West", "Online", "O-new", 1000.0, 10.0, 1)]
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        con.execute(
+            'INSERT INTO "shop floor"."Orders 2024" VALUES (%s, %s, %s, %s, %s, %s, %s, %s)',
+            extra[0],
+        )
+    rerun(at)
+    trend = chart_data(at, "Trend").dropna(subset=["actual"]).drop_duplicates("period")
+    assert trend["actual"].max() == pytest.approx(max(_monthly_sales(FRAME)))
+    at.switch_page("pages/data.py")
+    rerun(at)
+    at.button(key="live_refresh").click()
+    rerun(at)
+    at.switch_page("pages/dashboard.py")
+    rerun(at)
+    trend = chart_data(at, "Trend").dropna(subset=["actual"]).drop_duplicates("period")
+    grown = data.frame([*ROWS, *extra])
+    assert trend.sort_values("period")["actual"].to_numpy() == pytest.approx(_monthly_sales(grown))
+
+
+def test_without_connections_or_with_a_database_down_the_page_says_so(
+    store_path: Path,
+) -> None:
+    at = _app(store_path, {})
+    assert any("[connections.NAME]" in c.body for c in at.caption)
+    at = _app(store_path, {"shop": {"url": "postgresql://kpi:s3cret@127.0.0.1:1/none"}})
+    errors = [e.body.replace("\u2060", "") for e in at.error]  # no autolink: word joiners
+    assert any(
+        "Could not connect to PostgreSQL at postgresql://127.0.0.1:1/none" in e for e in errors
+    )
+    assert not any("s3cret" in e for e in errors)
+
+
+def test_the_ttl_window_and_refresh_change_the_cache_key(store_path: Path, postgres_url: str):
+    """``live.revision``: an upload's figures are keyed by its content; a live table's by its
+    last Refresh and the time-to-live's window."""
+    data.load_postgres(postgres_url, ROWS, "public", "orders")
+    from kpi_logic import engines
+    from kpi_logic.dialects import TableRef
+
+    uploads = store_path.parent / "uploads"
+    uploads.mkdir(parents=True)
+    with Store(store_path, allowed_dirs=[uploads]) as store, engines.connect(postgres_url) as eng:
+        cur = store.cursor()
+        dataset_id = live.add_live_dataset(store, cur, eng, "shop", TableRef("orders", "public"))
+        dataset = store.get_dataset(cur, dataset_id)
+        assert dataset.rows == len(ROWS)
+        found = store.live_table(cur, dataset_id)
+        assert found is not None
+        first = live.revision(dataset, found, 60, 1000.0)
+        assert live.revision(dataset, found, 60, 1019.0) == first  # same window
+        assert live.revision(dataset, found, 60, 1021.0) != first  # the next one
+        store.refresh_live_table(cur, dataset_id)
+        refreshed = store.live_table(cur, dataset_id)
+        assert live.revision(dataset, refreshed, 60, 1000.0) != first
+        store.delete_dataset(cur, dataset_id)
+        assert store.live_table(cur, dataset_id) is None
