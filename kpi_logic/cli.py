@@ -1,9 +1,14 @@
-"""Command line: evaluate a KPI file on a data file, or suggest a starter KPI file.
+"""Command line: evaluate a KPI file on a data file, score it over a time window, or suggest
+a starter KPI file.
 
     python -m kpi_logic evaluate DATA --kpis KPIS.yaml [--format csv|json] [--totals]
                                  [--sheet NAME] [--out FILE]
                                  [--memory-limit SIZE] [--temp-dir FOLDER]
     python -m kpi_logic evaluate URL --table NAME --kpis KPIS.yaml [--format ...] [--totals]
+    python -m kpi_logic scorecard DATA --kpis KPIS.yaml [--as-of DATE]
+                                 [--window period|mtd|qtd|ytd|last-12|all]
+                                 [--from DATE --to DATE] [--fiscal-year-start MONTH]
+                                 [--format csv|json] [--out FILE]
     python -m kpi_logic suggest DATA [--sheet NAME] [--out FILE]
 
 ``evaluate URL --table NAME`` computes the KPIs where a live table is (only the aggregates
@@ -18,6 +23,11 @@ not fit spills to ``--temp-dir``, so files larger than memory can be evaluated.
 ``evaluate`` prints ``kpi, category, period, actual, target, attainment, status`` per KPI x
 category x period (category empty for a KPI without ``by``); ``--totals`` adds the
 all-categories rows of KPIs with ``by`` and a ``total`` column marking them.
+
+``scorecard`` prints ``kpi, category, window_start, window_end, actual, target, attainment,
+status, last_year, change_vs_last_year`` per KPI and category, plus each KPI's all-categories
+row (category empty), over the window ending on ``--as-of`` (default: the last date in the
+data); ``--from``/``--to`` give a date range instead (``--window range`` is implied).
 
 Any problem with the data, the KPI file or an expression prints one line on stderr and exits
 1 (argparse usage errors exit 2); never a traceback.
@@ -41,6 +51,7 @@ import duckdb
 
 from kpi_logic.errors import DataReadError, KPIExplorerError
 from kpi_logic.sql import sandboxed_connection
+from kpi_logic.windows import WINDOWS
 
 if TYPE_CHECKING:
     from kpi_logic.compute import Record
@@ -101,10 +112,28 @@ def _parser() -> argparse.ArgumentParser:
         "(marked total=true, category empty)",
     )
     evaluate.set_defaults(run=_evaluate)
+    card = commands.add_parser(
+        "scorecard", help="each KPI over a time window against its target and last year"
+    )
+    card.add_argument("data", help="CSV, TSV, TXT, Parquet or Excel file")
+    card.add_argument("--kpis", required=True, help="KPI file (YAML)")
+    card.add_argument("--as-of", type=_day, help="last day of the window (default: last date)")
+    card.add_argument("--window", choices=[w for w in WINDOWS if w != "range"], default="period")
+    card.add_argument("--from", dest="start", type=_day, help="first day of a date range")
+    card.add_argument("--to", dest="end", type=_day, help="last day of a date range")
+    card.add_argument(
+        "--fiscal-year-start",
+        type=int,
+        choices=range(1, 13),
+        metavar="MONTH",
+        help="month number the fiscal year starts in (default: the KPI file's, else 1)",
+    )
+    card.add_argument("--format", choices=("csv", "json"), default="csv")
+    card.set_defaults(run=_scorecard)
     starter = commands.add_parser("suggest", help="print a starter KPI file for the data")
     starter.add_argument("data", help="CSV, TSV, TXT, Parquet or Excel file")
     starter.set_defaults(run=_suggest)
-    for command in (evaluate, starter):
+    for command in (evaluate, card, starter):
         command.add_argument("--sheet", help="sheet of an Excel workbook (default: the first)")
         command.add_argument("--out", help="write to this file instead of standard output")
         command.add_argument(
@@ -207,6 +236,35 @@ def _scored_output(records: list[Record], kpis: Sequence[KPI], args: argparse.Na
             rows.append([*row, total] if args.totals else row)
     columns = [*OUTPUT_COLUMNS, "total"] if args.totals else OUTPUT_COLUMNS
     return _json(rows, columns) if args.format == "json" else _csv(rows, columns)
+
+
+def _scorecard(args: argparse.Namespace) -> str:
+    from kpi_logic import scorecard
+    from kpi_logic.kpi_file import kpis_from_yaml
+
+    kpis = kpis_from_yaml(_read_kpi_file(args.kpis))
+    con, warnings = _load(args)
+    _warn(warnings)
+    ranged = args.start is not None or args.end is not None
+    choice = scorecard.WindowChoice(
+        kind="range" if ranged else args.window,
+        as_of=args.as_of,
+        start=args.start,
+        end=args.end,
+        fiscal_year_start=args.fiscal_year_start,
+    )
+    rows = scorecard.scorecard(con, TABLE, kpis, choice)
+    columns = scorecard.SCORECARD_COLUMNS
+    table = [[_plain(row[c]) for c in columns] for row in rows]
+    return _json(table, columns) if args.format == "json" else _csv(table, columns)
+
+
+def _day(text: str) -> date:
+    """An ISO date argument."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-06-30") from None
 
 
 def _read_kpi_file(path: str) -> str:

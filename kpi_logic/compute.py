@@ -127,6 +127,7 @@ def aggregate_records(
     start: date | None = None,
     end: date | None = None,
     categories: Categories | None = None,
+    whole: bool = False,
 ) -> list[Record]:
     """Actual per KPI x category x period as plain records with the keys of
     ``AGGREGATE_COLUMNS``: ``kpi, category, period, actual, as_of, additive``.
@@ -145,11 +146,21 @@ def aggregate_records(
 
     ``start``/``end`` (inclusive) limit the dates of KPIs with a time column. ``categories``
     is a list of values of each KPI's own ``by`` column, or a mapping column -> values applied
-    to every KPI; an empty list selects everything.
+    to every KPI; an empty list selects everything. ``whole`` (with ``start``) makes the days
+    from ``start`` to ``end`` one period, whose ``period`` is ``start`` (a time window).
     """
     fetch = _duckdb_fetch(con)
     columns = table_columns(con, table)
-    return records_over(fetch, columns, table, kpis, start=start, end=end, categories=categories)
+    return records_over(
+        fetch,
+        columns,
+        table,
+        kpis,
+        start=start,
+        end=end,
+        categories=categories,
+        whole=whole,
+    )
 
 
 def records_over(
@@ -161,13 +172,15 @@ def records_over(
     start: date | None = None,
     end: date | None = None,
     categories: Categories | None = None,
+    whole: bool = False,
 ) -> list[Record]:
     """``aggregate_records`` over any engine: ``fetch`` runs each query of
     ``aggregate_sql(table, kpis, columns, ...)`` where the data lives."""
+    window = start if whole else None
     records = [
         record
         for group in _groups(kpis, columns)
-        for record in _run_group(fetch, table, group, columns, start, end, categories)
+        for record in _run_group(fetch, table, group, columns, start, end, categories, window)
     ]
     order = {kpi.name: i for i, kpi in enumerate(kpis)}
     records.sort(
@@ -190,11 +203,13 @@ def aggregate_sql(
     start: date | None = None,
     end: date | None = None,
     categories: Categories | None = None,
+    whole: bool = False,
 ) -> list[tuple[str, list[object]]]:
     """The SQL and bound parameters of each query ``aggregate_records`` runs over ``table``
     (column name -> DuckDB type in ``columns``), one per group of KPIs."""
+    window = start if whole else None
     return [
-        _group_sql(table, group, columns, start, end, categories)
+        _group_sql(table, group, columns, start, end, categories, window)
         for group in _groups(kpis, columns)
     ]
 
@@ -234,9 +249,10 @@ def _run_group(
     start: date | None,
     end: date | None,
     categories: Categories | None,
+    window: date | None,
 ) -> list[Record]:
     """One query for KPIs sharing time, grain, by and filter; one record per KPI and row."""
-    sql, params = _group_sql(table, plans, columns, start, end, categories)
+    sql, params = _group_sql(table, plans, columns, start, end, categories, window)
     names, rows = fetch(sql, params, kpi_names(plans))
     wide = [dict(zip(names, row, strict=True)) for row in rows]
     first = plans[0]
@@ -313,8 +329,10 @@ def _group_sql(
     start: date | None,
     end: date | None,
     categories: Categories | None,
+    window: date | None = None,
 ) -> tuple[str, list]:
-    """``SELECT ... GROUP BY GROUPING SETS`` over a subquery of helper columns.
+    """``SELECT ... GROUP BY GROUPING SETS`` over a subquery of helper columns; with
+    ``window`` (a first day) every row's period is that day instead of its own period's.
 
     A KPI filter drops rows (``WHERE``), so every aggregate in the measure, ``count(*)``
     included, sees only the kept rows; a category or period whose rows are all filtered out
@@ -322,13 +340,21 @@ def _group_sql(
     """
     first = plans[0]
     used = list(dict.fromkeys(c for p in plans for c in p.measure.columns))
-    helpers, params = [], []
+    helpers: list[str] = []
+    params: list[object] = []
     if first.time:
-        helpers += [  # the grain is written, not bound: engines truncate by a fixed word
-            f"CAST(date_trunc({_GRAIN_SQL[first.kpi.grain]}, {quote_ident(first.time)}) AS DATE)"
-            f" AS {_PERIOD}",
+        # the grain is written, not bound: engines truncate by a fixed word; a window's start
+        # is a value
+        grain = _GRAIN_SQL[first.kpi.grain]
+        truncated = (
+            "CAST(? AS DATE)" if window else f"date_trunc({grain}, {quote_ident(first.time)})"
+        )
+        helpers += [
+            f"CAST({truncated} AS DATE) AS {_PERIOD}",
             f"CAST({quote_ident(first.time)} AS DATE) AS {_DAY}",
         ]
+        if window:
+            params.append(window)
     if first.by:
         helpers.append(f"{_category_sql(first.by)} AS {_CATEGORY}")
         params.append(BLANK_CATEGORY)

@@ -24,6 +24,7 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 from kpi_logic.model import is_valid_target
 from kpi_logic.store import MAX_NAME_CHARS, is_valid_id
 from kpi_logic.targets import OverrideKey
+from kpi_logic.windows import WINDOWS
 
 PAGES = ("dashboard", "data", "review")  # URL paths of the app's pages
 DEFAULT_PAGE = "dashboard"
@@ -37,6 +38,7 @@ _LABELS = {
     "to": "end date",
     "f": "category filters",
     "v": "saved view",
+    "w": "time window",
 }
 
 
@@ -53,6 +55,7 @@ class ViewState:
     end: date | None = None
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
     view: str | None = None
+    window: str | None = None  # one of windows.WINDOWS; None: the latest period of each KPI
 
 
 def _json(value: Any) -> str:
@@ -74,6 +77,7 @@ def to_query_params(state: ViewState) -> dict[str, str]:
         if state.filters
         else None,
         "v": state.view,
+        "w": state.window,
     }
     return {key: value for key, value in params.items() if value}
 
@@ -127,6 +131,7 @@ def from_query_params(params: Mapping[str, str | list[str]]) -> tuple[ViewState,
         end=read("to", _date("to")),
         filters=read("f", _filters) or {},
         view=read("v", _id("v")),
+        window=read("w", _window),
     )
     if state.start and state.end and state.start > state.end:
         problems.append("The link's start date is after its end date; the dates were ignored.")
@@ -186,6 +191,16 @@ def _valid_name(value: object) -> bool:
         and len(value) <= MAX_NAME_CHARS
         and value.isprintable()
     )
+
+
+def _window(raw: str, problems: list[str]) -> str | None:
+    if raw in WINDOWS:
+        return raw
+    problems.append(
+        f"The link's time window {_show(raw)} is not one of {', '.join(WINDOWS)}; the latest "
+        "period is shown."
+    )
+    return None
 
 
 def _name(raw: str, problems: list[str]) -> str | None:

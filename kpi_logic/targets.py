@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
-from kpi_logic import compute
+from kpi_logic import compute, score, windows
+from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 
 CATEGORY_SEPARATOR = "@"
@@ -140,6 +141,79 @@ def with_selected_totals(
             )
         result.append(dataclasses.replace(kpi, target=target))
     return result
+
+
+def allocate(
+    total: float, keys: Sequence[K], weights: Mapping[K, float] | None = None
+) -> dict[K, float]:
+    """``total`` split over ``keys`` so the parts add up to it: evenly, or in proportion to
+    ``weights`` (a missing or negative weight counts 0; evenly when they add up to nothing).
+
+    >>> allocate(90.0, ["East", "West", "North"])
+    {'East': 30.0, 'West': 30.0, 'North': 30.0}
+    >>> allocate(100.0, ["East", "West"], {"East": 3.0, "West": 1.0})
+    {'East': 75.0, 'West': 25.0}
+    """
+    shares = [max((weights or {}).get(key, 0.0), 0.0) for key in keys]
+    if not sum(shares):
+        shares = [1.0] * len(keys)
+    return {key: total * share / sum(shares) for key, share in zip(keys, shares, strict=True)}
+
+
+def last_year(latest: date, fiscal_year_start: int) -> windows.Window:
+    """The whole fiscal year before the one holding ``latest`` (the allocations' reference)."""
+    year = windows.window("ytd", latest, fiscal_year_start=fiscal_year_start).last_year()
+    return windows.Window("range", year.start, year.full_end, year.full_end)
+
+
+def split_total(
+    kpi: KPI, total: float, records: Sequence[Record], *, by_last_year: bool
+) -> dict[OverrideKey, float]:
+    """What-if targets giving each category of ``kpi`` (an additive KPI with ``by``) a part of
+    ``total`` per period, evenly or by its share of last fiscal year's actual (``records``: the
+    KPI's scored records), the total itself included."""
+    cells = [r for r in records if r["kpi"] == kpi.name and r["category"] is not None]
+    categories = sorted({str(r["category"]) for r in cells})
+    weights: dict[str, float] | None = None
+    periods = [r["period"] for r in cells if r["period"] is not None]
+    if by_last_year and periods:
+        year = last_year(max(periods), kpi.fiscal_year_start)
+        weights = {}
+        for r in cells:
+            if r["period"] is not None and year.start <= r["period"] <= year.end:
+                weights[r["category"]] = weights.get(r["category"], 0.0) + _value(r["actual"])
+    parts = allocate(total, categories, weights)
+    return {
+        OverrideKey(kpi.name): total,
+        **{OverrideKey(kpi.name, category=c): value for c, value in parts.items()},
+    }
+
+
+def spread_year(
+    kpi: KPI, yearly: float, records: Sequence[Record], *, by_last_year: bool
+) -> dict[OverrideKey, float]:
+    """What-if per-period targets (the total's, for a KPI with ``by``) spreading ``yearly``
+    over the periods of the fiscal year holding the latest period, evenly or by last year's
+    seasonal profile (each period's share of the same period a year earlier)."""
+    totals = {
+        r["period"]: r["actual"] for r in records if r["kpi"] == kpi.name and r["category"] is None
+    }
+    known = [p for p in totals if p is not None]
+    if not known:
+        return {}
+    year = windows.window("ytd", max(known), fiscal_year_start=kpi.fiscal_year_start)
+    periods = [p for p, _ in windows.periods_in(kpi, year.start, year.full_end)]
+    weights = None
+    if by_last_year:
+        weights = {p: _value(totals.get(windows.year_before(p))) for p in periods}
+    return {
+        OverrideKey(kpi.name, period=p): v for p, v in allocate(yearly, periods, weights).items()
+    }
+
+
+def _value(actual: object) -> float:
+    """An actual as a weight: 0 when missing."""
+    return 0.0 if score.is_missing(actual) else float(actual)  # type: ignore[arg-type]
 
 
 def describe_changes(before: list[KPI], after: list[KPI]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi_logic import score, targets
+from kpi_logic import score, targets, windows
 from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset
@@ -86,5 +86,11 @@ results, problems = kpis.scored(dataset, items)
 sidebar.draw(dataset, kpi_set, saved, items, results)
 if all(score.is_missing(r["actual"]) for r in results) and not problems:
     nothing_matches()
-cards.grid(items, results, problems)
+window = kpis.windowed(dataset, items, problems)
+if window is not None:
+    st.caption(
+        f"Cards: {windows.WINDOW_LABELS[session.view().window or 'period'].lower()}, against "
+        "the window's target and the same days last year."
+    )
+cards.grid(items, results, problems, window)
 explore_section(items, results, problems)

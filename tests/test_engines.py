@@ -153,12 +153,16 @@ def test_postgres_matches_pandas_and_duckdb(postgres_url: str) -> None:
         window = dict(start=date(2023, 12, 1), end=date(2024, 1, 31))
         picked = {"Region": ["West", data.BLANK, "O'Hara \\ Süd"]}
         narrowed = engines.aggregate_records(engine, PG_TABLE, KPIS, categories=picked, **window)
+        as_one = engines.aggregate_records(engine, PG_TABLE, KPIS, whole=True, **window)
     con = data.load_duckdb(ROWS)
     in_duckdb = compute.aggregate_records(con, "orders", KPIS)
     assert [_cell(r) for r in records] == [_cell(r) for r in in_duckdb]  # same rows, order
     _same(_flat(records), _flat(in_duckdb), "PostgreSQL against DuckDB")
     same_in_duckdb = compute.aggregate_records(con, "orders", KPIS, categories=picked, **window)
     _same(_flat(narrowed), _flat(same_in_duckdb), "window and categories")
+    one_period = compute.aggregate_records(con, "orders", KPIS, whole=True, **window)
+    _same(_flat(as_one), _flat(one_period), "a time window as one period")
+    assert {r["period"] for r in as_one} <= {window["start"], None}
     regions = {r["category"] for r in narrowed if r["kpi"] == "Sales"}
     assert regions == {None, "West", data.BLANK, "O'Hara \\ Süd"}
 

@@ -63,6 +63,45 @@ def card(index: int, kpi: KPI, facts: summary.CardFacts, problem: str | None) ->
         st.caption(f"{period}{markdown_text(kpi.type)} · owner: {owner}")
 
 
+def window_card(index: int, kpi: KPI, rows: list[Record], sparkline: list[float]) -> None:
+    """A KPI's card for a time window: the window's actual against its target and against
+    the same days last year, the categories on target over the window, and its dates."""
+    total = next(r for r in rows if r["category"] is None)
+    label, about = markdown_text(kpi.name), markdown_text(kpi.description) or None
+    with st.container(border=True, key=f"card_{index}"):
+        change = total["change_vs_last_year"]
+        st.metric(
+            label,
+            charts.format_value(total["actual"], kpi.unit),
+            delta=None
+            if score.is_missing(change)
+            else charts.format_value(change, kpi.unit, signed=True),
+            delta_color="normal" if kpi.direction == "higher" else "inverse",
+            delta_description="vs same days last year",
+            chart_data=sparkline if len(sparkline) > 1 else None,
+            chart_type="line",
+            help=about,
+        )
+        st.markdown(_status_line(kpi, total))
+        last_year = charts.format_value(total["last_year"], kpi.unit)
+        st.caption(f"Same days last year: {markdown_text(last_year)}")
+        if kpi.by:
+            cells = [r for r in rows if r["category"] is not None]
+            on = sum(r["status"] == score.ON_TARGET for r in cells)
+            st.caption(f"{on} of {len(cells)} {markdown_text(kpi.by)} on target")
+            _allocation_note(kpi, total)
+        st.caption(_window_caption(total))
+
+
+def _window_caption(total: Record) -> str:
+    """Which days the window covers, and whether its last period is still running."""
+    start, end = total["window_start"], total["window_end"]
+    if start is None:
+        return "All time: this KPI has no date column, so the date filter and window don't apply"
+    partial = " · partial: compared with the same days" if total["partial"] else ""
+    return f"{start:%d %b %Y} – {end:%d %b %Y}{partial}"
+
+
 def _status_line(kpi: KPI, last: Record) -> str:
     """The badge, the share of target (or the gap to a target of 0) and the target."""
     line = badge(last["status"])
@@ -89,8 +128,14 @@ def _allocation_note(kpi: KPI, last: Record) -> None:
     st.caption(f"{by} targets add up to {parts} of the {whole} total")
 
 
-def grid(items: list[KPI], results: list[Record], problems: dict[str, str]) -> None:
-    """A card per KPI, ``CARDS_PER_ROW`` to a row."""
+def grid(
+    items: list[KPI],
+    results: list[Record],
+    problems: dict[str, str],
+    window: list[Record] | None = None,
+) -> None:
+    """A card per KPI, ``CARDS_PER_ROW`` to a row; with ``window`` (the view's scorecard) each
+    card judges its KPI over the time window."""
     facts = summary.card_facts(results)
     for start in range(0, len(items), CARDS_PER_ROW):
         row = st.columns(CARDS_PER_ROW)
@@ -99,4 +144,8 @@ def grid(items: list[KPI], results: list[Record], problems: dict[str, str]) -> N
         ):
             with column:
                 fact = facts.get(kpi.name, summary.CardFacts())
-                card(start + offset, kpi, fact, problems.get(kpi.name))
+                rows = [r for r in window or [] if r["kpi"] == kpi.name]
+                if rows and kpi.name not in problems:
+                    window_card(start + offset, kpi, rows, fact.sparkline)
+                else:
+                    card(start + offset, kpi, fact, problems.get(kpi.name))

@@ -1,4 +1,5 @@
-"""Date range and category filters for the dashboard, kept in the view (and so in the URL)."""
+"""The time window, the date range (with relative presets) and category filters for the
+dashboard, kept in the view (and so in the URL)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import date
 
 import streamlit as st
 
-from kpi_logic import tables
+from kpi_logic import tables, windows
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset
 from kpi_logic.text import markdown_text, plain_text
@@ -34,6 +35,39 @@ def _on_dates() -> None:
         )
 
 
+def _on_window() -> None:
+    session.set_view(window=st.session_state["window_pick"])
+
+
+def _on_preset(fiscal_year_start: int) -> None:
+    """Set the date range to a relative preset, within the data's dates."""
+    name, span = st.session_state["date_preset"], st.session_state["date_span"]
+    if name:
+        start, end = windows.preset_range(name, span[1], fiscal_year_start=fiscal_year_start)
+        start, end = max(start, span[0]), min(end, span[1])
+        session.set_view(
+            start=None if start == span[0] else start, end=None if end == span[1] else end
+        )
+    st.session_state["date_preset"] = None
+
+
+def _window_picker(has_dates: bool) -> None:
+    """Which window the cards judge: the latest period, or a window to date."""
+    choices = [None, *(w for w in windows.WINDOWS if w != "period")]
+    st.session_state["window_pick"] = session.view().window
+    st.selectbox(
+        "Time window",
+        choices,
+        format_func=lambda w: windows.WINDOW_LABELS[w or "period"],
+        key="window_pick",
+        on_change=_on_window,
+        disabled=not has_dates,
+        help="What the cards compare with the target: the latest period (against the period "
+        "before), or a window to the last date shown (against its target and the same days "
+        "last year).",
+    )
+
+
 def _on_categories(column: str) -> None:
     values = st.session_state[f"filter_{column}"]
     current = dict(session.view().filters)
@@ -50,8 +84,10 @@ def render(dataset: Dataset, kpis: list[KPI]) -> None:
     view = session.view()
     time_columns = [k.time for k in kpis if k.time]
     by_columns = list(dict.fromkeys(k.by for k in kpis if k.by))
-    left, *rights = st.columns([2] + [1] * max(len(by_columns), 1))
+    window, left, *rights = st.columns([1.2, 2] + [1] * max(len(by_columns), 1))
     span = _date_span(cur, table, revision, time_columns[0]) if time_columns else None
+    with window:
+        _window_picker(span is not None)
     if span:
         st.session_state["date_span"] = span
         st.session_state["date_range"] = (
@@ -65,6 +101,16 @@ def render(dataset: Dataset, kpis: list[KPI]) -> None:
             key="date_range",
             on_change=_on_dates,
             format="YYYY-MM-DD",
+        )
+        st.session_state.setdefault("date_preset", None)
+        left.selectbox(
+            "Quick range",
+            [None, *windows.DATE_PRESETS],
+            format_func=lambda p: "Pick a range…" if p is None else windows.DATE_PRESETS[p],
+            key="date_preset",
+            on_change=_on_preset,
+            args=(kpis[0].fiscal_year_start if kpis else 1,),
+            label_visibility="collapsed",
         )
     for column, box in zip(by_columns, rights, strict=False):
         options = category_values(cur, table, revision, column)

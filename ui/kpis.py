@@ -13,7 +13,7 @@ from datetime import date
 import duckdb
 import streamlit as st
 
-from kpi_logic import charts, compute, forecast, score, targets
+from kpi_logic import charts, compute, forecast, score, scorecard, targets
 from kpi_logic.compute import Record
 from kpi_logic.errors import (
     ComputeError,
@@ -238,6 +238,53 @@ def _score(query: tuple, kpi_repr: str, _rows: list[Record], _kpi: KPI) -> list[
     everything the KPI says (its ``repr``): a target move re-scores the moved KPI only.
     Shared, not copied: read only."""
     return score.score_records(_rows, [_kpi])
+
+
+@st.cache_resource(max_entries=256, show_spinner="Computing the time window…")
+def _window_actuals(
+    _cur: duckdb.DuckDBPyConnection,
+    table: str,
+    revision: str,
+    definitions: tuple[tuple[str, str, int], ...],
+    choice: scorecard.WindowChoice,
+    categories: tuple[tuple[str, tuple[str, ...]], ...],
+    _kpis: tuple[KPI, ...],
+) -> tuple[dict[str, scorecard.Window | None], list[Record]]:
+    """Each KPI's window and its actuals there and a year earlier; cached by table, content
+    hash, definitions (and fiscal year start), window and filters. Shared: read only."""
+    spans = scorecard.spans(_cur, table, _kpis, choice)
+    found = scorecard.window_actuals(
+        _cur,
+        table,
+        _kpis,
+        spans,
+        categories={column: list(values) for column, values in categories} or None,
+    )
+    return spans, found
+
+
+def windowed(dataset: Dataset, kpis: list[KPI], problems: dict[str, str]) -> list[Record] | None:
+    """The scorecard of the view's time window (``scorecard.score_windows`` records) for the
+    KPIs that compute, or None when the view shows the latest period. A target move re-scores
+    the cached actuals without a query."""
+    view = session.view()
+    shown = tuple(k for k in kpis if k.name not in problems)
+    if view.window is None or not shown:
+        return None
+    choice = scorecard.WindowChoice(kind=view.window, as_of=view.end, start=view.start)
+    query = (
+        dataset.table,
+        dataset.content_hash,
+        tuple((k.name, definition_key(k), k.fiscal_year_start) for k in shown),
+        choice,
+        tuple((column, tuple(values)) for column, values in sorted(view.filters.items())),
+    )
+    try:
+        spans, actuals = _window_actuals(session.cursor(), *query, shown)
+    except KPIExplorerError as err:
+        st.error(markdown_text(err), icon=":material/error:")
+        return None
+    return scorecard.score_windows(actuals, shown, spans)
 
 
 def rows_of(results: list[Record], name: str) -> list[Record]:

@@ -96,6 +96,7 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: list[R
         "Move a target to see the dashboard re-score; the link carries it. "
         "Save to keep it for everyone."
     )
+    _unsaved(saved)
     totals = [r for r in rows if r["category"] is None]
     if current.by and session.view().filters.get(current.by):
         st.caption(
@@ -142,6 +143,12 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: list[R
         if box is not None:
             with box:
                 _period_grid(current, live, rows)
+    additive = bool(rows) and bool(rows[0]["additive"])
+    if additive and (current.by or current.time):
+        box = layout.lazy_expander("Allocate a target", "open_allocate")
+        if box is not None:
+            with box:
+                _allocate(live, rows)
     st.slider(
         "Bands: at risk from / on target from (attainment)",
         0.0,
@@ -162,6 +169,50 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: list[R
         session.set_view(targets={})
         st.session_state.pop(kpis.bands_key(current.name), None)
         st.rerun()
+
+
+_HOW = {False: "Evenly", True: "By last year's shares"}
+
+
+def _allocate(live: KPI, rows: list[Record]) -> None:
+    """Split the total over the categories, or a yearly target over the fiscal year's
+    periods, as what-if targets (saved with "Save targets" like any other)."""
+    by = markdown_text(live.by or "")
+    if live.by:
+        total = targets.headline_target(live)
+        how = st.radio(f"Split the total over {by}", [False, True], format_func=_HOW.get,
+                       key="split_how", horizontal=True)  # fmt: skip
+        if total is None:
+            st.caption("Set a total target first (the slider above).")
+        elif st.button(f"Split the total over {by}", key="split_total"):
+            _try(targets.split_total(live, total, rows, by_last_year=how))
+    if live.time:
+        yearly = st.number_input(
+            f"Yearly target, spread over the fiscal year's {live.grain}s",
+            min_value=0.0,
+            value=None,
+            key="yearly_target",
+            placeholder="e.g. 48000000",
+        )
+        how = st.radio("Spread", [False, True], format_func=_HOW.get, key="spread_how",
+                       horizontal=True)  # fmt: skip
+        if st.button("Spread the yearly target", key="spread_year", disabled=yearly is None):
+            _try(targets.spread_year(live, float(yearly or 0.0), rows, by_last_year=how))
+
+
+def _try(overrides: dict[targets.OverrideKey, float]) -> None:
+    """Add allocated targets to the view's what-if targets."""
+    session.set_view(targets={**session.view().targets, **overrides})
+    st.rerun()
+
+
+def _unsaved(saved: list[KPI]) -> None:
+    """Which targets are tried but not saved (every KPI's, what they were and are now)."""
+    overrides = session.view().targets
+    if overrides:
+        tried = targets.with_overrides(saved, overrides)
+        changes = targets.describe_changes(saved, tried)
+        st.warning(f"Unsaved targets: {markdown_text(changes)}", icon=":material/edit_note:")
 
 
 def _target_grid(current: KPI, live: KPI, categories: list[str]) -> None:

@@ -1,0 +1,185 @@
+"""The scorecard: each KPI's actual over a time window (:mod:`kpi_logic.windows`) against the
+window's target and against the same window one year earlier, per category and for all
+categories together. The dashboard's window cards and ``python -m kpi_logic scorecard`` both
+use :func:`scorecard` (or its two steps, so the app re-scores a target move without a query).
+
+A KPI without a date column has no window: its row covers all time (``window_start`` and
+``window_end`` empty). The all-categories row of an additive KPI with ``by`` and no total
+target is judged on its categories' window targets added up, as in :mod:`kpi_logic.score`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+
+from kpi_logic import compute, score, tables, windows
+from kpi_logic.compute import Categories, Record
+from kpi_logic.model import KPI
+from kpi_logic.windows import Window
+
+SCORECARD_COLUMNS = [
+    *("kpi", "category", "window_start", "window_end", "actual", "target", "attainment"),
+    *("status", "last_year", "change_vs_last_year"),
+]
+
+
+@dataclass(frozen=True)
+class WindowChoice:
+    """Which window to judge over: its kind (``windows.WINDOWS``), the as-of day (None: the
+    last date in each KPI's date column), a range's first and last day, and a fiscal year
+    start month overriding the KPI set's."""
+
+    kind: str = "period"
+    as_of: date | None = None
+    start: date | None = None
+    end: date | None = None
+    fiscal_year_start: int | None = None
+
+
+def spans(
+    con: duckdb.DuckDBPyConnection, table: str, kpis: Sequence[KPI], choice: WindowChoice
+) -> dict[str, Window | None]:
+    """Each KPI's window (None for a KPI without a date column, or without dates)."""
+    columns = compute.table_columns(con, table)
+    dates: dict[str, tuple[date, date] | None] = {}
+    found: dict[str, Window | None] = {}
+    for kpi in kpis:
+        time = compute.check_kpi(kpi, columns).time
+        if time is None:
+            found[kpi.name] = None
+            continue
+        if time not in dates:
+            dates[time] = tables.date_span(con, table, time)
+        span = dates[time]
+        found[kpi.name] = (
+            None
+            if span is None
+            else windows.window(
+                choice.kind,
+                choice.as_of or span[1],
+                grain=kpi.grain,
+                fiscal_year_start=choice.fiscal_year_start or kpi.fiscal_year_start,
+                first=span[0],
+                start=choice.start,
+                end=choice.end,
+            )
+        )
+    return found
+
+
+def window_actuals(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    kpis: Sequence[KPI],
+    spans: Mapping[str, Window | None],
+    *,
+    categories: Categories | None = None,
+) -> list[Record]:
+    """Records ``kpi, category, actual, last_year, additive`` over each KPI's window (and the
+    same days a year earlier): one query per window and group of KPIs sharing a query."""
+    groups: dict[Window | None, list[KPI]] = {}
+    for kpi in kpis:
+        groups.setdefault(spans[kpi.name], []).append(kpi)
+    found: list[Record] = []
+    for span, group in groups.items():
+        now = _over(con, table, group, span, categories)
+        before = {}
+        if span is not None and span.kind != "all":
+            before = {
+                (r["kpi"], r["category"]): r["actual"]
+                for r in _over(con, table, group, span.last_year(), categories)
+            }
+        for record in now:
+            last_year = before.get((record["kpi"], record["category"]), math.nan)
+            found.append({**record, "last_year": last_year})
+    order = {kpi.name: i for i, kpi in enumerate(kpis)}
+    found.sort(key=lambda r: (order[r["kpi"]], r["category"] is not None, r["category"] or ""))
+    return found
+
+
+def _over(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    kpis: list[KPI],
+    span: Window | None,
+    categories: Categories | None,
+) -> list[Record]:
+    if span is None:
+        return compute.aggregate_records(con, table, kpis, categories=categories)
+    return compute.aggregate_records(
+        con, table, kpis, start=span.start, end=span.end, categories=categories, whole=True
+    )
+
+
+def score_windows(
+    actuals: Sequence[Record], kpis: Sequence[KPI], spans: Mapping[str, Window | None]
+) -> list[Record]:
+    """Each record of ``window_actuals`` with ``window_start, window_end, partial, target,
+    attainment, status, change_vs_last_year, allocated`` (the categories' targets added up, on
+    the all-categories row of an additive KPI with ``by``). Pure Python: a target move costs
+    no query."""
+    by_name = {kpi.name: kpi for kpi in kpis}
+    allocated: dict[str, float] = {}
+    for record in actuals:
+        kpi = by_name[record["kpi"]]
+        if kpi.by and record["category"] is not None and record["additive"]:
+            found = _target(kpi, record, spans[kpi.name])
+            allocated[kpi.name] = allocated.get(kpi.name, 0.0) + (
+                math.nan if found is None else found
+            )
+    scored = []
+    for record in actuals:
+        kpi, span = by_name[record["kpi"]], spans[record["kpi"]]
+        parts = math.nan
+        if kpi.by and record["category"] is None and record["additive"]:
+            parts = allocated.get(kpi.name, math.nan)
+        found = _target(kpi, record, span)
+        target = parts if math.isnan(found) else found
+        actual = float(record["actual"])
+        rate = score.attainment(actual, target, kpi.direction == "lower")
+        scored.append(
+            {
+                **record,
+                "window_start": None if span is None else span.start,
+                "window_end": None if span is None else span.end,
+                "partial": span is not None and span.partial,
+                "target": target,
+                "attainment": rate,
+                "status": score.status_of(
+                    actual, target, rate, kpi.bands, kpi.direction == "lower"
+                ),
+                "change_vs_last_year": actual - record["last_year"],
+                "allocated": parts,
+            }
+        )
+    return scored
+
+
+def _target(kpi: KPI, record: Record, span: Window | None) -> float:
+    """The record's window target, NaN when there is none."""
+    additive = bool(record["additive"])
+    if span is None:
+        found = kpi.target_for(record["category"], None, additive=additive)
+    else:
+        found = windows.window_target(kpi, record["category"], span, additive=additive)
+    return math.nan if found is None else float(found)
+
+
+def scorecard(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    kpis: Sequence[KPI],
+    choice: WindowChoice,
+    *,
+    categories: Categories | None = None,
+) -> list[Record]:
+    """Every KPI's scorecard rows (``SCORECARD_COLUMNS`` and more, see ``score_windows``):
+    its all-categories row first, then its categories by name."""
+    found = spans(con, table, kpis, choice)
+    actuals = window_actuals(con, table, kpis, found, categories=categories)
+    return score_windows(actuals, kpis, found)
