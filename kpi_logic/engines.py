@@ -301,6 +301,27 @@ def row_count(engine: Engine, table: TableRef) -> int:
     return int(rows[0][0])
 
 
+def date_span(engine: Engine, table: TableRef, column: str) -> tuple[date, date] | None:
+    """The first and last day in a date column of a live table, None when it holds none."""
+    col = quote_ident(column)
+    source = quote_ident(table.name)
+    sql = f"SELECT CAST(min({col}) AS DATE), CAST(max({col}) AS DATE) FROM {source}"
+    _, rows = engine.query(sql, [], table, f"The dates of {table}")
+    return None if not rows or rows[0][0] is None else (rows[0][0], rows[0][1])
+
+
+def category_values(engine: Engine, table: TableRef, column: str, limit: int) -> list[str]:
+    """The distinct values of a live table's column as the engine writes them as text (as its
+    aggregates name categories), sorted, at most ``limit``."""
+    col = quote_ident(column)
+    sql = (
+        f"SELECT DISTINCT CAST({col} AS VARCHAR) AS v FROM {quote_ident(table.name)} "
+        f"WHERE {col} IS NOT NULL ORDER BY v LIMIT ?"
+    )
+    _, rows = engine.query(sql, [int(limit)], table, f"The values of {column}")
+    return [row[0] for row in rows]
+
+
 def _where(url: str) -> str:
     """``url`` without its user and password: what messages may show."""
     try:

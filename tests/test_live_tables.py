@@ -74,6 +74,13 @@ def test_connect_a_postgres_table_build_a_kpi_and_refresh(
     trend = chart_data(at, "Trend")
     trend = trend[trend["actual"].notna()].drop_duplicates("period").sort_values("period")
     assert trend["actual"].to_numpy() == pytest.approx(_monthly_sales(FRAME))
+    # the dashboard's filters list what the database holds
+    regions = sorted(FRAME["Region"].dropna().unique())
+    assert at.multiselect(key="filter_Region").options == regions
+    assert at.date_input(key="date_range").value == (
+        FRAME["Order Date"].min(),
+        FRAME["Order Date"].max(),
+    )
 
     # new rows in the database: the kept figures stand until Refresh
     extra = [(date(2024, 3, 1), None, "West", "Online", "O-new", 1000.0, 10.0, 1)]

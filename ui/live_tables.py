@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import duckdb
 import streamlit as st
 
-from kpi_logic import compute, engines, live
+from kpi_logic import compute, engines, live, tables
 from kpi_logic.compute import Record
 from kpi_logic.dialects import TableRef
 from kpi_logic.errors import KPIExplorerError
@@ -75,16 +76,38 @@ def revision(dataset: Dataset) -> str:
     return live.revision(dataset, found, ttl, time.time())
 
 
+def _live_by_table(table: str) -> LiveTable | None:
+    dataset = next((d for d in kpis.datasets() if d.table == table), None)
+    return live_of(dataset) if dataset else None
+
+
 def aggregate_records(
     cur: duckdb.DuckDBPyConnection, table: str, kpi_list: Sequence[KPI], **window: Any
 ) -> list[Record]:
     """The aggregate's records: computed by the database for a live table, else by DuckDB."""
-    dataset = next((d for d in kpis.datasets() if d.table == table), None)
-    found = live_of(dataset) if dataset else None
+    found = _live_by_table(table)
     if found is None:
         return compute.aggregate_records(cur, table, kpi_list, **window)
     return engines.aggregate_records(
         engine(found.connection), live.table_of(found), kpi_list, **window
+    )
+
+
+def date_span(cur: duckdb.DuckDBPyConnection, table: str, column: str) -> tuple[date, date] | None:
+    """A date column's first and last day, from the database for a live table."""
+    found = _live_by_table(table)
+    if found is None:
+        return tables.date_span(cur, table, column)
+    return engines.date_span(engine(found.connection), live.table_of(found), column)
+
+
+def category_values(cur: duckdb.DuckDBPyConnection, table: str, column: str) -> list[str]:
+    """A category column's values, from the database for a live table."""
+    found = _live_by_table(table)
+    if found is None:
+        return tables.category_values(cur, table, column)
+    return engines.category_values(
+        engine(found.connection), live.table_of(found), column, tables.MAX_CATEGORY_VALUES
     )
 
 
