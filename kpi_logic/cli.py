@@ -5,17 +5,18 @@ a starter KPI file.
                                  [--sheet NAME] [--out FILE]
                                  [--memory-limit SIZE] [--temp-dir FOLDER]
     python -m kpi_logic evaluate URL --table NAME --kpis KPIS.yaml [--format ...] [--totals]
-    python -m kpi_logic scorecard DATA --kpis KPIS.yaml [--as-of DATE]
+    python -m kpi_logic scorecard DATA|URL [--table NAME] --kpis KPIS.yaml [--as-of DATE]
                                  [--window period|mtd|qtd|ytd|last-12|all]
                                  [--from DATE --to DATE] [--fiscal-year-start MONTH]
                                  [--format csv|json] [--out FILE]
     python -m kpi_logic suggest DATA [--sheet NAME] [--out FILE]
 
-``evaluate URL --table NAME`` computes the KPIs where a live table is (only the aggregates
-come back): ``postgresql://USER:PASSWORD@HOST:PORT/DB``, ``spark://local`` (a Spark session in
-this process), ``spark://HOST:PORT`` (a Spark master) or ``sc://HOST:PORT`` (Spark Connect).
-``NAME`` may name its schema (``sales.orders``, quoted parts as the engine quotes them); with
-Spark, ``parquet.`/path/to/files``` reads Parquet files where they are.
+``evaluate URL --table NAME`` (and ``scorecard URL --table NAME``) computes the KPIs where a
+live table is (only the aggregates come back): ``postgresql://USER:PASSWORD@HOST:PORT/DB``,
+``spark://local`` (a Spark session in this process), ``spark://HOST:PORT`` (a Spark master) or
+``sc://HOST:PORT`` (Spark Connect). ``NAME`` may name its schema (``sales.orders``, quoted
+parts as the engine quotes them); with Spark, ``parquet.`/path/to/files``` reads Parquet files
+where they are.
 
 ``--memory-limit`` (DuckDB's ``memory_limit``, e.g. ``2GB``) caps DuckDB's memory; what does
 not fit spills to ``--temp-dir``, so files larger than memory can be evaluated.
@@ -115,7 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     card = commands.add_parser(
         "scorecard", help="each KPI over a time window against its target and last year"
     )
-    card.add_argument("data", help="CSV, TSV, TXT, Parquet or Excel file")
+    card.add_argument(
+        "data", help="CSV, TSV, TXT, Parquet or Excel file, or a postgresql:// or Spark address"
+    )
+    card.add_argument(
+        "--table", help="with a database address: the table or view (NAME or SCHEMA.NAME)"
+    )
     card.add_argument("--kpis", required=True, help="KPI file (YAML)")
     card.add_argument("--as-of", type=_day, help="last day of the window (default: last date)")
     card.add_argument("--window", choices=[w for w in WINDOWS if w != "range"], default="period")
@@ -243,8 +249,6 @@ def _scorecard(args: argparse.Namespace) -> str:
     from kpi_logic.kpi_file import kpis_from_yaml
 
     kpis = kpis_from_yaml(_read_kpi_file(args.kpis))
-    con, warnings = _load(args)
-    _warn(warnings)
     ranged = args.start is not None or args.end is not None
     choice = scorecard.WindowChoice(
         kind="range" if ranged else args.window,
@@ -253,7 +257,20 @@ def _scorecard(args: argparse.Namespace) -> str:
         end=args.end,
         fiscal_year_start=args.fiscal_year_start,
     )
-    rows = scorecard.scorecard(con, TABLE, kpis, choice)
+    if "://" in args.data:  # a live table: the engine at the address computes the windows
+        from kpi_logic import dialects, engines
+
+        if not args.table:
+            raise KPIExplorerError("--table NAME is needed with a database address")
+        with engines.connect(args.data) as engine:
+            live = dialects.table_ref(args.table, engine.dialect)
+            rows = scorecard.scorecard(None, live, kpis, choice, engine=engine)
+    else:
+        if args.table:
+            raise KPIExplorerError("--table goes with a database address, not a file")
+        con, warnings = _load(args)
+        _warn(warnings)
+        rows = scorecard.scorecard(con, TABLE, kpis, choice)
     columns = scorecard.SCORECARD_COLUMNS
     table = [[_plain(row[c]) for c in columns] for row in rows]
     return _json(table, columns) if args.format == "json" else _csv(table, columns)

@@ -111,3 +111,28 @@ def test_evaluate_parquet_files_in_local_spark_as_in_duckdb(
     assert cli.main(["evaluate", str(parquet), *common]) == 0
     _same_output(live, json.loads(capsys.readouterr().out))
     assert spark_session.sql("SELECT 1").collect()[0][0] == 1  # still running
+
+
+def test_scorecard_of_a_postgres_table_as_of_its_csv_export(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    data.load_postgres(postgres_url, ROWS, "public", "orders")
+    kpis = tmp_path / "kpis.yaml"
+    kpis.write_text(KPI_FILE, encoding="utf-8")
+    window = ["--kpis", kpis, "--window", "qtd", "--as-of", "2024-02-20", "--format", "json"]
+    live = run("scorecard", postgres_url, "--table", "orders", *window)
+    assert live.returncode == 0, live.stderr
+    exported = _export_csv(tmp_path / "orders.csv")
+    from_file = run("scorecard", exported, *window)
+    assert from_file.returncode == 0, from_file.stderr
+    got, wanted = json.loads(live.stdout), json.loads(from_file.stdout)
+    assert len(got) == len(wanted) > 5
+    for mine, theirs in zip(got, wanted, strict=True):
+        for key, value in theirs.items():
+            if isinstance(value, float):
+                assert mine[key] == pytest.approx(value, rel=1e-9), key
+            else:
+                assert mine[key] == value, key
+    assert "--table NAME is needed" in one_line_error(
+        run("scorecard", postgres_url, "--kpis", kpis)
+    )

@@ -321,3 +321,40 @@ def test_postgres_returns_only_the_aggregate_rows(postgres_url: str) -> None:
     assert sorted(int(rows) for _, _, rows in stats) == wanted
     assert all(calls == 1 for _, calls, _ in stats)
     assert sum(int(r) for _, _, r in stats) == len(records) < len(ROWS) // 3
+
+
+# ---- time windows (the scorecard) --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        {"kind": "all"},
+        {"kind": "ytd", "as_of": date(2024, 2, 15)},
+        {"kind": "last-12"},
+        {"kind": "range", "start": date(2023, 12, 10), "end": date(2024, 1, 20)},
+    ],
+    ids=lambda c: c["kind"],
+)
+def test_scorecard_windows_in_postgres_as_in_duckdb(postgres_url: str, choice: dict) -> None:
+    """Each window's actuals and last year's, computed by PostgreSQL, are DuckDB's; the
+    all-time window is also pandas' total."""
+    from kpi_logic import scorecard
+
+    picked = scorecard.WindowChoice(**choice)
+    con = data.load_duckdb(ROWS)
+    wanted = scorecard.scorecard(con, "orders", KPIS, picked)
+    with _postgres_engine(postgres_url) as engine:
+        got = scorecard.scorecard(None, PG_TABLE, KPIS, picked, engine=engine)
+    assert [(r["kpi"], r["category"]) for r in got] == [(r["kpi"], r["category"]) for r in wanted]
+    for mine, theirs in zip(got, wanted, strict=True):
+        for key in ("actual", "last_year", "target"):
+            a, b = float(mine[key]), float(theirs[key])
+            assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-9), key
+        assert (mine["window_start"], mine["window_end"]) == (
+            theirs["window_start"],
+            theirs["window_end"],
+        )
+    if choice["kind"] == "all":
+        total = next(r for r in got if r["kpi"] == "Sales" and r["category"] is None)
+        assert total["actual"] == pytest.approx(FRAME["Sales"].sum(), rel=1e-9)

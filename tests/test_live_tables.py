@@ -82,6 +82,14 @@ def test_connect_a_postgres_table_build_a_kpi_and_refresh(
         FRAME["Order Date"].max(),
     )
 
+    # a time window: the database computes it too
+    at.selectbox(key="window_pick").select("all")
+    rerun(at)
+    card = next(m for m in at.metric if m.label == "Revenue")
+    assert card.value == f"{FRAME['Sales'].sum() / 1000:.1f}K"
+    at.selectbox(key="window_pick").select(None)
+    rerun(at)
+
     # new rows in the database: the kept figures stand until Refresh
     extra = [(date(2024, 3, 1), None, "West", "Online", "O-new", 1000.0, 10.0, 1)]
     with psycopg.connect(postgres_url, autocommit=True) as con:

@@ -93,6 +93,17 @@ def aggregate_records(
     )
 
 
+def source(
+    cur: duckdb.DuckDBPyConnection, table: str
+) -> tuple[duckdb.DuckDBPyConnection | None, str | TableRef, engines.Engine | None]:
+    """What ``scorecard`` reads: the store's connection and table, or for a live table no
+    connection, the database's table and its engine."""
+    found = _live_by_table(table)
+    if found is None:
+        return cur, table, None
+    return None, live.table_of(found), engine(found.connection)
+
+
 def date_span(cur: duckdb.DuckDBPyConnection, table: str, column: str) -> tuple[date, date] | None:
     """A date column's first and last day, from the database for a live table."""
     found = _live_by_table(table)
