@@ -85,42 +85,70 @@ class PostgresEngine(Engine):
     dialect = "postgres"
 
     def __init__(self, url: str) -> None:
+        self.label = f"PostgreSQL at {_where(url)}"
+        self._url = url
+        self._con = self._connect()
+
+    def _connect(self) -> Any:
         import psycopg
 
-        self.label = f"PostgreSQL at {_where(url)}"
         try:
-            self._con = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            con = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
         except psycopg.Error as err:
             raise ComputeError(f"Could not connect to {self.label}: {_first(err)}") from err
-        self._con.execute("SET default_transaction_read_only = on")
-        self._con.execute("SET standard_conforming_strings = on")
+        con.execute("SET default_transaction_read_only = on")
+        con.execute("SET standard_conforming_strings = on")
+        return con
+
+    def _rows(self, sql: str | bytes, params: Sequence[object] | None = None) -> Rows:
+        """Column names and rows of one statement; a connection the server dropped (a restart,
+        an idle timeout) is opened again and the statement run once more."""
+        import psycopg
+
+        try:
+            return self._once(sql, params)
+        except psycopg.OperationalError:
+            if not (self._con.closed or self._con.broken):
+                raise
+        return self._once(sql, params)
+
+    def _once(self, sql: str | bytes, params: Sequence[object] | None) -> Rows:
+        if self._con.closed or self._con.broken:
+            self._con = self._connect()
+        with self._con.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [d.name for d in cursor.description or []], cursor.fetchall()
 
     def run(self, sql: str) -> Rows:
         """The query runs as written: no parameters, so psycopg reads no ``%`` in it."""
-        with self._con.cursor() as cursor:
-            cursor.execute(sql.encode("utf-8"))
-            names = [d.name for d in cursor.description or []]
-            return names, cursor.fetchall()
+        return self._rows(sql.encode("utf-8"))
 
     def columns(self, table: TableRef) -> dict[str, str]:
         """Columns from the catalog (``format_type`` of each), names and schema bound."""
-        rows = self._con.execute(
-            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-            "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = coalesce(%s, current_schema()) AND c.relname = %s"
-            " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-            [table.schema, table.name],
-        ).fetchall()
+        try:
+            _, rows = self._rows(
+                "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                "JOIN pg_class c ON c.oid = a.attrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = coalesce(%s, current_schema()) AND c.relname = %s"
+                " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                [table.schema, table.name],
+            )
+        except Exception as err:  # the catalog could not be read: one line
+            raise self.error(err, f"The columns of {table}") from err
         if not rows:
             raise KPIExplorerError(f"There is no table {str(table)!r} in {self.label}.")
         return {name: duckdb_type(sql_type, self.dialect) for name, sql_type in rows}
 
     def tables(self) -> list[TableRef]:
         """Tables and views outside PostgreSQL's own schemas."""
-        rows = self._con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema"
-            " NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2"
-        ).fetchall()
+        try:
+            _, rows = self._rows(
+                "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema"
+                " NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2"
+            )
+        except Exception as err:
+            raise self.error(err, "The list of tables") from err
         return [TableRef(name, schema) for schema, name in rows]
 
     def error(self, err: Exception, what: str) -> KPIExplorerError:

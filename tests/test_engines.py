@@ -358,3 +358,16 @@ def test_scorecard_windows_in_postgres_as_in_duckdb(postgres_url: str, choice: d
     if choice["kind"] == "all":
         total = next(r for r in got if r["kpi"] == "Sales" and r["category"] is None)
         assert total["actual"] == pytest.approx(FRAME["Sales"].sum(), rel=1e-9)
+
+
+def test_a_dropped_postgres_connection_is_opened_again(postgres_url: str) -> None:
+    """The app keeps one connection per secrets entry: a server that drops it (a restart, an
+    idle timeout) costs one reconnect, not a broken dataset."""
+    with _postgres_engine(postgres_url) as engine:
+        kpis = [k for k in KPIS if k.name == "Total"]
+        first = engines.aggregate_records(engine, PG_TABLE, kpis)
+        _, rows = engine.run("SELECT pg_backend_pid()")
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [rows[0][0]])
+        assert engines.aggregate_records(engine, PG_TABLE, kpis) == first
+        assert [t.name for t in engine.tables()] == [PG_TABLE.name]

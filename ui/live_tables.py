@@ -17,7 +17,7 @@ import streamlit as st
 from kpi_logic import compute, engines, live, tables
 from kpi_logic.compute import Record
 from kpi_logic.dialects import TableRef
-from kpi_logic.errors import KPIExplorerError
+from kpi_logic.errors import ComputeError, KPIExplorerError
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset, LiveTable
 from kpi_logic.text import markdown_text, plain_text
@@ -51,8 +51,8 @@ def engine(name: str) -> engines.Engine:
     """The engine of the connection ``name``; raises ``KPIExplorerError`` when it is gone
     from the secrets or can't be reached."""
     settings = connections().get(name)
-    if settings is None:
-        raise KPIExplorerError(f'There is no connection "{name}" in the secrets any more.')
+    if settings is None:  # as a computing problem: the page says so and stops, nothing lost
+        raise ComputeError(f'There is no connection "{name}" in the secrets any more.')
     return _engine(name, engines.url_from_settings(settings))
 
 
@@ -109,7 +109,10 @@ def date_span(cur: duckdb.DuckDBPyConnection, table: str, column: str) -> tuple[
     found = _live_by_table(table)
     if found is None:
         return tables.date_span(cur, table, column)
-    return engines.date_span(engine(found.connection), live.table_of(found), column)
+    try:
+        return engines.date_span(engine(found.connection), live.table_of(found), column)
+    except KPIExplorerError:  # no date filter then; the figures say what went wrong
+        return None
 
 
 def category_values(cur: duckdb.DuckDBPyConnection, table: str, column: str) -> list[str]:
@@ -117,9 +120,12 @@ def category_values(cur: duckdb.DuckDBPyConnection, table: str, column: str) -> 
     found = _live_by_table(table)
     if found is None:
         return tables.category_values(cur, table, column)
-    return engines.category_values(
-        engine(found.connection), live.table_of(found), column, tables.MAX_CATEGORY_VALUES
-    )
+    try:
+        return engines.category_values(
+            engine(found.connection), live.table_of(found), column, tables.MAX_CATEGORY_VALUES
+        )
+    except KPIExplorerError:  # no values to pick then; the figures say what went wrong
+        return []
 
 
 def connect_section() -> None:
