@@ -150,3 +150,24 @@ def test_the_ttl_window_and_refresh_change_the_cache_key(store_path: Path, postg
         assert live.revision(dataset, refreshed, 60, 1000.0) != first
         store.delete_dataset(cur, dataset_id)
         assert store.live_table(cur, dataset_id) is None
+
+
+def test_a_connection_gone_from_the_secrets_is_named_not_a_traceback(
+    store_path: Path, postgres_url: str
+) -> None:
+    data.load_postgres(postgres_url, ROWS, "shop floor", "Orders 2024")
+    at = _connect(_app(store_path, {"shop": {"url": postgres_url}}))
+    at.switch_page("pages/dashboard.py")
+    at = open_sections(rerun(at), "open_add_kpi")
+    at.text_input(key="new_name").input("Revenue")
+    at.selectbox(key="new_agg").select("sum")
+    rerun(at)
+    at.selectbox(key="new_col").select("Sales")
+    rerun(at)
+    at.button(key="add_kpi").click()
+    rerun(at)
+    assert any(m.label == "Revenue" for m in at.metric)
+    later = _app(store_path, {})  # the secrets no longer name "shop"
+    later.switch_page("pages/dashboard.py")
+    rerun(later)
+    assert any('There is no connection "shop"' in e.body for e in later.error)

@@ -6,6 +6,7 @@ back, cached until the time-to-live passes or someone presses Refresh."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -70,10 +71,19 @@ def live_of(dataset: Dataset) -> LiveTable | None:
 
 
 def revision(dataset: Dataset) -> str:
-    """What the dataset's cached figures are keyed by (see ``live.revision``)."""
+    """What the dataset's cached figures are keyed by (see ``live.revision``), and for a live
+    table which address its connection has in the secrets now (a changed or removed entry
+    computes them again)."""
     found = live_of(dataset)
-    ttl = ttl_seconds(found.connection) if found else live.DEFAULT_TTL_SECONDS
-    return live.revision(dataset, found, ttl, time.time())
+    if found is None:
+        return live.revision(dataset, None, live.DEFAULT_TTL_SECONDS, time.time())
+    settings = connections().get(found.connection)
+    where = "gone"
+    if settings is not None:
+        url = engines.url_from_settings(settings).encode("utf-8")
+        where = hashlib.sha256(url).hexdigest()[:16]
+    ttl = ttl_seconds(found.connection)
+    return f"{live.revision(dataset, found, ttl, time.time())}|{where}"
 
 
 def _live_by_table(table: str) -> LiveTable | None:
