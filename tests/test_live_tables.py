@@ -19,7 +19,6 @@ from tests.test_app import ROOT, TIMEOUT, chart_data, open_sections, rerun
 
 ROWS = data.orders(300, seed=3)
 FRAME = data.frame(ROWS)
-TABLE = "shop floor.Orders 2024"
 
 
 def _app(store_path: Path, connections: dict) -> AppTest:
@@ -33,8 +32,10 @@ def _app(store_path: Path, connections: dict) -> AppTest:
 
 def _connect(at: AppTest) -> AppTest:
     assert at.selectbox(key="live_connection").value == "shop"
-    assert TABLE in at.selectbox(key="live_table_pick").options
-    at.selectbox(key="live_table_pick").select(TABLE)
+    assert "shop floor" in at.selectbox(key="live_schema").options
+    at.selectbox(key="live_schema").select("shop floor")
+    rerun(at)
+    assert at.selectbox(key="live_table_pick").options == ["Orders 2024"]
     at.button(key="live_connect").click()
     return rerun(at)
 

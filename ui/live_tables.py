@@ -158,10 +158,14 @@ def connect_section() -> None:
         if not found:
             st.info("This database has no table or view to show.")
             return
-        options = {str(ref): ref for ref in found}
-        picked = st.selectbox("Table", list(options), format_func=plain_text, key="live_table_pick")
-        if st.button("Connect", key="live_connect", icon=":material/link:"):
-            _connect(name, options[picked])
+        schemas = list(dict.fromkeys(ref.schema or "" for ref in found))
+        schema = st.selectbox("Schema", schemas, format_func=plain_text, key="live_schema")
+        in_schema = {ref.name: ref for ref in found if (ref.schema or "") == schema}
+        picked = st.selectbox(
+            "Table", list(in_schema), format_func=plain_text, key="live_table_pick"
+        )
+        if picked is not None and st.button("Connect", key="live_connect", icon=":material/link:"):
+            _connect(name, in_schema[picked])
 
 
 def _connect(name: str, table: TableRef) -> None:
