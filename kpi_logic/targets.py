@@ -6,13 +6,16 @@ key as text (``share`` is the only codec):
 - ``"Sales"``: the headline target (the all-categories total of a KPI with ``by``, else the
   target of every period);
 - ``"Sales@West"``: one category's, ``"Sales@*"``: every category's (the default);
-- ``"Sales|2024-12-01"``: one period's.
+- ``"Sales|2024-12-01"``: one period's (the total's, for a KPI with ``by``);
+- ``"Sales@West|2024-12-01"``: one category's in one period.
 
 >>> key = OverrideKey.parse("Sales@West")
 >>> (key.kpi, key.category, key.period, key.text)
 ('Sales', 'West', None, 'Sales@West')
 >>> OverrideKey.parse(OverrideKey("Sales", period=date(2024, 12, 1)).text).period
 datetime.date(2024, 12, 1)
+>>> OverrideKey.parse("Sales@West|2024-12-01").category
+'West'
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ K = TypeVar("K", str, date)  # a category or a period
 @dataclass(frozen=True)
 class OverrideKey:
     """Which target an override sets: ``kpi``'s headline, one ``category`` (``"*"`` for every
-    category) or one ``period``."""
+    category), one ``period``, or one category in one period."""
 
     kpi: str
     category: str | None = None
@@ -44,12 +47,14 @@ class OverrideKey:
 
     @property
     def text(self) -> str:
-        """The key as links write it: ``Sales``, ``Sales@West``, ``Sales|2024-12-01``."""
-        if self.period is not None:
-            return f"{self.kpi}{PERIOD_SEPARATOR}{self.period.isoformat()}"
+        """The key as links write it: ``Sales``, ``Sales@West``, ``Sales|2024-12-01``,
+        ``Sales@West|2024-12-01``."""
+        text = self.kpi
         if self.category is not None:
-            return f"{self.kpi}{CATEGORY_SEPARATOR}{self.category}"
-        return self.kpi
+            text += f"{CATEGORY_SEPARATOR}{self.category}"
+        if self.period is not None:
+            text += f"{PERIOD_SEPARATOR}{self.period.isoformat()}"
+        return text
 
     @classmethod
     def parse(cls, key: str, kpi_names: Collection[str] = ()) -> OverrideKey:
@@ -66,9 +71,12 @@ class OverrideKey:
 
     @classmethod
     def _split(cls, name: str, rest: str) -> OverrideKey:
-        if rest[0] == CATEGORY_SEPARATOR:
-            return cls(name, category=rest[1:])
-        return cls(name, period=date.fromisoformat(rest[1:]))
+        if rest[0] == PERIOD_SEPARATOR:
+            return cls(name, period=date.fromisoformat(rest[1:]))
+        category, cut, day = rest[1:].rpartition(PERIOD_SEPARATOR)
+        if cut and _is_iso_date(day):  # a category in a period ("|" may be in the category)
+            return cls(name, category=category, period=date.fromisoformat(day))
+        return cls(name, category=rest[1:])
 
     def named_in(self, kpi_names: Collection[str]) -> OverrideKey:
         """This key read again knowing the KPI names (a name may hold ``@`` or ``|``, which
@@ -77,6 +85,14 @@ class OverrideKey:
 
 
 Overrides = Mapping[OverrideKey, float]
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
 
 
 def without_targets_of(kpi: str, overrides: Overrides) -> dict[OverrideKey, float]:
@@ -105,7 +121,7 @@ def with_overrides(kpis: Sequence[KPI], overrides: Overrides) -> list[KPI]:
 def _apply(kpi: KPI, overrides: list[tuple[OverrideKey, float]]) -> KPI:
     for key, value in overrides:
         if key.period is not None:
-            kpi = kpi.with_target(value, period=key.period)
+            kpi = kpi.with_target(value, category=key.category, period=key.period)
         elif key.category == ALL_CATEGORIES:
             kpi = kpi.with_target(value)
         elif key.category is not None:

@@ -542,7 +542,8 @@ def test_a_zero_target_is_a_target_judged_by_the_gap(store_path: Path) -> None:
     assert "of target" not in line
     allocated = 1_100_000 + 900_000 + 1_050_000 + 1_000_000 * (latest["Region"].nunique() - 3)
     captions = [c.value for c in at.caption]
-    assert f"Region targets add up to \\${allocated / 1e6:.1f}M of the \\$0 total" in captions
+    note = f"Region targets add up to \\${allocated / 1e6:.1f}M of the \\$0 total: "
+    assert f"{note}\\${allocated / 1e6:.1f}M over it" in captions
     assert not at.exception
 
 

@@ -161,14 +161,19 @@ def test_a_target_typed_in_the_category_grid_reaches_the_chart(app_url: str, bro
 
 
 def test_a_target_typed_in_the_period_grid_reaches_the_heatmap(app_url: str, browser) -> None:
-    """A single month's target (typed in the "Per month" grid) applies to the regions without
-    a target of their own (West, for Revenue) in that month only."""
+    """A single month's target of one region (typed in the "Per month" grid, labelled with
+    whose targets it holds) applies to that region in that month only; the others keep theirs.
+    """
     page = browser.new_page(viewport={"width": 1400, "height": 2600})
     page.goto(app_url)
     page.wait_for_selector('[data-testid="stMetricValue"]', timeout=TIMEOUT_MS)
     wait_for_app(page)
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.locator("summary", has_text="Per month").click()
+    sidebar.get_by_text("Targets of single periods of the total").wait_for(timeout=TIMEOUT_MS)
+    sidebar.locator('[data-testid="stSelectbox"]', has_text="Targets of").click()
+    page.get_by_role("option", name="West").click()
+    sidebar.get_by_text("Targets of single periods of West only").wait_for(timeout=TIMEOUT_MS)
     type_in_grid(page, sidebar.locator('[data-testid="stDataFrame"]').first, "555555")
     sidebar.get_by_role("button", name="Use these period targets").click()
     page.wait_for_url(re.compile(r"[?&]t="), timeout=TIMEOUT_MS)
@@ -177,7 +182,7 @@ def test_a_target_typed_in_the_period_grid_reaches_the_heatmap(app_url: str, bro
     assert len(targets) == 1
     assert list(targets.values()) == [555555.0]
     kpi, day = next(iter(targets)).split("|")
-    assert kpi == "Revenue"
+    assert kpi == "Revenue@West"
     month = datetime.date.fromisoformat(day).strftime("%b %Y")
     cell = "[data-testid='stVegaLiteChart'] svg path[aria-label*='Region: West;']"
     west = page.locator(f"{cell}[aria-label*='Period: {month};']").first

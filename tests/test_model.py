@@ -118,7 +118,10 @@ def test_a_target_from_a_date_on() -> None:
 
 
 def test_the_fiscal_year_start_is_the_kpi_sets() -> None:
-    text = "fiscal_year_start: 7\nkpis:\n  - {name: A, measure: count(*)}\n  - {name: B, measure: count(*)}\n"
+    text = (
+        "fiscal_year_start: 7\nkpis:\n"
+        "  - {name: A, measure: count(*)}\n  - {name: B, measure: count(*)}\n"
+    )
     kpis = kpis_from_yaml(text)
     assert [k.fiscal_year_start for k in kpis] == [7, 7]
     assert kpis_from_yaml(kpis_to_yaml(kpis)) == kpis

@@ -124,8 +124,12 @@ def _allocation_note(kpi: KPI, last: Record) -> None:
     if score.is_missing(allocated) or score.is_missing(target) or allocated == target:
         return
     by = markdown_text(kpi.by or "")
-    parts, whole = (markdown_text(charts.format_value(v, kpi.unit)) for v in (allocated, target))
-    st.caption(f"{by} targets add up to {parts} of the {whole} total")
+    parts, whole, rest = (
+        markdown_text(charts.format_value(v, kpi.unit))
+        for v in (allocated, target, abs(target - allocated))
+    )
+    gap = f"{rest} unallocated" if target > allocated else f"{rest} over it"
+    st.caption(f"{by} targets add up to {parts} of the {whole} total: {gap}")
 
 
 def grid(

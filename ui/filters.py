@@ -35,30 +35,31 @@ def _on_dates() -> None:
         )
 
 
+_LATEST = "latest"  # the picker's word for no window: each KPI's latest period
+
+
 def _on_window() -> None:
-    session.set_view(window=st.session_state["window_pick"])
+    picked = st.session_state["window_pick"]
+    session.set_view(window=None if picked == _LATEST else picked)
 
 
 def _on_preset(fiscal_year_start: int) -> None:
     """Set the date range to a relative preset, within the data's dates."""
     name, span = st.session_state["date_preset"], st.session_state["date_span"]
-    if name:
-        start, end = windows.preset_range(name, span[1], fiscal_year_start=fiscal_year_start)
-        start, end = max(start, span[0]), min(end, span[1])
-        session.set_view(
-            start=None if start == span[0] else start, end=None if end == span[1] else end
-        )
+    start, end = windows.preset_range(name, span[1], fiscal_year_start=fiscal_year_start)
+    start, end = max(start, span[0]), min(end, span[1])
+    session.set_view(start=None if start == span[0] else start, end=None if end == span[1] else end)
     st.session_state["date_preset"] = None
 
 
 def _window_picker(has_dates: bool) -> None:
     """Which window the cards judge: the latest period, or a window to date."""
-    choices = [None, *(w for w in windows.WINDOWS if w != "period")]
-    st.session_state["window_pick"] = session.view().window
+    choices = [_LATEST, *(w for w in windows.WINDOWS if w != "period")]
+    st.session_state["window_pick"] = session.view().window or _LATEST
     st.selectbox(
         "Time window",
         choices,
-        format_func=lambda w: windows.WINDOW_LABELS[w or "period"],
+        format_func=lambda w: windows.WINDOW_LABELS["period" if w == _LATEST else w],
         key="window_pick",
         on_change=_on_window,
         disabled=not has_dates,
@@ -105,8 +106,9 @@ def render(dataset: Dataset, kpis: list[KPI]) -> None:
         st.session_state.setdefault("date_preset", None)
         left.selectbox(
             "Quick range",
-            [None, *windows.DATE_PRESETS],
-            format_func=lambda p: "Pick a range…" if p is None else windows.DATE_PRESETS[p],
+            list(windows.DATE_PRESETS),
+            format_func=windows.DATE_PRESETS.get,
+            placeholder="Quick range: this month, last year…",
             key="date_preset",
             on_change=_on_preset,
             args=(kpis[0].fiscal_year_start if kpis else 1,),

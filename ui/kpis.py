@@ -127,13 +127,16 @@ def dataset_columns(_cur: duckdb.DuckDBPyConnection, table: str, revision: str) 
 
 
 def live_kpis(dataset: Dataset, kpi_set: KPISet) -> tuple[list[KPI], list[KPI]]:
-    """The saved KPIs, and the KPIs as shown: totals judged on the picked categories, then
-    the view's targets and trial bands."""
+    """The saved KPIs, and the KPIs as shown: the view's unsaved targets, then totals judged
+    on the picked categories' targets (so a drill-down judges the total by the same rules
+    whether its targets are saved or tried), then trial bands."""
     saved = saved_kpis(kpi_set)
     columns = list(dataset_columns(session.cursor(), dataset.table, dataset.content_hash))
     session.check_view([k.name for k in saved], columns)
-    shown = targets.with_selected_totals(saved, session.view().filters, columns)
-    return saved, with_trial_bands(targets.with_overrides(shown, session.view().targets))
+    tried = targets.with_overrides(saved, session.view().targets)
+    return saved, with_trial_bands(
+        targets.with_selected_totals(tried, session.view().filters, columns)
+    )
 
 
 def save_kpis(kpi_set: KPISet, kpis: list[KPI], summary: str) -> bool:

@@ -59,7 +59,7 @@ def _slider(
         key=slider_key,
         on_change=moved,
         args=(slider_key,),
-        format=_slider_format(unit, top),
+        format=_slider_format(unit),
     )
     right.number_input(
         "Exact",
@@ -72,10 +72,9 @@ def _slider(
     )
 
 
-def _slider_format(unit: str, top: float) -> str:
-    if unit == "percent":
-        return "%.3f"
-    return "%.2f" if top < 100 else "%.0f"
+def _slider_format(unit: str) -> str:
+    """The slider's label in the KPI's unit with thousands separators ($4,000,000, 15%)."""
+    return {"currency": "dollar", "percent": "percent"}.get(unit, "localized")
 
 
 def _top(rows: list[Record]) -> float:
@@ -237,22 +236,34 @@ def _period_grid(current: KPI, live: KPI, rows: list[Record]) -> None:
     periods = sorted({r["period"] for r in rows if r["period"] is not None})[-MAX_PERIOD_ROWS:]
     if current.due:
         periods = sorted({*periods, period_start(current.due, current.grain)})
+    whose: str | None = None  # None: the total's (or the only row's) per-period targets
     if current.by:
+        categories = sorted({str(r["category"]) for r in rows if r["category"] is not None})
+        total = f"All {current.by} together (the total)"
+        picked = st.selectbox("Targets of", [total, *categories], key="period_targets_of")
+        whose = None if picked == total else picked
         st.caption(
-            f"Targets of single periods of all {markdown_text(current.by)} together (the "
-            "total); an empty cell uses the total target."
+            "Targets of single periods of the total; an empty cell uses the total target."
+            if whose is None
+            else f"Targets of single periods of {markdown_text(whose)} only; an empty cell "
+            "uses its own or the default."
         )
     else:
         st.caption("Targets of single periods; an empty cell uses the default.")
+    saved = (
+        live.target.by_period
+        if whose is None
+        else {p: v for (c, p), v in live.target.by_category_period.items() if c == whose}
+    )
     grid = pd.DataFrame(
         {
             "period": [pd.Timestamp(p) for p in periods],
-            "target": [live.target.by_period.get(p) for p in periods],
+            "target": [saved.get(p) for p in periods],
         }
     )
     edited = st.data_editor(
         grid,
-        key=f"periods::{current.name}",
+        key=f"periods::{current.name}::{whose}",
         hide_index=True,
         disabled=["period"],
         width="stretch",
@@ -262,7 +273,7 @@ def _period_grid(current: KPI, live: KPI, rows: list[Record]) -> None:
         },
     )
     if st.button("Use these period targets", key="apply_periods"):
-        keys = [targets.OverrideKey(current.name, period=p) for p in periods]
+        keys = [targets.OverrideKey(current.name, category=whose, period=p) for p in periods]
         _use_grid(keys, grid["target"], edited["target"])
 
 
