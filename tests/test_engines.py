@@ -183,6 +183,17 @@ def test_spark_matches_pandas_and_duckdb(spark_session) -> None:
     same_in_duckdb = compute.aggregate_records(con, "orders", KPIS, categories=picked, **window)
     _same(_flat(narrowed), _flat(same_in_duckdb), "window and categories")
     _spark_sandbox(spark_session, engine)
+    from kpi_logic import scorecard  # a time window (one period over the days) in Spark
+
+    ytd = scorecard.WindowChoice(kind="ytd", as_of=date(2024, 2, 15))
+    got = scorecard.scorecard(None, TableRef("orders"), KPIS, ytd, engine=engine)
+    wanted = scorecard.scorecard(con, "orders", KPIS, ytd)
+    assert [(r["kpi"], r["category"]) for r in got] == [(r["kpi"], r["category"]) for r in wanted]
+    _same(
+        {(r["kpi"], r["category"], None): float(r["actual"]) for r in got},
+        {(r["kpi"], r["category"], None): float(r["actual"]) for r in wanted},
+        "year to date in Spark",
+    )
 
 
 def _cell(record: dict) -> tuple:
