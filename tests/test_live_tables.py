@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -157,7 +158,15 @@ def test_a_connection_gone_from_the_secrets_is_named_not_a_traceback(
     store_path: Path, postgres_url: str
 ) -> None:
     data.load_postgres(postgres_url, ROWS, "shop floor", "Orders 2024")
-    at = _connect(_app(store_path, {"shop": {"url": postgres_url}}))
+    address = urlsplit(postgres_url)  # given in parts, as st.connection's SQLConnection takes
+    parts = {
+        "dialect": "postgresql",
+        "host": address.hostname,
+        "port": address.port,
+        "database": address.path.lstrip("/"),
+        "username": address.username,
+    }
+    at = _connect(_app(store_path, {"shop": parts}))
     at.switch_page("pages/dashboard.py")
     at = open_sections(rerun(at), "open_add_kpi")
     at.text_input(key="new_name").input("Revenue")
