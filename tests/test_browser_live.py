@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 from pathlib import Path
 
 import psycopg
@@ -54,8 +55,6 @@ def test_a_connected_postgres_table_shows_the_figures_of_its_csv_export(
     secrets.write_text(f'[connections.shop]\nurl = "{postgres_url}"\nttl = 600\n')
     expected = sum(r[2] for r in ROWS)
     shown = f"{expected / 1000:.1f}K" if expected >= 10_000 else f"{expected:,}"
-
-    import shutil
 
     shutil.copytree(sample_store, tmp_path / "store")
     store = tmp_path / "store" / "kpi_store.duckdb"
