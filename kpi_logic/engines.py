@@ -289,10 +289,13 @@ def aggregate_records(
     )
 
 
-def profile(engine: Engine, table: TableRef) -> list[dict[str, object]]:
-    """One record per column (``PROFILE_COLUMNS``): our type, empty cells, distinct values,
-    smallest and largest value as text; one query computed by the engine. Columns of other
-    types (JSON, arrays...) get their empty cells only."""
+def profile(
+    engine: Engine, table: TableRef, *, distinct: bool = True
+) -> tuple[int, list[dict[str, object]]]:
+    """The table's rows now, and one record per column (``PROFILE_COLUMNS``): our type, empty
+    cells, distinct values, smallest and largest value as text; one query computed by the
+    engine. Columns of other types (JSON, arrays...) get their empty cells only;
+    ``distinct=False`` leaves the distinct counts out (None): they sort every column."""
     columns = engine.columns(table)
     parts = ["count(*)"]
     for name, sql_type in columns.items():
@@ -300,7 +303,7 @@ def profile(engine: Engine, table: TableRef) -> list[dict[str, object]]:
         parts.append(f"count(*) - count({col})")
         if logical_type(sql_type) in _PROFILED:
             parts += [
-                f"count(DISTINCT {col})",
+                f"count(DISTINCT {col})" if distinct else "NULL",
                 f"CAST(min({col}) AS VARCHAR)",
                 f"CAST(max({col}) AS VARCHAR)",
             ]
@@ -309,7 +312,7 @@ def profile(engine: Engine, table: TableRef) -> list[dict[str, object]]:
     sql = f"SELECT {', '.join(parts)} FROM {quote_ident(table.name)}"
     _, rows = engine.query(sql, [], table, f"The profile of {table}")
     values = rows[0]
-    return [
+    return int(values[0]), [
         {
             "column": name,
             "type": logical_type(sql_type),

@@ -22,6 +22,7 @@ from kpi_logic.sql import quote_ident
 from kpi_logic.store import Dataset, LiveTable, Store, new_table_name
 
 DEFAULT_TTL_SECONDS = 300
+DISTINCT_ROWS = 5_000_000  # above this many rows the profile counts no distinct values
 # DuckDB type names a live column may take in the store's empty table; anything else is text
 _TYPE = re.compile(
     r"BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|FLOAT|DOUBLE|DATE|TIMESTAMP"

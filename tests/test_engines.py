@@ -382,3 +382,19 @@ def test_a_dropped_postgres_connection_is_opened_again(postgres_url: str) -> Non
             admin.execute("SELECT pg_terminate_backend(%s)", [rows[0][0]])
         assert engines.aggregate_records(engine, PG_TABLE, kpis) == first
         assert [t.name for t in engine.tables()] == [PG_TABLE.name]
+
+
+def test_profile_in_postgres_as_pandas_counts_it(postgres_url: str) -> None:
+    with _postgres_engine(postgres_url) as engine:
+        rows, profiled = engines.profile(engine, PG_TABLE)
+        _, quick = engines.profile(engine, PG_TABLE, distinct=False)
+    assert rows == len(ROWS)
+    by_column = {p["column"]: p for p in profiled}
+    for name in data.NAMES:
+        assert by_column[name]["nulls"] == FRAME[name].isna().sum(), name
+        assert by_column[name]["distinct"] == FRAME[name].nunique(), name
+    assert by_column["Sales"]["min"] is not None
+    assert float(by_column["Sales"]["max"]) == FRAME["Sales"].max()
+    assert by_column["Order Date"]["max"] == str(FRAME["Order Date"].max())
+    assert [p["distinct"] for p in quick] == [None] * len(data.NAMES)
+    assert [p["nulls"] for p in quick] == [p["nulls"] for p in profiled]

@@ -58,6 +58,7 @@ def test_connect_a_postgres_table_build_a_kpi_and_refresh(
     assert by_column.loc["Region", "nulls"] == FRAME["Region"].isna().sum()
     assert by_column.loc["Order Date", "min"] == str(FRAME["Order Date"].min())
     assert by_column.loc["Qty", "nulls"] == FRAME["Qty"].isna().sum()
+    assert f"{len(ROWS):,} rows in the table now" in " ".join(c.value for c in at.caption)
     assert f"{len(ROWS):,} rows" in at.selectbox(key="data_pick").format_func(
         at.selectbox(key="data_pick").value
     )
@@ -108,6 +109,7 @@ def test_connect_a_postgres_table_build_a_kpi_and_refresh(
     rerun(at)
     at.button(key="live_refresh").click()
     rerun(at)
+    assert f"{len(ROWS) + 1:,} rows in the table now" in " ".join(c.value for c in at.caption)
     at.switch_page("pages/dashboard.py")
     rerun(at)
     trend = chart_data(at, "Trend").dropna(subset=["actual"]).drop_duplicates("period")

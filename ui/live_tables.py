@@ -181,8 +181,10 @@ def _connect(name: str, table: TableRef) -> None:
 
 
 @st.cache_data(max_entries=32, show_spinner="Profiling the columns in the database…")
-def _profile(name: str, schema: str | None, table: str, revision: str) -> list[dict[str, object]]:
-    return engines.profile(engine(name), TableRef(table, schema))
+def _profile(
+    name: str, schema: str | None, table: str, revision: str, distinct: bool
+) -> tuple[int, list[dict[str, object]]]:
+    return engines.profile(engine(name), TableRef(table, schema), distinct=distinct)
 
 
 def details(dataset: Dataset) -> bool:
@@ -200,10 +202,15 @@ def details(dataset: Dataset) -> bool:
     if st.button("Refresh", key="live_refresh", icon=":material/refresh:"):
         session.store().refresh_live_table(session.cursor(), dataset.id)
         st.rerun()
+    distinct = dataset.rows <= live.DISTINCT_ROWS  # a distinct count sorts every column
     try:
-        profiled = _profile(found.connection, found.schema, found.table, revision(dataset))
+        rows, profiled = _profile(
+            found.connection, found.schema, found.table, revision(dataset), distinct
+        )
     except KPIExplorerError as err:
         st.error(markdown_text(err), icon=":material/error:")
         return True
     st.dataframe(profiled, hide_index=True, width="stretch")
+    note = "" if distinct else f" Distinct values are not counted over {live.DISTINCT_ROWS:,} rows."
+    st.caption(f"{rows:,} rows in the table now, profiled by the database.{note}")
     return True
