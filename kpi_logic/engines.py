@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 Rows = tuple[list[str], list[tuple]]
 _PROFILED = ("number", "integer", "date", "datetime", "text")  # types every engine orders
-PROFILE_COLUMNS = ["column", "type", "nulls", "distinct", "min", "max"]
 
 
 class Engine(ABC):
@@ -54,7 +53,7 @@ class Engine(ABC):
 
     @abstractmethod
     def close(self) -> None:
-        """Let go of the connection (a local Spark session is left to the process)."""
+        """Let go of the connection (a Spark session only if ``connect`` started it)."""
 
     def query(self, sql: str, params: Sequence[object], table: TableRef, what: str) -> Rows:
         """Run one engine query (DuckDB SQL, ``?`` values) over ``table``; a failure becomes
@@ -292,10 +291,11 @@ def aggregate_records(
 def profile(
     engine: Engine, table: TableRef, *, distinct: bool = True
 ) -> tuple[int, list[dict[str, object]]]:
-    """The table's rows now, and one record per column (``PROFILE_COLUMNS``): our type, empty
-    cells, distinct values, smallest and largest value as text; one query computed by the
-    engine. Columns of other types (JSON, arrays...) get their empty cells only;
-    ``distinct=False`` leaves the distinct counts out (None): they sort every column."""
+    """The table's rows now, and one record per column (``column, type, nulls, distinct,
+    min, max``): our type, empty cells, distinct values, smallest and largest value as text;
+    one query computed by the engine. Columns of other types (JSON, arrays...) get their
+    empty cells only; ``distinct=False`` leaves the distinct counts out (None): they sort
+    every column."""
     columns = engine.columns(table)
     parts = ["count(*)"]
     for name, sql_type in columns.items():
