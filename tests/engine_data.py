@@ -99,23 +99,8 @@ def load_postgres(url: str, rows: Sequence[tuple], schema: str, table: str) -> N
 
 
 def load_spark(session, rows: Sequence[tuple], view: str) -> None:
-    """The rows as the temporary view ``view`` of a Spark session."""
-    from pyspark.sql.types import StructType, _parse_datatype_string
-
-    schema = StructType.fromJson(
-        {
-            "type": "struct",
-            "fields": [
-                {
-                    "name": n,
-                    "type": _parse_datatype_string(s).jsonValue(),
-                    "nullable": True,
-                    "metadata": {},
-                }
-                for n, _, _, s in COLUMNS
-            ],
-        }
-    )
+    """The rows as the temporary view ``view`` of a Spark session (schema in Spark's DDL)."""
+    schema = ", ".join(f"`{name}` {spark}" for name, _, _, spark in COLUMNS)
     session.createDataFrame(list(rows), schema).createOrReplaceTempView(view)
 
 
