@@ -10,6 +10,7 @@ a starter KPI file.
                                  [--from DATE --to DATE] [--fiscal-year-start MONTH]
                                  [--format csv|json] [--out FILE]
     python -m kpi_logic suggest DATA [--sheet NAME] [--out FILE]
+    python -m kpi_logic store copy --from STORE.duckdb --to postgresql://...
 
 ``evaluate URL --table NAME`` (and ``scorecard URL --table NAME``) computes the KPIs where a
 live table is (only the aggregates come back): ``postgresql://USER:PASSWORD@HOST:PORT/DB``,
@@ -29,6 +30,10 @@ all-categories rows of KPIs with ``by`` and a ``total`` column marking them.
 status, last_year, change_vs_last_year`` per KPI and category, plus each KPI's all-categories
 row (category empty), over the window ending on ``--as-of`` (default: the last date in the
 data); ``--from``/``--to`` give a date range instead (``--window range`` is implied).
+
+``store copy`` copies a whole embedded store (datasets with every version and their rows,
+KPI sets and history, saved views, notes; same ids, so old links keep working) into an empty
+PostgreSQL team store.
 
 Any problem with the data, the KPI file or an expression prints one line on stderr and exits
 1 (argparse usage errors exit 2); never a traceback.
@@ -139,6 +144,14 @@ def _parser() -> argparse.ArgumentParser:
     starter = commands.add_parser("suggest", help="print a starter KPI file for the data")
     starter.add_argument("data", help="CSV, TSV, TXT, Parquet or Excel file")
     starter.set_defaults(run=_suggest)
+    store = commands.add_parser("store", help="manage the app's saved data")
+    store_commands = store.add_subparsers(required=True, metavar="ACTION")
+    copy = store_commands.add_parser(
+        "copy", help="copy an embedded DuckDB store into an empty PostgreSQL team store"
+    )
+    copy.add_argument("--from", dest="source", required=True, metavar="PATH", help="store file")
+    copy.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://…")
+    copy.set_defaults(run=_store_copy, out=None)
     for command in (evaluate, card, starter):
         command.add_argument("--sheet", help="sheet of an Excel workbook (default: the first)")
         command.add_argument("--out", help="write to this file instead of standard output")
@@ -303,6 +316,28 @@ def _suggest(args: argparse.Namespace) -> str:
     con, warnings = _load(args)
     _warn(warnings)
     return kpis_to_yaml(suggest.suggest_kpis(con, TABLE))
+
+
+def _store_copy(args: argparse.Namespace) -> str:
+    import tempfile
+
+    from kpi_logic.store import Store, is_url, upload_dir_for
+    from kpi_logic.store.copy import copy_store
+    from kpi_logic.store.postgres import describe
+
+    source_path = Path(args.source)
+    if not source_path.is_file():
+        raise KPIExplorerError(f"{source_path}: no store file there.")
+    if not is_url(args.target):
+        raise KPIExplorerError("--to takes a postgresql:// URL.")
+    allowed = [upload_dir_for(source_path), source_path.parent / "exchange"]
+    with (
+        tempfile.TemporaryDirectory(prefix="kpi-copy-") as folder,
+        Store(source_path, allowed_dirs=allowed) as source,
+        Store(Path(folder) / "compute.duckdb", url=args.target, allowed_dirs=[]) as target,
+    ):
+        copied = copy_store(source, target)
+    return copied.summary(describe(args.target)) + "\n"
 
 
 def _plain(value: object) -> object:

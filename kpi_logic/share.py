@@ -31,6 +31,7 @@ DEFAULT_PAGE = "dashboard"
 MAX_VALUE_CHARS = 2_000
 _LABELS = {
     "ds": "dataset",
+    "dv": "dataset version",
     "ks": "KPI set",
     "kpi": "KPI",
     "t": "targets",
@@ -48,6 +49,7 @@ class ViewState:
 
     page: str = DEFAULT_PAGE
     dataset: str | None = None
+    dataset_version: int | None = None  # None: the dataset's current version, whichever it is
     kpi_set: str | None = None
     kpi: str | None = None
     targets: dict[OverrideKey, float] = field(default_factory=dict)
@@ -66,6 +68,7 @@ def to_query_params(state: ViewState) -> dict[str, str]:
     """The query parameters for ``state``; empty parts are left out."""
     params = {
         "ds": state.dataset,
+        "dv": str(state.dataset_version) if state.dataset_version else None,
         "ks": state.kpi_set,
         "kpi": state.kpi,
         "t": _json(dict(sorted((k.text, v) for k, v in state.targets.items())))
@@ -124,6 +127,7 @@ def from_query_params(params: Mapping[str, str | list[str]]) -> tuple[ViewState,
 
     state = ViewState(
         dataset=read("ds", _id("ds")),
+        dataset_version=read("dv", _version),
         kpi_set=read("ks", _id("ks")),
         kpi=read("kpi", _name),
         targets=read("t", _targets) or {},
@@ -169,6 +173,13 @@ def _id(key: str) -> Callable[[str, list[str]], str | None]:
         return None
 
     return parse
+
+
+def _version(raw: str, problems: list[str]) -> int | None:
+    if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31:
+        return int(raw)
+    problems.append(f"The link's dataset version {_show(raw)} is not a version number; ignored.")
+    return None
 
 
 def _date(key: str) -> Callable[[str, list[str]], date | None]:

@@ -16,7 +16,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple, TypeVar
 
 import duckdb
 import pandas as pd
@@ -30,6 +30,7 @@ from kpi_logic.store import (
     Dataset,
     Store,
     is_disk_full,
+    is_valid_id,
     new_id,
     new_table_name,
 )
@@ -90,6 +91,64 @@ def _revision(digest: str, sheet: str | None, types: dict[str, str]) -> str:
     return f"{digest}:{hashlib.sha256(extra.encode()).hexdigest()[:16]}"
 
 
+class Staged(NamedTuple):
+    """A file loaded into a table of its own that no dataset uses yet (see :func:`stage`)."""
+
+    table: str
+    path: Path
+    sheet: str | None
+    result: ingest.LoadResult
+    revision: str
+
+    @property
+    def rows(self) -> int:
+        """The rows loaded."""
+        return _counted(self.result)
+
+
+def stage(
+    store: Store,
+    cur: duckdb.DuckDBPyConnection,
+    path: Path,
+    upload_dir: Path,
+    *,
+    sheet: str | None = None,
+    progress: Progress | None = None,
+) -> Staged:
+    """Load ``path`` into a new table with its rejected rows and the file that remembers its
+    source, without recording it: :func:`add_dataset` makes it a dataset, the version
+    functions of :mod:`kpi_logic.versions` a dataset's next version, :func:`unstage` drops it.
+
+    On any failure (or a cancel) the tables and files of this load are removed; a full disk
+    raises :class:`DiskFullError`, and a store that the failure made unusable is reopened
+    first (:meth:`Store.recover`)."""
+    table = new_table_name()
+    source = _source_file(upload_dir, table)
+    try:
+        with cur.cursor() as loader:  # a cursor without unfinished results of the caller's
+            result = ingest.load_file(loader, path, table, sheet=sheet, progress=progress)
+        _save_rejects(cur, table, result.rejects)
+        digest = file_hash(path)
+        _write_json(source, {"path": str(path), "sheet": sheet, "types": {}, "file_hash": digest})
+        _counted(result)  # a view (no row count) is refused here
+        staged = Staged(table, Path(path), sheet, result, _revision(digest, sheet, {}))
+    except BaseException as err:  # also a cancelled load (the progress callback raises then)
+        problem = undo(store, cur, err, [table, table + REJECTS_SUFFIX], [source])
+        if problem is not None:
+            raise problem from err
+        raise
+    return staged
+
+
+def unstage(store: Store, cur: duckdb.DuckDBPyConnection, staged: Staged, upload_dir: Path) -> None:
+    """Drop a staged load that was not taken (its tables, source file and uploaded file)."""
+    for table in (staged.table, staged.table + REJECTS_SUFFIX):
+        with contextlib.suppress(duckdb.Error):
+            cur.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")
+    _source_file(upload_dir, staged.table).unlink(missing_ok=True)
+    discard_upload(upload_dir, staged.path)
+
+
 def add_dataset(
     store: Store,
     cur: duckdb.DuckDBPyConnection,
@@ -99,33 +158,69 @@ def add_dataset(
     *,
     sheet: str | None = None,
     progress: Progress | None = None,
+    author: str = "",
 ) -> tuple[Dataset, ingest.LoadResult]:
     """Load ``path`` into a new table, keep its rejected rows, and record it as a dataset.
 
     On any failure (or a cancel) nothing is recorded and the tables and files of this load are
     removed; a full disk raises :class:`DiskFullError`, and a store that the failure made
     unusable is reopened first (:meth:`Store.recover`)."""
-    table = new_table_name()
-    source = _source_file(upload_dir, table)
+    staged = stage(store, cur, path, upload_dir, sheet=sheet, progress=progress)
+    dataset_id = record(
+        store,
+        cur,
+        staged,
+        upload_dir,
+        lambda: store.register_dataset(
+            cur, name, Path(path).name, staged.table, staged.rows, staged.revision, author
+        ),
+    )
+    # a new cursor: a commit whose checkpoint failed is kept, but the store was reopened
+    return store.get_dataset(store.cursor(), dataset_id), staged.result
+
+
+T = TypeVar("T")
+
+
+def record(
+    store: Store,
+    cur: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    upload_dir: Path,
+    save: Callable[[], T],
+) -> T:
+    """Run ``save`` (the store's transaction recording ``staged``); on failure remove what
+    the load made and raise what to show."""
     try:
-        with cur.cursor() as loader:  # a cursor without unfinished results of the caller's
-            result = ingest.load_file(loader, path, table, sheet=sheet, progress=progress)
-        _save_rejects(cur, table, result.rejects)
-        digest = file_hash(path)
-        _write_json(source, {"path": str(path), "sheet": sheet, "types": {}, "file_hash": digest})
-        dataset_id = store.register_dataset(
-            cur, name, Path(path).name, table, _counted(result), _revision(digest, sheet, {})
-        )
-    except BaseException as err:  # also a cancelled load (the progress callback raises then)
-        problem = _undo(store, cur, err, [table, table + REJECTS_SUFFIX], [source])
+        return save()
+    except BaseException as err:
+        files = [_source_file(upload_dir, staged.table)]
+        problem = undo(store, cur, err, [staged.table, staged.table + REJECTS_SUFFIX], files)
         if problem is not None:
             raise problem from err
         raise
-    # a new cursor: a commit whose checkpoint failed is kept, but the store was reopened
-    return store.get_dataset(store.cursor(), dataset_id), result
 
 
-def _undo(
+def adopt(
+    cur: duckdb.DuckDBPyConnection,
+    upload_dir: Path,
+    staged: Staged,
+    table: str,
+    *,
+    appended_to: str,
+) -> Staged:
+    """``staged`` with its rows now in ``table`` (made from it and the rows of
+    ``appended_to``): the staged table is dropped and the file that remembers the source
+    moves to ``table``, marked as appended (such a version is not reloaded to change types)."""
+    cur.execute(f"DROP TABLE IF EXISTS {quote_ident(staged.table)}")
+    old = _source_file(upload_dir, staged.table)
+    source = json.loads(old.read_text("utf-8"))
+    _write_json(_source_file(upload_dir, table), {**source, "appended_to": appended_to})
+    old.unlink(missing_ok=True)
+    return staged._replace(table=table)
+
+
+def undo(
     store: Store,
     cur: duckdb.DuckDBPyConnection,
     err: BaseException,
@@ -160,6 +255,11 @@ def _read_source(upload_dir: Path, dataset: Dataset) -> dict:
             f"The original file of {dataset.name} is no longer available; upload it again to "
             "change its types."
         ) from err
+    if source.get("appended_to"):
+        raise IngestError(
+            "This version was made by appending rows to an earlier one; change the types of "
+            "the file you upload instead."
+        )
     if not Path(source.get("path", "")).is_file():
         raise IngestError(f"The original file {dataset.source_name} is no longer on disk.")
     return source
@@ -181,6 +281,7 @@ def retype(
     types: dict[str, str],
     *,
     progress: Progress | None = None,
+    author: str = "",
 ) -> ingest.LoadResult:
     """Reload ``dataset`` from its file with ``types`` (column -> logical type) added to
     earlier overrides. The table, its rejects, its row count and content hash change in one
@@ -204,9 +305,14 @@ def retype(
         _save_rejects(cur, staging, result.rejects)
         _write_json(pending, {**source, "types": merged})
         revision = _revision(source["file_hash"], source["sheet"], merged)  # same file bytes
-        store.replace_table(cur, dataset.id, staging, _counted(result), revision)
+        summary = "column types changed: " + ", ".join(
+            f"{c} → {t}" for c, t in sorted(types.items())
+        )
+        store.replace_table(
+            cur, dataset, staging, _counted(result), revision, author=author, summary=summary
+        )
     except BaseException as err:
-        problem = _undo(store, cur, err, [staging, staging + REJECTS_SUFFIX], [pending])
+        problem = undo(store, cur, err, [staging, staging + REJECTS_SUFFIX], [pending])
         if problem is not None:
             raise problem from err
         raise
@@ -219,17 +325,21 @@ def delete_dataset(
 ) -> Dataset:
     """Delete the dataset ``dataset_id`` with its KPI sets, notes, rejects and its uploaded
     file (unless another dataset, e.g. another sheet of the workbook, still uses it); return
-    what was deleted. StoreError "This dataset was already deleted." when it no longer exists."""
+    what was deleted. StoreError "This dataset was already deleted." when it no longer exists.
+    Every version goes, with the files it was loaded from."""
+    versions = store.list_versions(cur, dataset_id) if is_valid_id(dataset_id) else []
     dataset = store.delete_dataset(cur, dataset_id)
-    source = _source_file(upload_dir, dataset.table)
-    try:
-        path = Path(json.loads(source.read_text("utf-8"))["path"])
-    except (OSError, ValueError, KeyError, TypeError):
-        path = None
-    source.unlink(missing_ok=True)
-    live = {d.table for d in store.list_datasets(store.cursor())}  # ``cur`` may be closed now
-    if path is not None and path.resolve().parent not in _folders_in_use(upload_dir, live):
-        discard_upload(upload_dir, path)
+    live = store.all_tables(store.cursor())  # ``cur`` may be closed now
+    in_use = _folders_in_use(upload_dir, live)
+    for version in versions:
+        source = _source_file(upload_dir, version.table)
+        try:
+            path = Path(json.loads(source.read_text("utf-8"))["path"])
+        except (OSError, ValueError, KeyError, TypeError):
+            path = None
+        source.unlink(missing_ok=True)
+        if path is not None and path.resolve().parent not in in_use:
+            discard_upload(upload_dir, path)
     return dataset
 
 
@@ -262,7 +372,7 @@ def sweep_orphans(
     if uploads.is_dir():
         cutoff = time.time() - grace_seconds
         old = [e for e in uploads.iterdir() if _last_change(e) < cutoff]  # before reading rows
-        live = {d.table for d in store.list_datasets(store.cursor())}
+        live = store.all_tables(store.cursor())
         used = _folders_in_use(uploads, live)
         for entry in old:
             source = _SOURCE_RE.fullmatch(entry.name)

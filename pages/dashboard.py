@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi_logic import score, targets, windows
+from kpi_logic import score, targets, versions, windows
 from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset
@@ -39,7 +39,7 @@ def nothing_matches() -> None:
     )
     if st.button("Clear filters", key="clear_filters"):
         filters.clear()
-    st.stop()
+    shell.end_page()
 
 
 def explore_section(items: list[KPI], results: list[Record], problems: dict[str, str]) -> None:
@@ -69,10 +69,7 @@ if dataset is None:
     no_dataset()
 kpi_set = kpis.current_kpi_set(dataset)
 saved, items = kpis.live_kpis(dataset, kpi_set)
-st.caption(
-    f"{markdown_text(dataset.name)} · {dataset.rows:,} rows · "
-    f"KPI set “{markdown_text(kpi_set.name)}”"
-)
+st.caption(f"{markdown_text(versions.caption(dataset))} · KPI set “{markdown_text(kpi_set.name)}”")
 if not items:
     sidebar.draw(dataset, kpi_set, saved, items, None)
     suggestions.offer(dataset)
@@ -80,7 +77,7 @@ if not items:
         "This dataset has no KPI yet. Add one with **Add a KPI** in the sidebar, start from a "
         "template there, or import a KPI file."
     )
-    st.stop()
+    shell.end_page()
 filter_bar(dataset, items)
 results, problems = kpis.scored(dataset, items)
 sidebar.draw(dataset, kpi_set, saved, items, results)

@@ -6,11 +6,12 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import ingest, tables, workspace
+from kpi_logic import ingest, tables, versions, workspace
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.store import Dataset
 from kpi_logic.text import markdown_text
 from ui import kpis, layout, live_tables, session, shell, suggestions, uploads
+from ui import versions as version_ui
 
 PREVIEW_ROWS = 200
 
@@ -25,8 +26,8 @@ def header(dataset: Dataset) -> None:
     """Which dataset this is, how many rows, from which file, when."""
     kpis.dataset_picker(dataset, "data_pick")
     st.markdown(
-        f"**{dataset.rows:,} rows** from {markdown_text(dataset.source_name)}, loaded "
-        f"{dataset.created_at:%Y-%m-%d %H:%M}"
+        f"**{markdown_text(versions.caption(dataset))}**, "
+        f"loaded {dataset.created_at:%Y-%m-%d %H:%M}"
     )
 
 
@@ -83,7 +84,8 @@ st.caption(
     "Upload CSV, TSV or TXT exports, Excel workbooks (.xlsx, .xls) or Parquet files. Each file "
     "becomes a dataset; define its KPIs on the Dashboard."
 )
-uploads.uploader()
+uploads.uploader(version_ui.ask_if_same_name)
+version_ui.same_name_question()
 live_tables.connect_section()
 dataset = kpis.current_dataset()
 if dataset is None:
@@ -92,6 +94,8 @@ if dataset is None:
 header(dataset)
 if not live_tables.details(dataset):  # a live table: its database profiles it
     uploads.other_sheet(dataset)
+    version_ui.pending_check()
     suggestions.offer(dataset)
     tabs(dataset)
+    version_ui.section(dataset)
 delete_section(dataset)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import score, summary
+from kpi_logic import score, summary, versions
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.model import KPI
 from kpi_logic.store import KPISet, Note
 from kpi_logic.text import markdown_text, plain_text
 from ui import exports, kpis, session, shell
+from ui import versions as version_ui
 
 
 def overview(rows: list[dict]) -> None:
@@ -77,39 +78,23 @@ def _add_note(kpi_set: KPISet, kpi_name: str, text: str, status: str) -> None:
     st.rerun()  # so the overview shows it as the last note
 
 
-def history(kpi_set: KPISet) -> None:
-    """Who changed which targets and definitions, when."""
-    st.subheader("History of targets and definitions")
-    entries = session.store().history(session.cursor(), kpi_set.id)
-    if not entries:
-        st.caption("No change since this KPI set was created.")
-        return
-    table = {
-        "When": [h.changed_at for h in entries],
-        "Who": [h.author or "anonymous" for h in entries],
-        "Version": [h.version for h in entries],
-        "Change": [h.summary for h in entries],
-    }
-    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch", key="history_table")
-
-
 shell.page("review", "Review")
 dataset = kpis.current_dataset()
 if dataset is None:
     st.info("There is no dataset yet. Upload one on the Data page.")
-    st.stop()
+    shell.end_page()
 kpi_set = kpis.current_kpi_set(dataset)
 _, items = kpis.live_kpis(dataset, kpi_set)
 st.caption(
-    f"{markdown_text(dataset.name)} · KPI set “{markdown_text(kpi_set.name)}” · "
-    f"version {kpi_set.version}"
+    f"{markdown_text(versions.caption(dataset))} · KPI set “{markdown_text(kpi_set.name)}” · "
+    f"KPI set version {kpi_set.version}"
 )
 if not items:
     st.info("This dataset has no KPI yet. Add one on the Dashboard.")
-    st.stop()
+    shell.end_page()
 results, problems = kpis.scored(dataset, items)
 notes = session.store().notes(session.cursor(), kpi_set.id)  # newest first, one query
 overview(summary.review_rows(items, results, problems, summary.last_notes(notes)))
 chosen = check_in(kpi_set, items, notes)
-history(kpi_set)
+version_ui.history(dataset, kpi_set)
 exports.section(items, results, chosen)

@@ -130,18 +130,28 @@ def test_without_connections_or_with_a_database_down_the_page_says_so(
     assert not any("s3cret" in e for e in errors)
 
 
-def test_the_ttl_window_and_refresh_change_the_cache_key(store_path: Path, postgres_url: str):
+@pytest.mark.parametrize("backend", ["duckdb", "postgres"])
+def test_the_ttl_window_and_refresh_change_the_cache_key(
+    store_path: Path, postgres_url: str, backend: str
+) -> None:
     """``live.revision``: an upload's figures are keyed by its content; a live table's by its
-    last Refresh and the time-to-live's window."""
-    data.load_postgres(postgres_url, ROWS, "public", "orders")
+    last Refresh and the time-to-live's window. The link is kept in either store (the
+    embedded one, or a PostgreSQL team store: here the same database as the live table)."""
+    data.load_postgres(postgres_url, ROWS, "shop floor", "orders")
     from kpi_logic import engines
     from kpi_logic.dialects import TableRef
 
     uploads = store_path.parent / "uploads"
     uploads.mkdir(parents=True)
-    with Store(store_path, allowed_dirs=[uploads]) as store, engines.connect(postgres_url) as eng:
+    url = postgres_url if backend == "postgres" else None
+    with (
+        Store(store_path, url=url, allowed_dirs=[uploads]) as store,
+        engines.connect(postgres_url) as eng,
+    ):
         cur = store.cursor()
-        dataset_id = live.add_live_dataset(store, cur, eng, "shop", TableRef("orders", "public"))
+        dataset_id = live.add_live_dataset(
+            store, cur, eng, "shop", TableRef("orders", "shop floor")
+        )
         dataset = store.get_dataset(cur, dataset_id)
         assert dataset.rows == len(ROWS)
         found = store.live_table(cur, dataset_id)

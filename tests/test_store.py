@@ -32,10 +32,26 @@ from kpi_logic.store import (
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(params=["duckdb", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A new store of each kind: the embedded DuckDB file, and a PostgreSQL team store (on
+    the test run's real server) with its own DuckDB file to compute."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    path = tmp_path / "kpi_store.duckdb"
+    with Store(path, url=url, allowed_dirs=[tmp_path / "uploads"]) as opened:
+        yield opened
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
+def duck_store(tmp_path: Path) -> Iterator[Store]:
+    """The embedded store alone, for what only a DuckDB store file does."""
     with Store(tmp_path / "kpi_store.duckdb", allowed_dirs=[tmp_path / "uploads"]) as opened:
         yield opened
+
+
+def records(store: Store, cur: duckdb.DuckDBPyConnection):
+    """Where ``store`` keeps its records (the DuckDB cursor, or PostgreSQL), to look inside."""
+    return store._db(cur)
 
 
 def make_dataset(store: Store, cur: duckdb.DuckDBPyConnection, content_hash: str = "h1") -> str:
@@ -75,7 +91,8 @@ def test_schema_is_created_once_and_kept(tmp_path: Path) -> None:
     duckdb.connect(str(path)).close()  # the refused store let go of the file
 
 
-def test_store_refuses_files_outside_allowed_dirs(store: Store, tmp_path: Path) -> None:
+def test_store_refuses_files_outside_allowed_dirs(duck_store: Store, tmp_path: Path) -> None:
+    store = duck_store
     (tmp_path / "uploads").mkdir()
     (tmp_path / "uploads" / "ok.csv").write_text("a\n1\n")
     (tmp_path / "secret.csv").write_text("a\n2\n")
@@ -86,7 +103,8 @@ def test_store_refuses_files_outside_allowed_dirs(store: Store, tmp_path: Path) 
         cur.execute("SELECT a FROM read_csv(?)", [str(tmp_path / "secret.csv")])
 
 
-def test_store_in_use_by_another_process(store: Store) -> None:
+def test_store_in_use_by_another_process(duck_store: Store) -> None:
+    store = duck_store
     code = (
         "import sys\nfrom kpi_logic.store import Store\n"
         "try:\n    Store(sys.argv[1])\nexcept Exception as err:\n    print(type(err).__name__, err)"
@@ -127,7 +145,10 @@ def test_dataset_round_trip_and_delete(store: Store) -> None:
     tables = cur.execute("SELECT table_name FROM duckdb_tables()").fetchall()
     assert (dataset.table,) not in tables
     for table in ("kpi_sets", "history", "notes"):
-        assert cur.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+        assert records(store, cur).execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+    for table in ("dataset_versions", "dataset_history"):
+        query = f"SELECT count(*) FROM {table} WHERE dataset_id = ?"
+        assert records(store, cur).execute(query, [first]).fetchone() == (0,)
     assert [d.id for d in store.list_datasets(cur)] == [second]
 
 
@@ -170,17 +191,25 @@ def test_kpi_set_round_trip_and_history(store: Store) -> None:
     assert [k.id for k in store.list_kpi_sets(cur, dataset_id)] == [other, kpi_set_id]
 
 
-def test_lists_come_from_memory_until_the_next_write(store: Store, kpi_set_id: str) -> None:
+def test_lists_come_from_memory_until_the_next_write(duck_store: Store) -> None:
     """A dashboard rerun lists datasets and KPI sets without a query; any write through the
     store makes the next list fresh, in every session."""
+    store = duck_store
+    cur = store.cursor()
+    store.save_kpi_set(cur, make_dataset(store, cur), "Sales KPIs", "kpis: []\n", "ann")
     cur, other = store.cursor(), store.cursor()
     (dataset,) = store.list_datasets(cur)
     (kpi_set,) = store.list_kpi_sets(cur, dataset.id)
     # a row put in behind the store's back is not seen: the lists were not queried again
+    sneaked, table = new_id(), new_table_name()
     cur.execute(
         "INSERT INTO datasets (id, name, source_name, table_name, rows, content_hash, "
         "created_at) VALUES (?, 'Sneaked', 's.csv', ?, 1, 'h9', now()::TIMESTAMP)",
-        [new_id(), new_table_name()],
+        [sneaked, table],
+    )
+    cur.execute(
+        "INSERT INTO dataset_versions VALUES (?, 1, ?, 's.csv', 1, 'h9', '', '', now()::TIMESTAMP)",
+        [sneaked, table],
     )
     assert [d.name for d in store.list_datasets(other)] == ["Orders"]
     # any write through the store (here an unrelated one) makes every list fresh
@@ -362,7 +391,7 @@ CRASH_WRITER = """
 import sys
 from kpi_logic.store import Store, new_table_name
 
-store = Store(sys.argv[1], allowed_dirs=[])
+store = Store(sys.argv[1], url=sys.argv[2] if len(sys.argv) > 2 else None, allowed_dirs=[])
 cur = store.cursor()
 table = new_table_name()
 cur.execute(f"CREATE TABLE {table} AS SELECT * FROM range(10) t(x)")
@@ -379,11 +408,15 @@ while True:
 """
 
 
+@pytest.mark.parametrize("backend", ["duckdb", "postgres"])
 @pytest.mark.parametrize("extra_wait", [0.0, 0.011, 0.047])
-def test_store_survives_a_process_killed_mid_save(tmp_path: Path, extra_wait: float) -> None:
+def test_store_survives_a_process_killed_mid_save(
+    request: pytest.FixtureRequest, tmp_path: Path, extra_wait: float, backend: str
+) -> None:
     path = tmp_path / "crash.duckdb"
+    url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
     writer = subprocess.Popen(
-        [sys.executable, "-c", CRASH_WRITER, str(path)],
+        [sys.executable, "-c", CRASH_WRITER, str(path), *([url] if url else [])],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,
@@ -403,9 +436,9 @@ def test_store_survives_a_process_killed_mid_save(tmp_path: Path, extra_wait: fl
     assert writer.returncode == -signal.SIGKILL
     confirmed = int(rest[-1]) if rest else 30
 
-    with Store(path) as store:
+    with Store(path, url=url) as store:
         cur = store.cursor()
-        assert cur.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+        assert store.schema_version(cur) == SCHEMA_VERSION
         kpi_set = store.get_kpi_set(cur, kpi_set_id)
         entries = store.history(cur, kpi_set_id)
         assert confirmed <= kpi_set.version <= confirmed + 1
@@ -417,7 +450,7 @@ def test_store_survives_a_process_killed_mid_save(tmp_path: Path, extra_wait: fl
 
         views = store.list_views(cur)
         assert confirmed <= len(views) <= confirmed + 1
-        raw = cur.execute("SELECT name, state FROM views").fetchall()
+        raw = records(store, cur).execute("SELECT name, state FROM views").fetchall()
         for name, state in raw:
             parsed = json.loads(state)
             assert name == f"view {parsed['i']}"

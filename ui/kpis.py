@@ -13,7 +13,7 @@ from datetime import date
 import duckdb
 import streamlit as st
 
-from kpi_logic import charts, compute, forecast, score, scorecard, targets
+from kpi_logic import charts, compute, forecast, score, scorecard, targets, versions
 from kpi_logic.compute import Record
 from kpi_logic.errors import (
     ComputeError,
@@ -34,16 +34,33 @@ def datasets() -> list[Dataset]:
 
 
 def current_dataset() -> Dataset | None:
-    """The dataset the view shows (the first one when the view names none)."""
+    """The dataset the view shows, at the version it pins (else its current one); the first
+    dataset when the view names none. A dataset or version deleted meanwhile (another tab)
+    is said on the page, naming what is shown instead."""
     available = datasets()
     if not available:
         return None
-    wanted = session.view().dataset
-    chosen = next((d for d in available if d.id == wanted), available[0])
-    if wanted is None:
+    view = session.view()
+    chosen = next((d for d in available if d.id == view.dataset), available[0])
+    if view.dataset is None:
         session.set_view(dataset=chosen.id)
-    elif chosen.id != wanted:
+    elif chosen.id != view.dataset:
+        st.warning(
+            f"The dataset shown before was deleted; showing {markdown_text(chosen.name)}.",
+            icon=":material/info:",
+        )
         choose_dataset(chosen.id)
+    elif view.dataset_version and view.dataset_version != chosen.version:
+        try:
+            return session.store().get_dataset(session.cursor(), chosen.id, view.dataset_version)
+        except KPIExplorerError as err:
+            st.warning(f"{markdown_text(err)} Showing the current version.")
+            session.set_view(dataset_version=None)
+    try:  # a team store's table may be missing from this disk (a new container): made again
+        session.store().ensure_local(session.cursor(), chosen.table, chosen.content_hash)
+    except KPIExplorerError as err:
+        st.error(markdown_text(err))
+        st.stop()
     return chosen
 
 
@@ -55,8 +72,9 @@ def selected_name(items: list[KPI]) -> str | None:
 
 
 def dataset_picker(dataset: Dataset, key: str) -> None:
-    """A select box of every dataset (name and rows) that switches the view to another."""
-    names = {d.id: f"{plain_text(d.name)} ({d.rows:,} rows)" for d in datasets()}
+    """A select box of every dataset (labels no two datasets share) that switches the view
+    to another."""
+    names = {i: plain_text(label) for i, label in versions.labels(datasets()).items()}
     st.session_state[key] = dataset.id
     st.selectbox(
         "Dataset",
@@ -70,7 +88,14 @@ def dataset_picker(dataset: Dataset, key: str) -> None:
 def choose_dataset(dataset_id: str) -> None:
     """Show another dataset: its own KPI set, no targets tried, no filters."""
     session.set_view(
-        dataset=dataset_id, kpi_set=None, kpi=None, targets={}, filters={}, start=None, end=None
+        dataset=dataset_id,
+        dataset_version=None,
+        kpi_set=None,
+        kpi=None,
+        targets={},
+        filters={},
+        start=None,
+        end=None,
     )
 
 

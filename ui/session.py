@@ -17,7 +17,14 @@ import streamlit as st
 
 from kpi_logic import share, workspace
 from kpi_logic.errors import KPIExplorerError, StoreDamagedError
-from kpi_logic.store import Store, set_aside, store_path_from_env, upload_dir_for
+from kpi_logic.store import (
+    Store,
+    is_url,
+    set_aside,
+    store_path_from_env,
+    store_url_from_env,
+    upload_dir_for,
+)
 from kpi_logic.text import markdown_text
 from ui import layout
 
@@ -28,10 +35,12 @@ PAGES = {name: f"pages/{name}.py" for name in share.PAGES}  # page name -> its f
 
 
 @st.cache_resource(show_spinner="Opening the store…")
-def _open_store(path: Path, memory_limit: str | None) -> Store:
+def _open_store(path: Path, url: str | None, memory_limit: str | None) -> Store:
     uploads = upload_dir_for(path)
     uploads.mkdir(parents=True, exist_ok=True)
-    opened = Store(path, allowed_dirs=[uploads, SAMPLE_DATA.parent], memory_limit=memory_limit)
+    opened = Store(
+        path, url=url, allowed_dirs=[uploads, SAMPLE_DATA.parent], memory_limit=memory_limit
+    )
     try:
         workspace.sweep_orphans(opened, uploads)  # what crashed loads left behind
         workspace.ensure_sample(opened, SAMPLE_DATA, SAMPLE_KPIS, uploads)
@@ -51,7 +60,22 @@ def store() -> Store:
 
     ``KPI_MEMORY_LIMIT`` (e.g. ``4GB``) caps DuckDB's memory; beyond it, it spills to disk.
     """
-    return _open_store(store_path_from_env(), os.environ.get("KPI_MEMORY_LIMIT") or None)
+    return _open_store(
+        store_path_from_env(), team_store_url(), os.environ.get("KPI_MEMORY_LIMIT") or None
+    )
+
+
+def team_store_url() -> str | None:
+    """The PostgreSQL team store, if any: ``KPI_STORE`` when it is a ``postgresql://`` URL,
+    else ``url`` under ``[connections.kpi_store]`` in ``.streamlit/secrets.toml``."""
+    if url := store_url_from_env():
+        return url
+    try:
+        section = st.secrets.get("connections", {}).get("kpi_store", {})
+    except FileNotFoundError:  # no secrets.toml at all
+        return None
+    url = section.get("url") if hasattr(section, "get") else None
+    return url if is_url(url) else None
 
 
 def cursor() -> duckdb.DuckDBPyConnection:
@@ -118,14 +142,45 @@ def start() -> None:
             state, more = share.from_query_params(saved.state)
             state = dataclasses.replace(state, view=saved.id)
             problems += more
-    if state.dataset and not _exists(store().get_dataset, state.dataset):
-        problems.append("The dataset in this link no longer exists; showing the first dataset.")
-        state = share.ViewState()
-    if state.kpi_set and not _exists(store().get_kpi_set, state.kpi_set):
-        problems.append("The KPI set in this link no longer exists; showing the first one.")
-        state = dataclasses.replace(state, kpi_set=None, kpi=None, targets={})
+    state, more = resolve(state)
     st.session_state["view"] = state
-    st.session_state["link_problems"] = problems
+    st.session_state["link_problems"] = problems + more
+
+
+def resolve(state: share.ViewState) -> tuple[share.ViewState, list[str]]:
+    """``state`` less the dataset, version and KPI set (of a link or a saved view) that no
+    longer exist, and what was dropped, each naming what is shown instead."""
+    opened, cur = store(), cursor()
+    if not state.dataset:
+        return state, []
+    try:
+        dataset = opened.get_dataset(cur, state.dataset)
+    except KPIExplorerError:
+        left = opened.list_datasets(cur)
+        instead = f"showing “{left[0].name}” instead" if left else "there is no dataset left"
+        problem = (
+            f"The dataset of this link or view no longer exists; {instead}. Pick another "
+            "dataset on the Data page."
+        )
+        return share.ViewState(page=state.page), [problem]
+    problems = []
+    if state.dataset_version:
+        try:
+            opened.get_dataset(cur, dataset.id, state.dataset_version)
+        except KPIExplorerError:
+            problems.append(
+                f"Version {state.dataset_version} of “{dataset.name}” no longer exists; "
+                f"showing its current version ({dataset.version})."
+            )
+            state = dataclasses.replace(state, dataset_version=None)
+    if state.kpi_set and not _exists(opened.get_kpi_set, state.kpi_set):
+        sets = opened.list_kpi_sets(cur, dataset.id)
+        instead = f"showing “{sets[0].name}”" if sets else "it has none left"
+        problems.append(
+            f"The KPI set of this link or view no longer exists; {instead} of “{dataset.name}”."
+        )
+        state = dataclasses.replace(state, kpi_set=None, kpi=None, targets={})
+    return state, problems
 
 
 def _exists(getter: object, record_id: str) -> bool:

@@ -10,7 +10,7 @@ import streamlit as st
 from kpi_logic import share
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.text import markdown_text, plain_text
-from ui import layout, session
+from ui import kpis, layout, session
 
 
 def panel() -> None:
@@ -23,8 +23,27 @@ def panel() -> None:
             "Anyone with access to this app who opens the link sees this view. "
             "Copy it with the icon on the right."
         )
+        _pin_version()
         st.code(session.share_link(), language=None, wrap_lines=True)
         _saved_views()
+
+
+def _pin_version() -> None:
+    """Links follow the dataset's current version; this ties them to the one shown."""
+    dataset = kpis.current_dataset()
+    if dataset is None:
+        return
+    pinned = session.view().dataset_version is not None
+    st.session_state["pin_version"] = pinned
+    st.checkbox(
+        f"Pin this version (version {dataset.version})",
+        key="pin_version",
+        help="Unpinned, the link and saved views show the dataset's latest version, whichever "
+        "it is when they are opened. Pinned, they show this version.",
+        on_change=lambda: session.set_view(
+            dataset_version=dataset.version if st.session_state["pin_version"] else None
+        ),
+    )
 
 
 def _saved_views() -> None:
@@ -50,6 +69,8 @@ def _saved_views() -> None:
     with open_:
         layout.action_button("Open", "open_view", _open_view, picked)
     if page := st.session_state.pop("open_view_page", None):
+        # said on the page the view opens (this run's page is left before it is drawn again)
+        st.session_state["link_problems"] = st.session_state.pop("open_view_problems", [])
         st.switch_page(session.PAGES[page])
     st.text_input("New name", key="view_rename", max_chars=200)
     with rename:
@@ -65,10 +86,12 @@ def _open_view(view_id: str) -> str | None:
     except KPIExplorerError as err:
         return f"Not opened: {err}"
     state, problems = share.from_query_params(saved.state)
+    state, more = session.resolve(state)  # its dataset, version or KPI set may be gone
+    problems += more
     page = saved.state.get("page")
     page = page if page in share.PAGES else share.DEFAULT_PAGE
     st.session_state["view"] = dataclasses.replace(state, view=view_id, page=page)
-    st.session_state["link_problems"] = problems
+    st.session_state["open_view_problems"] = problems
     st.session_state["open_view_page"] = page
     return None
 

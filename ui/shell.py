@@ -17,6 +17,16 @@ from ui import access, session, sharing
 _state = threading.local()  # each session's script runs in its own thread
 
 
+class _PageEnd(Exception):
+    """Raised by :func:`end_page`: the page has drawn all it has to show."""
+
+
+def end_page() -> None:
+    """End the page here, as ``st.stop()`` would, but let the frame finish: the address bar
+    and the share panel are still written (``st.stop()`` drops every element after it)."""
+    raise _PageEnd
+
+
 def run() -> None:
     """Draw the app: gate, navigation, the current page, then the share panel."""
     st.set_page_config(page_title="KPI Explorer", page_icon=":material/monitoring:", layout="wide")
@@ -59,6 +69,8 @@ def run() -> None:
         )
         try:
             navigation.run()
+        except _PageEnd:
+            pass
         finally:  # also after st.stop() in a page, so the URL and share link are current
             session.write_url()
             with share_slot:

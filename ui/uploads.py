@@ -3,6 +3,7 @@ workbook, a column's type changed; each reports on the page and keeps nothing of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -15,8 +16,11 @@ from kpi_logic.text import markdown_text, plain_text
 from ui import kpis, session
 
 
-def uploader() -> None:
-    """The file uploader: each new file is saved and loaded once; then the messages."""
+def uploader(
+    intercept: Callable[[st.runtime.uploaded_file_manager.UploadedFile], bool] | None = None,
+) -> None:
+    """The file uploader: each new file is saved and loaded once (unless ``intercept`` takes
+    it: it returns True then); then the messages."""
     files = st.file_uploader(
         "Upload files",
         type=list(ingest.SUPPORTED_EXTENSIONS),
@@ -33,7 +37,8 @@ def uploader() -> None:
     for upload in files or []:
         if upload.file_id not in done:
             done.add(upload.file_id)
-            load(upload)
+            if intercept is None or not intercept(upload):
+                load(upload)
     show_messages()
 
 
@@ -70,6 +75,7 @@ def load(upload: st.runtime.uploaded_file_manager.UploadedFile) -> None:
             uploads_dir,
             sheet=sheets[0] if sheets else None,
             progress=progress(bar),
+            author=kpis.author(),
         )
     except (KPIExplorerError, OSError) as err:
         bar.empty()
@@ -169,6 +175,7 @@ def retype(dataset: Dataset, detected_types: dict[str, str]) -> None:
             uploads_dir,
             {column: new_type},
             progress=progress(bar),
+            author=kpis.author(),
         )
     except KPIExplorerError as err:
         bar.empty()

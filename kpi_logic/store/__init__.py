@@ -6,19 +6,25 @@ leaves either the whole change or none of it. Ids are ``secrets.token_urlsafe(16
 bits), safe to put in links; every id is checked against :data:`ID_RE` before it reaches SQL,
 and every value is a bound parameter.
 
+With ``url="postgresql://..."`` everything is saved in that database instead (the datasets'
+rows too) and the DuckDB file only computes: see :mod:`kpi_logic.store.postgres`.
+
 >>> store = Store("store/kpi_store.duckdb")            # doctest: +SKIP
 >>> cur = store.cursor()                                # doctest: +SKIP
 >>> view_id = store.save_view(cur, "West, 2017", {"ds": "..."})  # doctest: +SKIP
 """
 
 from kpi_logic.store.connection import SCHEMA_VERSION, is_disk_full
+from kpi_logic.store.datasets import REJECTS_SUFFIX
 from kpi_logic.store.files import (
     REPO_DATA_DIR,
     data_dir_from_env,
     set_aside,
     store_path_from_env,
+    store_url_from_env,
     upload_dir_for,
 )
+from kpi_logic.store.postgres import is_url
 from kpi_logic.store.records import (
     ID_RE,
     MAX_NAME_CHARS,
@@ -28,6 +34,8 @@ from kpi_logic.store.records import (
     MAX_YAML_CHARS,
     TABLE_RE,
     Dataset,
+    DatasetEvent,
+    DatasetVersion,
     HistoryEntry,
     KPISet,
     LiveTable,
@@ -37,7 +45,7 @@ from kpi_logic.store.records import (
     new_id,
     new_table_name,
 )
-from kpi_logic.store.store import REJECTS_SUFFIX, Store
+from kpi_logic.store.store import Store
 
 __all__ = [
     "ID_RE",
@@ -51,6 +59,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "TABLE_RE",
     "Dataset",
+    "DatasetEvent",
+    "DatasetVersion",
     "HistoryEntry",
     "KPISet",
     "LiveTable",
@@ -64,5 +74,7 @@ __all__ = [
     "new_table_name",
     "set_aside",
     "store_path_from_env",
+    "store_url_from_env",
+    "is_url",
     "upload_dir_for",
 ]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kpi_logic.errors import StoreDamagedError
+from kpi_logic.store.postgres import is_url
 
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "data"
 
@@ -18,9 +19,18 @@ def data_dir_from_env() -> Path:
 
 
 def store_path_from_env() -> Path:
-    """The store file: env ``KPI_STORE``, else ``<data folder>/kpi_store.duckdb``."""
+    """The store file: env ``KPI_STORE``, else ``<data folder>/kpi_store.duckdb`` (also when
+    ``KPI_STORE`` names a PostgreSQL database: the DuckDB file then only computes)."""
     env = os.environ.get("KPI_STORE")
-    return Path(env) if env else data_dir_from_env() / "kpi_store.duckdb"
+    if env and not is_url(env):
+        return Path(env)
+    return data_dir_from_env() / "kpi_store.duckdb"
+
+
+def store_url_from_env() -> str | None:
+    """The team store: env ``KPI_STORE`` when it is a ``postgresql://`` URL, else None."""
+    env = os.environ.get("KPI_STORE")
+    return env if env and is_url(env) else None
 
 
 def upload_dir_for(store_path: str | os.PathLike[str]) -> Path:

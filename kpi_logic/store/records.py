@@ -28,7 +28,9 @@ MAX_STATE_CHARS = 100_000
 
 @dataclass(frozen=True)
 class Dataset:
-    """Metadata of an ingested table (timestamps are UTC)."""
+    """A dataset at one of its versions (timestamps are UTC): ``table``, ``rows``,
+    ``source_name``, ``content_hash`` and ``created_at`` are that version's; ``current`` is
+    the version links and views follow unless they pin one."""
 
     id: str
     name: str
@@ -37,6 +39,38 @@ class Dataset:
     rows: int
     content_hash: str
     created_at: datetime
+    version: int = 1
+    current: int = 1
+
+    @property
+    def pinned(self) -> bool:
+        """True when this is not the dataset's current version."""
+        return self.version != self.current
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """One version of a dataset: its table, the file it came from, who took it and when."""
+
+    dataset_id: str
+    version: int
+    table: str
+    source_name: str
+    rows: int
+    content_hash: str
+    author: str
+    summary: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DatasetEvent:
+    """One line of a dataset's history: a version taken or restored, a type changed."""
+
+    dataset_id: str
+    changed_at: datetime
+    author: str
+    summary: str
 
 
 @dataclass(frozen=True)
