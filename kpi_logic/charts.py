@@ -34,14 +34,23 @@ import pandas as pd
 from kpi_logic import score
 from kpi_logic.text import plain_text
 
-# Okabe-Ito based: told apart with the common colour-vision deficiencies, mid-tone so they
-# read on a light and a dark background alike.
+# Okabe-Ito based, greys apart in lightness: every pair stays at least 15 CIELAB units apart
+# under simulated protanopia, deuteranopia and tritanopia (Machado et al. 2009, severity 1;
+# tests/test_palette.py). Colour never tells a status alone: each has a mark shape here and
+# a symbol beside its word (``score.STATUS_SYMBOLS``).
 STATUS_COLORS = {
     score.ON_TARGET: "#009e73",
     score.AT_RISK: "#e69f00",
     score.OFF_TARGET: "#d55e00",
-    score.NO_TARGET: "#8c8c8c",
-    score.NO_DATA: "#bdbdbd",
+    score.NO_TARGET: "#555555",
+    score.NO_DATA: "#cccccc",
+}
+STATUS_SHAPES = {  # Vega-Lite point shapes
+    score.ON_TARGET: "circle",
+    score.AT_RISK: "triangle-up",
+    score.OFF_TARGET: "cross",
+    score.NO_TARGET: "square",
+    score.NO_DATA: "diamond",
 }
 ACTUAL_COLOR = "#4c9be8"  # the actual's line where no status colours it
 TARGET_COLOR = "#7f7f7f"  # target ticks and lines
@@ -112,6 +121,19 @@ def _status_color() -> alt.Color:
     return alt.Color("status:N", scale=scale, title="Status")
 
 
+def _status_shape() -> alt.Shape:
+    """Shape by ``status`` with the fixed ``STATUS_SHAPES`` mapping (one legend with colour)."""
+    scale = alt.Scale(domain=list(STATUS_SHAPES), range=list(STATUS_SHAPES.values()))
+    return alt.Shape("status:N", scale=scale, title="Status")
+
+
+def with_symbols(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``symbol``: each row's status symbol (``score.STATUS_SYMBOLS``)."""
+    out = frame.copy()
+    out["symbol"] = [score.STATUS_SYMBOLS.get(str(s), "") for s in out.get("status", [])]
+    return out
+
+
 Rows = Sequence[Mapping[str, Any]]  # records: one dict per KPI x category x period
 
 
@@ -124,7 +146,7 @@ def _table(rows: Rows, columns: list[str]) -> pd.DataFrame:
     for column in ("period", "date"):
         if column in data:
             data[column] = pd.to_datetime(data[column])
-    for column in ("actual", "target", "attainment", "value"):
+    for column in ("actual", "target", "attainment", "value", "low", "high"):
         if column in data:
             data[column] = data[column].astype("float64")
     return data
@@ -209,7 +231,7 @@ def bullet_chart(
     selection ``selection_name`` (for ``st.vega_lite_chart(on_select="rerun")``).
     """
     columns = ["category", "period", "actual", "target", "attainment", "status"]
-    data = _bands(_table(rows, columns), direction, good, warning)
+    data = with_symbols(_bands(_table(rows, columns), direction, good, warning))
     periods: np.ndarray | list[np.datetime64] = (
         data["period"].dropna().unique() if "period" in data else []
     )
@@ -250,8 +272,11 @@ def _bullet(
     target = base.mark_tick(color=TARGET_COLOR, thickness=3).encode(
         x=alt.X("target:Q"), size=alt.value(22)
     )
+    symbols = base.mark_text(align="left", dx=6, fontSize=14, color=LABEL_COLOR).encode(
+        x=alt.X("actual:Q"), text=alt.Text("symbol:N")
+    )
     subtitle_text = alt.Undefined if subtitle is None else subtitle
-    return alt.layer(*band_layers, actual, target).properties(
+    return alt.layer(*band_layers, actual, target, symbols).properties(
         title=alt.TitleParams(title, subtitle=subtitle_text, subtitleColor=TARGET_COLOR),
         width="container",
         height=alt.Step(34),
@@ -266,11 +291,15 @@ def trend_chart(
     projection: Rows | None = None,
     grain: str = "month",
     title: str = "Trend",
+    interval: Rows | None = None,
+    notes: Rows | None = None,
 ) -> Spec:
-    """Actual per period (a line, points coloured by status), the target as a dashed step
-    line (``target_line``: ``period, target``) and the pace projection to the due date as a
-    dotted line (``projection``: ``date, value``). With more than one ``category`` in
-    ``series`` there is a line per category, coloured by category.
+    """Actual per period (a line, points coloured and shaped by status), the target as a
+    dashed step line (``target_line``: ``period, target``), the pace projection to the due
+    date as a dotted line (``projection``: ``date, value``), the forecast's 80% interval as
+    a band (``interval``: ``period, value, low, high``) and check-in notes as marks at their
+    date with their text on hover (``notes``: ``date, note, author``). With more than one
+    ``category`` in ``series`` there is a line per category, coloured by category.
     """
     data = _table(series, ["category", "period", "actual", "target", "attainment", "status"])
     data = data[data["period"].notna()].reset_index(drop=True)
@@ -282,12 +311,23 @@ def trend_chart(
         datasets["targets"] = _table(target_line, ["period", "target"]).dropna()
     if projection is not None:
         datasets["projection"] = _table(projection, ["date", "value"])
-    layers = ("targets" in datasets, "projection" in datasets)
+    if interval is not None:
+        datasets["interval"] = _table(interval, ["period", "value", "low", "high"])
+    if notes:
+        datasets["notes"] = _table(notes, ["date", "note", "author"])
+    layers = tuple(name in datasets for name in ("targets", "projection", "interval", "notes"))
     return _spec(_trend, datasets, by_category, *layers, unit, grain, plain_text(title))
 
 
 def _trend(
-    by_category: bool, targets: bool, projection: bool, unit: str, grain: str, title: str
+    by_category: bool,
+    targets: bool,
+    projection: bool,
+    interval: bool,
+    notes: bool,
+    unit: str,
+    grain: str,
+    title: str,
 ) -> alt.LayerChart | alt.FacetChart:
     value, period_format = number_format(unit), PERIOD_FORMATS.get(grain, "%d %b %Y")
     tooltip = _value_tooltips(unit, "Category", period_format)
@@ -304,7 +344,9 @@ def _trend(
         color = alt.Color("category:N", title="Category")
         layers = [base.mark_line(point=True).encode(color=color)]
     else:
-        points = base.mark_point(filled=True, size=70, opacity=1).encode(color=_status_color())
+        points = base.mark_point(filled=True, size=70, opacity=1).encode(
+            color=_status_color(), shape=_status_shape()
+        )
         layers = [base.mark_line(color=ACTUAL_COLOR), points]
     if targets:
         layers.append(
@@ -332,7 +374,48 @@ def _trend(
                 ],
             )
         )
+    if interval:
+        layers += _interval_layers(value, period_format)
+    if notes:
+        layers += _note_layers()
     return alt.layer(*layers).properties(title=title, width="container", height=280)
+
+
+def _interval_layers(value: str, period_format: str) -> list[alt.Chart]:
+    """The forecast's 80% interval as a band, its projected value as a dashed line."""
+    base = alt.Chart(alt.NamedData(name="interval")).encode(
+        x=alt.X("period:T"),
+        tooltip=[
+            alt.Tooltip("period:T", title="Period", format=period_format),
+            alt.Tooltip("value:Q", title="Forecast", format=value),
+            alt.Tooltip("low:Q", title="80% interval from", format=value),
+            alt.Tooltip("high:Q", title="80% interval to", format=value),
+        ],
+    )
+    band = base.mark_area(color=ACTUAL_COLOR, opacity=0.18).encode(
+        y=alt.Y("low:Q"), y2=alt.Y2("high:Q")
+    )
+    line = base.mark_line(color=ACTUAL_COLOR, strokeDash=[4, 4], point=True).encode(
+        y=alt.Y("value:Q")
+    )
+    return [band, line]
+
+
+def _note_layers() -> list[alt.Chart]:
+    """Check-in notes: a rule at each note's date and a mark at the top with its text."""
+    base = alt.Chart(alt.NamedData(name="notes")).encode(
+        x=alt.X("date:T"),
+        tooltip=[
+            alt.Tooltip("date:T", title="Note of", format="%d %b %Y"),
+            alt.Tooltip("author:N", title="By"),
+            alt.Tooltip("note:N", title="Note"),
+        ],
+    )
+    rule = base.mark_rule(color=TARGET_COLOR, strokeDash=[1, 3], strokeWidth=1.5)
+    flag = base.mark_point(shape="diamond", filled=True, size=110, color=LABEL_COLOR).encode(
+        y=alt.value(6)
+    )
+    return [rule, flag]
 
 
 def heatmap(
@@ -350,6 +433,10 @@ def heatmap(
     cells without attainment are grey.
     """
     data = _table(rows, ["category", "period", "actual", "target", "attainment", "status"])
+    data["label"] = [
+        f"{score.STATUS_SYMBOLS.get(str(s), '')} {a:.0%}" if pd.notna(a) else ""
+        for s, a in zip(data["status"], data["attainment"], strict=True)
+    ]
     options = (unit, good, warning, grain, plain_text(category_title), plain_text(title))
     return _spec(_heatmap, {"heatmap": data}, *options)
 
@@ -382,7 +469,7 @@ def _heatmap(
     )
     labels = (
         base.mark_text(color=LABEL_COLOR, fontSize=10)
-        .encode(text=alt.Text("attainment:Q", format=".0%"))
+        .encode(text=alt.Text("label:N"))
         .transform_filter("isValid(datum.attainment)")
     )
     return alt.layer(cells, missing, labels).properties(

@@ -11,6 +11,10 @@ a starter KPI file.
                                  [--format csv|json] [--out FILE]
     python -m kpi_logic suggest DATA [--sheet NAME] [--out FILE]
     python -m kpi_logic store copy --from STORE.duckdb --to postgresql://...
+    python -m kpi_logic explain DATA --kpis KPIS.yaml --kpi NAME [--as-of DATE]
+                                [--against target|previous|last-year] [--format csv|json]
+    python -m kpi_logic digest DATA --kpis KPIS.yaml [--as-of DATE] [--format md|html]
+                               [--notes NOTES.csv] [--title TEXT] [--out FILE]
 
 ``evaluate URL --table NAME`` (and ``scorecard URL --table NAME``) computes the KPIs where a
 live table is (only the aggregates come back): ``postgresql://USER:PASSWORD@HOST:PORT/DB``,
@@ -34,6 +38,15 @@ data); ``--from``/``--to`` give a date range instead (``--window range`` is impl
 ``store copy`` copies a whole embedded store (datasets with every version and their rows,
 KPI sets and history, saved views, notes; same ids, so old links keep working) into an empty
 PostgreSQL team store.
+``explain`` prints ``category, actual, target, gap, contribution`` (and ``rate, mix`` for a
+ratio) for one KPI in the period holding ``--as-of`` (default: its latest period), largest
+contribution first, with a line for the unallocated rest of a total target
+(:mod:`kpi_logic.explain`); the contributions add up to the total's actual minus target.
+
+``digest`` writes the review meeting's page (:mod:`kpi_logic.digest`): every KPI off target
+or at risk with owner, gap, largest contributor, pace, chance of meeting the target and last
+note (from ``--notes``, a CSV of ``kpi, date, author, text[, status]``), and a line per KPI on
+target.
 
 Any problem with the data, the KPI file or an expression prints one line on stderr and exits
 1 (argparse usage errors exit 2); never a traceback.
@@ -152,7 +165,31 @@ def _parser() -> argparse.ArgumentParser:
     copy.add_argument("--from", dest="source", required=True, metavar="PATH", help="store file")
     copy.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://…")
     copy.set_defaults(run=_store_copy, out=None)
-    for command in (evaluate, card, starter):
+    explain = commands.add_parser(
+        "explain", help="each category's contribution to a KPI's gap to target (or change)"
+    )
+    explain.add_argument("data", help="CSV, TSV, TXT, Parquet or Excel file")
+    explain.add_argument("--kpis", required=True, help="KPI file (YAML)")
+    explain.add_argument("--kpi", required=True, help="name of the KPI to explain")
+    explain.add_argument("--as-of", type=_day, help="explain the period holding this date")
+    explain.add_argument(
+        "--against",
+        choices=("target", "previous", "last-year"),
+        default="target",
+        help="the gap to target (default), or the change against the previous period or the "
+        "same period last year",
+    )
+    explain.add_argument("--format", choices=("csv", "json"), default="csv")
+    explain.set_defaults(run=_explain)
+    review = commands.add_parser("digest", help="the review meeting's digest, Markdown or HTML")
+    review.add_argument("data", help="CSV, TSV, TXT, Parquet or Excel file")
+    review.add_argument("--kpis", required=True, help="KPI file (YAML)")
+    review.add_argument("--as-of", type=_day, help="use the data up to this date")
+    review.add_argument("--format", choices=("md", "html"), default="md")
+    review.add_argument("--notes", help="check-in notes: CSV with kpi, date, author, text, status")
+    review.add_argument("--title", default="KPI review", help="the page's title")
+    review.set_defaults(run=_digest)
+    for command in (evaluate, card, starter, explain, review):
         command.add_argument("--sheet", help="sheet of an Excel workbook (default: the first)")
         command.add_argument("--out", help="write to this file instead of standard output")
         command.add_argument(
@@ -229,11 +266,10 @@ def _evaluate(args: argparse.Namespace) -> str:
 def _evaluate_live(args: argparse.Namespace) -> str:
     """``evaluate`` of a live table: the engine at the address computes the aggregates."""
     from kpi_logic import dialects, engines
-    from kpi_logic.kpi_file import kpis_from_yaml
 
     if not args.table:
         raise KPIExplorerError("--table NAME is needed with a database address")
-    kpis = kpis_from_yaml(_read_kpi_file(args.kpis))
+    kpis = _load_kpis(args)
     with engines.connect(args.data) as engine:
         table = dialects.table_ref(args.table, engine.dialect)
         records = engines.aggregate_records(engine, table, kpis)
@@ -259,9 +295,8 @@ def _scored_output(records: list[Record], kpis: Sequence[KPI], args: argparse.Na
 
 def _scorecard(args: argparse.Namespace) -> str:
     from kpi_logic import scorecard
-    from kpi_logic.kpi_file import kpis_from_yaml
 
-    kpis = kpis_from_yaml(_read_kpi_file(args.kpis))
+    kpis = _load_kpis(args)
     ranged = args.start is not None or args.end is not None
     choice = scorecard.WindowChoice(
         kind="range" if ranged else args.window,
@@ -295,6 +330,53 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-06-30") from None
+
+
+def _kpi_named(kpis: list[KPI], name: str) -> KPI:
+    found = [k for k in kpis if k.name == name]
+    if not found:
+        names = ", ".join(f'"{k.name}"' for k in kpis)
+        raise KPIExplorerError(f'No KPI named "{name}" in the KPI file (it has {names}).')
+    return found[0]
+
+
+def _explain(args: argparse.Namespace) -> str:
+    from kpi_logic import explain
+
+    kpis = _load_kpis(args)
+    kpi = _kpi_named(kpis, args.kpi)
+    con, warnings = _load(args)
+    _warn(warnings)
+    against = {"previous": explain.PREVIOUS, "last-year": explain.LAST_YEAR}.get(
+        args.against, explain.TARGET
+    )
+    result = explain.explain(con, TABLE, kpi, as_of=args.as_of, against=against)
+    columns = ["category", "actual", "target", "gap", "contribution"]
+    columns += ["rate", "mix"] if result.ratio else []
+    rows = [[_plain(getattr(line, c)) for c in columns] for line in result.lines]
+    return _json(rows, columns) if args.format == "json" else _csv(rows, columns)
+
+
+def _digest(args: argparse.Namespace) -> str:
+    from kpi_logic import digest
+
+    kpis = _load_kpis(args)
+    notes = []
+    if args.notes:
+        try:
+            notes = digest.notes_from_csv(Path(args.notes).read_text(encoding="utf-8-sig"))
+        except UnicodeDecodeError:
+            raise KPIExplorerError(f"{args.notes}: the notes file is not UTF-8 text.") from None
+    con, warnings = _load(args)
+    _warn(warnings)
+    page = digest.digest_for(con, TABLE, kpis, notes, title=args.title, as_of=args.as_of)
+    return digest.to_html(page) if args.format == "html" else digest.to_markdown(page)
+
+
+def _load_kpis(args: argparse.Namespace) -> list[KPI]:
+    from kpi_logic.kpi_file import kpis_from_yaml
+
+    return kpis_from_yaml(_read_kpi_file(args.kpis))
 
 
 def _read_kpi_file(path: str) -> str:

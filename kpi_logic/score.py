@@ -44,6 +44,17 @@ SCORED_COLUMNS = [
     *AGGREGATE_COLUMNS,
     *("target", "attainment", "status", "previous", "change", "change_pct", "allocated"),
 ]
+# A status is never told by colour alone: each has its own symbol beside its word (cards,
+# tables, the digest) and its own mark shape in charts (``charts.STATUS_SHAPES``).
+STATUS_SYMBOLS = {
+    ON_TARGET: "\u2714",  # ✔ heavy check mark
+    AT_RISK: "\u25b2",  # ▲ triangle
+    OFF_TARGET: "\u2716",  # ✖ heavy cross
+    NO_TARGET: "\u25cb",  # ○ circle
+    NO_DATA: "\u2013",  # – dash
+    ON_TRACK: "\u2714",
+    BEHIND: "\u25bc",  # ▼ triangle down
+}
 
 
 def score_records(records: Sequence[Mapping[str, object]], kpis: Sequence[KPI]) -> list[Record]:

@@ -7,7 +7,7 @@ import streamlit as st
 from kpi_logic import score, targets, versions, windows
 from kpi_logic.compute import Record
 from kpi_logic.model import KPI
-from kpi_logic.store import Dataset
+from kpi_logic.store import Dataset, KPISet
 from kpi_logic.text import markdown_text, plain_text
 from ui import cards, explore, filters, kpis, session, shell, sidebar, suggestions
 
@@ -42,7 +42,13 @@ def nothing_matches() -> None:
     shell.end_page()
 
 
-def explore_section(items: list[KPI], results: list[Record], problems: dict[str, str]) -> None:
+def explore_section(
+    dataset: Dataset,
+    kpi_set: KPISet,
+    items: list[KPI],
+    results: list[Record],
+    problems: dict[str, str],
+) -> None:
     """Pick a KPI and explore it (or see why it could not be computed)."""
     st.divider()
     st.session_state["kpi_pick"] = kpis.selected_name(items)
@@ -60,7 +66,8 @@ def explore_section(items: list[KPI], results: list[Record], problems: dict[str,
         )
         return
     kpi = next(k for k in items if k.name == picked)
-    explore.draw(kpi, kpis.rows_of(results, kpi.name))
+    notes = session.store().notes(session.cursor(), kpi_set.id, kpi.name)
+    explore.draw(dataset, kpi, kpis.rows_of(results, kpi.name), notes)
 
 
 shell.page("dashboard", "KPI dashboard")
@@ -90,4 +97,4 @@ if window is not None:
         "the window's target and the same days last year."
     )
 cards.grid(items, results, problems, window)
-explore_section(items, results, problems)
+explore_section(dataset, kpi_set, items, results, problems)

@@ -1,38 +1,27 @@
-"""Review: per KPI its owner, status, attainment, pace and last note; check-in notes; the
-history of target and definition changes; exports of results and charts."""
+"""Review: per KPI its owner, status, attainment, pace and last note; the digest for the
+review meeting; check-in notes (tied to a period if wished); the history of target and
+definition changes; exports of results and charts."""
 
 from __future__ import annotations
+
+from datetime import date
 
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import score, summary, versions
+from kpi_logic import charts, score, summary, versions
+from kpi_logic.compute import Record
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.model import KPI
 from kpi_logic.store import KPISet, Note
 from kpi_logic.text import markdown_text, plain_text
-from ui import exports, kpis, session, shell
+from ui import exports, kpis, review, session, shell
 from ui import versions as version_ui
 
 
-def overview(rows: list[dict]) -> None:
-    """Every KPI's owner, status, attainment, pace and last note in one table."""
-    st.dataframe(
-        pd.DataFrame(rows),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "Attainment": st.column_config.ProgressColumn(
-                "Attainment", format="percent", min_value=0.0, max_value=1.5
-            ),
-            "Pace": st.column_config.TextColumn("Pace to due date", width="large"),
-            "Last note": st.column_config.TextColumn("Last note", width="large"),
-        },
-    )
-
-
-def check_in(kpi_set: KPISet, items: list[KPI], notes: list[Note]) -> str:
-    """Add a note on a KPI and list that KPI's notes; returns the KPI picked."""
+def check_in(kpi_set: KPISet, items: list[KPI], notes: list[Note], results: list[Record]) -> str:
+    """Add a note on a KPI (tied to one of its periods if wished) and list that KPI's notes;
+    returns the KPI picked."""
     st.subheader("Check-in")
     st.session_state["note_kpi"] = kpis.selected_name(items)
     chosen = st.selectbox(
@@ -47,8 +36,15 @@ def check_in(kpi_set: KPISet, items: list[KPI], notes: list[Note]) -> str:
             "Note", max_chars=10_000, placeholder="Why did it move? What are we doing about it?"
         )
         status = st.selectbox("Status (optional)", ["", *score.NOTE_STATUSES])
+        kpi = next(k for k in items if k.name == chosen)
+        period = st.selectbox(
+            "About the period (optional)",
+            [None, *review.periods_of(kpi, results)],
+            format_func=lambda p: "" if p is None else charts.period_label(p, kpi.grain),
+            key="note_period",
+        )
         if st.form_submit_button("Add note", type="primary"):
-            _add_note(kpi_set, chosen, text, status)
+            _add_note(kpi_set, chosen, text, status, period)
     own = [n for n in notes if n.kpi_name == chosen]
     if not own:
         st.caption(f"No notes on {markdown_text(chosen)} yet.")
@@ -57,19 +53,26 @@ def check_in(kpi_set: KPISet, items: list[KPI], notes: list[Note]) -> str:
         "When": [n.created_at for n in own],
         "Author": [n.author or "anonymous" for n in own],
         "Status": [n.status for n in own],
+        "Period": [n.period for n in own],
         "Note": [n.text for n in own],
     }
     st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch", key="notes_table")
     return chosen
 
 
-def _add_note(kpi_set: KPISet, kpi_name: str, text: str, status: str) -> None:
+def _add_note(kpi_set: KPISet, kpi_name: str, text: str, status: str, period: date | None) -> None:
     if not text.strip():
         st.warning("Write something before adding the note.")
         return
     try:
         session.store().add_note(
-            session.cursor(), kpi_set.id, kpi_name, kpis.author(), text.strip(), status or None
+            session.cursor(),
+            kpi_set.id,
+            kpi_name,
+            kpis.author(),
+            text.strip(),
+            status or None,
+            period,
         )
     except KPIExplorerError as err:
         st.error(f"The note was not saved: {markdown_text(err)}")
@@ -94,7 +97,8 @@ if not items:
     shell.end_page()
 results, problems = kpis.scored(dataset, items)
 notes = session.store().notes(session.cursor(), kpi_set.id)  # newest first, one query
-overview(summary.review_rows(items, results, problems, summary.last_notes(notes)))
-chosen = check_in(kpi_set, items, notes)
+review.overview(summary.review_rows(items, results, problems, summary.last_notes(notes)))
+review.digest_section(dataset, kpi_set, items, notes)
+chosen = check_in(kpi_set, items, notes, results)
 version_ui.history(dataset, kpi_set)
 exports.section(items, results, chosen)

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
+from kpi_logic.score import STATUS_SYMBOLS
 from tests import messy_files as mf
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +78,8 @@ def table_with(at: AppTest, column: str) -> pd.DataFrame:
 def card_status(at: AppTest, index: int) -> str:
     """The status badge text on the ``index``-th KPI card."""
     lines = [m.body for m in at.markdown if m.body.startswith(":") and "-badge[" in m.body]
-    return lines[index].split("[", 1)[1].split("]", 1)[0]
+    text = lines[index].split("[", 1)[1].split("]", 1)[0]
+    return text.lstrip("".join(STATUS_SYMBOLS.values())).strip()  # the symbol, then the word
 
 
 def test_sample_dashboard_shows_every_kpi_and_correct_trend(

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import vl_convert
 
-from kpi_logic import charts
+from kpi_logic import charts, score
 
 DEC = date(2024, 12, 1)
 MONTHS = [date(2024, m, 1) for m in (9, 10, 11, 12)]
@@ -214,11 +214,11 @@ def test_heatmap(cells: pd.DataFrame) -> None:
         charts.STATUS_COLORS[s] for s in ("off target", "at risk", "on target")
     ]
     assert missing["mark"]["color"] == charts.STATUS_COLORS["no data"]
-    assert labels["encoding"]["text"] == {
-        "field": "attainment",
-        "format": ".0%",
-        "type": "quantitative",
-    }
+    assert labels["encoding"]["text"] == {"field": "label", "type": "nominal"}
+    by_cell = {(r["category"], r["attainment"]): r["label"] for r in data}
+    for (_, rate), label in by_cell.items():  # the status symbol, then the attainment
+        assert label == "" if rate is None else label.endswith(f" {rate:.0%}")
+    assert {r["label"][0] for r in data if r["label"]} <= set(score.STATUS_SYMBOLS.values())
     assert tooltip_formats(rects)["actual"] == "$,.0f"
 
 

@@ -36,6 +36,7 @@ from streamlit.testing.v1 import AppTest
 from kpi_logic import charts, export, workspace
 from kpi_logic.kpi_file import kpis_to_yaml
 from kpi_logic.model import KPI, Target
+from kpi_logic.score import STATUS_SYMBOLS
 from kpi_logic.store import Store, upload_dir_for
 from kpi_logic.text import WORD_JOINER, markdown_text, plain_text
 from tests.conftest import running_app
@@ -64,7 +65,10 @@ def sql_name(column: str) -> str:
 
 MARKDOWN_FIELDS = ("body", "label", "help", "text")
 PLAIN_ELEMENTS = {"code", "text", "exception", "vega_lite_chart", "arrow_data_frame"}
-BADGE = re.compile(r":(green|orange|red|gray)-badge\[[A-Za-z ]+\]")  # our status words
+# our status words, each after its symbol
+BADGE = re.compile(
+    r":(green|orange|red|gray)-badge\[[A-Za-z " + "".join(STATUS_SYMBOLS.values()) + r"]+\]"
+)
 
 
 def _walk(node: Any) -> Iterator[Any]:

@@ -193,3 +193,30 @@ def test_a_connection_gone_from_the_secrets_is_named_not_a_traceback(
     later.switch_page("pages/dashboard.py")
     rerun(later)
     assert any('There is no connection "shop"' in e.body for e in later.error)
+
+
+def test_a_ratio_on_a_live_table_is_explained_from_the_database(
+    store_path: Path, postgres_url: str
+) -> None:
+    """The contribution chart of a ratio of sums reads its parts from the database: the
+    contributions add up to the gap between the latest month's margin and its target."""
+    data.load_postgres(postgres_url, ROWS, "shop floor", "Orders 2024")
+    at = _connect(_app(store_path, {"shop": {"url": postgres_url}}))
+    at.switch_page("pages/dashboard.py")
+    at = open_sections(rerun(at), "open_add_kpi")
+    at.text_input(key="new_name").input("Margin")
+    at.radio(key="new_mode").set_value("Expression")
+    rerun(at)
+    at.text_input(key="new_expr").input('sum("Profit") / sum("Sales")')
+    at.selectbox(key="new_time").select("Order Date")
+    at.selectbox(key="new_grain").select("month")
+    at.selectbox(key="new_by").select("Region")
+    at.number_input(key="new_target").set_value(0.1)
+    rerun(at)
+    at.button(key="add_kpi").click()
+    rerun(at)
+    chart = chart_data(at, "Contribution to the gap")
+    months = [data.period_start(d, "month") for d in FRAME["Order Date"]]
+    latest = FRAME[[m == max(months) for m in months]]
+    margin = latest["Profit"].sum() / latest["Sales"].sum()
+    assert chart["contribution"].sum() == pytest.approx(margin - 0.1)

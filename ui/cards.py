@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi_logic import charts, score, summary
+from kpi_logic import charts, projection, score, summary
 from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.text import markdown_text
+from ui import kpis
 
 BADGE_COLORS = {
     score.ON_TARGET: "green",
@@ -21,12 +22,20 @@ CARDS_PER_ROW = 4
 
 
 def badge(status: str) -> str:
-    """Markdown badge for a status, coloured like the charts."""
-    return f":{BADGE_COLORS.get(status, 'gray')}-badge[{status.capitalize()}]"
+    """Markdown badge for a status: its symbol and word (never colour alone), coloured."""
+    symbol = score.STATUS_SYMBOLS.get(status, "")
+    return f":{BADGE_COLORS.get(status, 'gray')}-badge[{symbol} {status.capitalize()}]"
 
 
-def card(index: int, kpi: KPI, facts: summary.CardFacts, problem: str | None) -> None:
-    """One KPI card: value, change vs previous period, sparkline, status, attainment, owner."""
+def card(
+    index: int,
+    kpi: KPI,
+    facts: summary.CardFacts,
+    problem: str | None,
+    ahead: projection.Projection | None = None,
+) -> None:
+    """One KPI card: value, change vs previous period, sparkline, status, attainment, the
+    chance of being on target by the due date, owner."""
     last = facts.last
     label, about = markdown_text(kpi.name), markdown_text(kpi.description) or None
     with st.container(border=True, key=f"card_{index}"):
@@ -56,6 +65,13 @@ def card(index: int, kpi: KPI, facts: summary.CardFacts, problem: str | None) ->
         if kpi.by:
             st.caption(f"{facts.on_target} of {facts.categories} {markdown_text(kpi.by)} on target")
             _allocation_note(kpi, last)
+        if ahead is not None and ahead.method == "known":
+            verdict = "met" if ahead.probability == 1 else "missed"
+            st.caption(f"Due {ahead.due:%d %b %Y}: target {verdict}")
+        elif ahead is not None:
+            st.caption(
+                f"**{ahead.probability:.0%}** chance of being on target by {ahead.due:%d %b %Y}"
+            )
         period = (
             "" if last["period"] is None else f"{charts.period_label(last['period'], kpi.grain)} · "
         )
@@ -148,8 +164,10 @@ def grid(
         ):
             with column:
                 fact = facts.get(kpi.name, summary.CardFacts())
+                problem = problems.get(kpi.name)
                 rows = [r for r in window or [] if r["kpi"] == kpi.name]
-                if rows and kpi.name not in problems:
+                if rows and problem is None:
                     window_card(start + offset, kpi, rows, fact.sparkline)
                 else:
-                    card(start + offset, kpi, fact, problems.get(kpi.name))
+                    ahead = None if problem else kpis.outlook(kpi, results)
+                    card(start + offset, kpi, fact, problem, ahead)

@@ -1,20 +1,25 @@
 """The selected KPI explored: a bullet per category (a click drills down), the trend with its
-target and pace to the due date, and the attainment heatmap by category and period."""
+target, pace, forecast interval to the due date and check-in notes, the attainment heatmap by
+category and period, and what drives its gap; every chart with its table one click away."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from kpi_logic import charts, score
+from kpi_logic import charts, projection, score
 from kpi_logic.compute import Record
 from kpi_logic.model import KPI
+from kpi_logic.store import Dataset, Note
 from kpi_logic.text import markdown_text
-from ui import filters, kpis
+from ui import explain, filters, kpis
 from ui.cards import badge
 
+_SHOWN = ["category", "period", "actual", "target", "attainment", "status"]
 
-def draw(kpi: KPI, rows: list[Record]) -> None:
-    """Bullet per category, trend with target and pace, attainment heatmap of one KPI."""
+
+def draw(dataset: Dataset, kpi: KPI, rows: list[Record], notes: list[Note]) -> None:
+    """Bullet per category, trend with target, pace, interval and notes, attainment heatmap
+    and the contributions to the gap of one KPI."""
     where = f" where {markdown_text(kpi.filter)}" if kpi.filter else ""
     st.markdown(f"**{markdown_text(kpi.name)}** = {markdown_text(kpi.measure)}{where}")
     left, right = st.columns(2)
@@ -45,12 +50,15 @@ def draw(kpi: KPI, rows: list[Record]) -> None:
             if categories:
                 filters.drill_down(kpi.by, categories)
             st.caption("Click a bar to show only that category on the whole dashboard.")
+            explain.table_alternative("actual against target", "bullet", period_rows, _SHOWN)
     with right:
         if not kpi.time:
             st.info("Give this KPI a date column in the sidebar to see its trend.")
         else:
-            chart, pace = kpis.trend(kpi, rows)
-            st.vega_lite_chart(chart, width="stretch")
+            ahead = kpis.outlook(kpi, rows)
+            chart, pace = kpis.trend(kpi, rows, notes=notes, ahead=ahead)
+            st.vega_lite_chart(chart, width="stretch", key="trend_chart")
+            _outlook(kpi, ahead)
             if pace is not None:
                 expected, projected, target = (
                     markdown_text(charts.format_value(v, kpi.unit))  # "$" starts math
@@ -64,6 +72,8 @@ def draw(kpi: KPI, rows: list[Record]) -> None:
                 st.caption(
                     f"Due {kpi.due:%d %b %Y}: no pace yet (its period has no data or no target)."
                 )
+            totals = [r for r in rows if r["category"] is None]
+            explain.table_alternative("trend", "trend", totals, _SHOWN[1:])
     if kpi.by and kpi.time:
         if any(not score.is_missing(r["attainment"]) for r in cells):
             st.vega_lite_chart(
@@ -77,8 +87,30 @@ def draw(kpi: KPI, rows: list[Record]) -> None:
                 ),
                 width="stretch",
             )
+            explain.table_alternative("attainment by category and period", "heatmap", cells, _SHOWN)
         else:
             st.info(
                 f"Set a target per {markdown_text(kpi.by)} to see attainment by category and "
                 "period."
             )
+    if kpi.by:
+        explain.section(dataset, kpi, rows)
+
+
+def _outlook(kpi: KPI, ahead: projection.Projection | None) -> None:
+    """The forecast to the due date in words: projected value, 80% interval, chance."""
+    if ahead is None:
+        return
+    low, value, high = (
+        markdown_text(charts.format_value(v, kpi.unit))
+        for v in (ahead.low, ahead.value, ahead.high)
+    )
+    if ahead.method == "known":
+        verdict = "on target" if ahead.probability == 1 else "not on target"
+        st.markdown(f"Due {ahead.due:%d %b %Y}, passed: {value}, {verdict}.")
+        return
+    st.markdown(
+        f"Forecast for {ahead.due:%d %b %Y} ({ahead.method}, {ahead.periods} periods): "
+        f"{value}, 80% interval {low} to {high}; **{ahead.probability:.0%}** chance of being "
+        "on target."
+    )

@@ -8,12 +8,13 @@ moving a target slider never re-scans the data. Results are the engine's records
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import date
 
 import duckdb
 import streamlit as st
 
-from kpi_logic import charts, compute, forecast, score, scorecard, targets, versions
+from kpi_logic import charts, compute, forecast, projection, score, scorecard, targets, versions
 from kpi_logic.compute import Record
 from kpi_logic.errors import (
     ComputeError,
@@ -23,7 +24,7 @@ from kpi_logic.errors import (
 )
 from kpi_logic.kpi_file import kpis_from_yaml, kpis_to_yaml
 from kpi_logic.model import KPI, definition_key
-from kpi_logic.store import Dataset, KPISet
+from kpi_logic.store import Dataset, KPISet, Note
 from kpi_logic.text import markdown_text, plain_text
 from ui import session
 
@@ -327,12 +328,18 @@ def rows_of(results: list[Record], name: str) -> list[Record]:
 
 
 def trend(
-    kpi: KPI, rows: list[Record], title: str = "Trend"
+    kpi: KPI,
+    rows: list[Record],
+    title: str = "Trend",
+    notes: Sequence[Note] = (),
+    ahead: projection.Projection | None = None,
 ) -> tuple[charts.Spec, forecast.Pace | None]:
-    """The trend chart of ``kpi`` (its all-categories records of ``rows``, the target line
-    and the pace projection) and its pace to the due date."""
+    """The trend chart of ``kpi`` (its all-categories records of ``rows``, the target line,
+    the pace projection, the forecast's 80% interval to the due date (``ahead``, else
+    computed) and ``notes`` at their date) and its pace to the due date."""
     totals = [r for r in rows if r["kpi"] == kpi.name and r["category"] is None]
     pace = forecast.pace(kpi, totals)
+    ahead = ahead or outlook(kpi, totals)
     chart = charts.trend_chart(
         totals,
         unit=kpi.unit,
@@ -340,5 +347,44 @@ def trend(
         projection=None if pace is None else pace.projection(),
         grain=kpi.grain,
         title=title,
+        interval=None if ahead is None else _interval(totals, ahead),
+        notes=note_marks(notes),
     )
     return chart, pace
+
+
+def outlook(kpi: KPI, rows: list[Record]) -> projection.Projection | None:
+    """``kpi``'s projection to its due date (interval, probability), from the cached records
+    (its all-categories ones are used)."""
+    if kpi.due is None or kpi.time is None:
+        return None
+    totals = [r for r in rows if r["kpi"] == kpi.name and r["category"] is None]
+    return projection.project(kpi, totals)
+
+
+def _interval(totals: list[Record], ahead: projection.Projection) -> list[Record]:
+    """The band from the last actual before the due period to the due period's interval."""
+    known = [
+        r
+        for r in totals
+        if not score.is_missing(r["actual"])
+        and r["period"] is not None
+        and r["period"] < ahead.period
+    ]
+    points = []
+    if known:
+        last = max(known, key=lambda r: r["period"])
+        actual = last["actual"]
+        points.append({"period": last["period"], "value": actual, "low": actual, "high": actual})
+    points.append(
+        {"period": ahead.period, "value": ahead.value, "low": ahead.low, "high": ahead.high}
+    )
+    return points
+
+
+def note_marks(notes: Sequence[Note]) -> list[Record]:
+    """Notes as trend marks: at their period when tied to one, else at their day."""
+    return [
+        {"date": n.period or n.created_at.date(), "note": n.text, "author": n.author or "anonymous"}
+        for n in notes
+    ]

@@ -26,7 +26,7 @@ from kpi_logic.store.files import (
 )
 from kpi_logic.store.postgres import Postgres, export_table, import_table
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = (  # version 1; the migrations below bring it up to SCHEMA_VERSION
     "CREATE SEQUENCE IF NOT EXISTS row_seq",
@@ -77,6 +77,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             content_hash, '', 'Uploaded ' || source_name, created_at FROM datasets""",
         """INSERT INTO dataset_history (dataset_id, changed_at, author, summary)
             SELECT id, created_at, '', 'Version 1: uploaded ' || source_name FROM datasets""",
+    ),
+    3: (  # a check-in note may be tied to a period (its first day)
+        "ALTER TABLE notes ADD COLUMN IF NOT EXISTS period DATE",
     ),
 }
 

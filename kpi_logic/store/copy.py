@@ -22,7 +22,7 @@ _TABLES = (
     ("kpi_sets", "id, dataset_id, name, yaml_text, author, version, created_at, updated_at"),
     ("history", "kpi_set_id, version, changed_at, author, summary, before_yaml, after_yaml"),
     ("views", "id, name, state, created_at, updated_at"),
-    ("notes", "id, kpi_set_id, kpi_name, author, text, status, created_at"),
+    ("notes", "id, kpi_set_id, kpi_name, author, text, status, created_at, period"),
 )
 _ORDER = {"dataset_versions": "dataset_id, version", "history": "kpi_set_id, version"}
 

@@ -11,7 +11,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from kpi_logic.errors import StoreError
@@ -135,6 +135,7 @@ class Note:
     text: str
     status: str | None
     created_at: datetime
+    period: date | None = None  # the period the note is about (its first day), if any
 
 
 def new_id() -> str:

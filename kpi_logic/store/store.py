@@ -3,7 +3,7 @@ each save one transaction (through :class:`~kpi_logic.store.connection.StoreConn
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
@@ -30,7 +30,7 @@ from kpi_logic.store.records import (
 _KPI_SET_COLS = "id, dataset_id, name, yaml_text, author, version, created_at, updated_at"
 _HISTORY_COLS = "kpi_set_id, version, changed_at, author, summary, before_yaml, after_yaml"
 _VIEW_COLS = "id, name, state, created_at, updated_at"
-_NOTE_COLS = "id, kpi_set_id, kpi_name, author, text, status, created_at"
+_NOTE_COLS = "id, kpi_set_id, kpi_name, author, text, status, created_at, period"
 
 
 def _now() -> datetime:
@@ -238,8 +238,10 @@ class Store(DatasetRecords):
         author: str,
         text: str,
         status: str | None = None,
+        period: date | None = None,
     ) -> str:
-        """Add a note on one KPI of a KPI set; return its id."""
+        """Add a note on one KPI of a KPI set (tied to ``period``, a period's first day, when
+        given); return its id."""
         _check_text(kpi_name, "KPI name", MAX_NAME_CHARS)
         _check_text(author, "author", MAX_NAME_CHARS, required=False)
         _check_text(text, "note", MAX_NOTE_CHARS)
@@ -249,8 +251,8 @@ class Store(DatasetRecords):
         with self._write(cur) as db:
             self.get_kpi_set(cur, kpi_set_id)
             db.execute(
-                f"INSERT INTO notes ({_NOTE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [note_id, kpi_set_id, kpi_name, author, text, status, _now()],
+                f"INSERT INTO notes ({_NOTE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [note_id, kpi_set_id, kpi_name, author, text, status, _now(), period],
             )
         return note_id
 
