@@ -4,7 +4,8 @@ a starter KPI file.
     python -m kpi_logic evaluate DATA --kpis KPIS.yaml [--format csv|json] [--totals]
                                  [--sheet NAME] [--out FILE]
                                  [--memory-limit SIZE] [--temp-dir FOLDER]
-    python -m kpi_logic scorecard DATA --kpis KPIS.yaml [--as-of DATE]
+    python -m kpi_logic evaluate URL --table NAME --kpis KPIS.yaml [--format ...] [--totals]
+    python -m kpi_logic scorecard DATA|URL [--table NAME] --kpis KPIS.yaml [--as-of DATE]
                                  [--window period|mtd|qtd|ytd|last-12|all]
                                  [--from DATE --to DATE] [--fiscal-year-start MONTH]
                                  [--format csv|json] [--out FILE]
@@ -14,6 +15,13 @@ a starter KPI file.
                                 [--against target|previous|last-year] [--format csv|json]
     python -m kpi_logic digest DATA --kpis KPIS.yaml [--as-of DATE] [--format md|html]
                                [--notes NOTES.csv] [--title TEXT] [--out FILE]
+
+``evaluate URL --table NAME`` (and ``scorecard URL --table NAME``) computes the KPIs where a
+live table is (only the aggregates come back): ``postgresql://USER:PASSWORD@HOST:PORT/DB``,
+``spark://local`` (a Spark session in this process), ``spark://HOST:PORT`` (a Spark master) or
+``sc://HOST:PORT`` (Spark Connect). ``NAME`` may name its schema (``sales.orders``, quoted
+parts as the engine quotes them); with Spark, ``parquet.`/path/to/files``` reads Parquet files
+where they are.
 
 ``--memory-limit`` (DuckDB's ``memory_limit``, e.g. ``2GB``) caps DuckDB's memory; what does
 not fit spills to ``--temp-dir``, so files larger than memory can be evaluated.
@@ -65,6 +73,7 @@ from kpi_logic.sql import sandboxed_connection
 from kpi_logic.windows import WINDOWS
 
 if TYPE_CHECKING:
+    from kpi_logic.compute import Record
     from kpi_logic.model import KPI
 
 # The engine's modules are imported by the commands themselves: ``evaluate`` starts the load
@@ -107,7 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate", help="actual, target, attainment and status per KPI x category x period"
     )
-    evaluate.add_argument("data", help="CSV, TSV, TXT, Parquet or Excel file")
+    evaluate.add_argument(
+        "data", help="CSV, TSV, TXT, Parquet or Excel file, or a postgresql:// or Spark address"
+    )
+    evaluate.add_argument(
+        "--table", help="with a database address: the table or view (NAME or SCHEMA.NAME)"
+    )
     evaluate.add_argument("--kpis", required=True, help="KPI file (YAML)")
     evaluate.add_argument("--format", choices=("csv", "json"), default="csv")
     evaluate.add_argument(
@@ -120,7 +134,12 @@ def _parser() -> argparse.ArgumentParser:
     card = commands.add_parser(
         "scorecard", help="each KPI over a time window against its target and last year"
     )
-    card.add_argument("data", help="CSV, TSV, TXT, Parquet or Excel file")
+    card.add_argument(
+        "data", help="CSV, TSV, TXT, Parquet or Excel file, or a postgresql:// or Spark address"
+    )
+    card.add_argument(
+        "--table", help="with a database address: the table or view (NAME or SCHEMA.NAME)"
+    )
     card.add_argument("--kpis", required=True, help="KPI file (YAML)")
     card.add_argument("--as-of", type=_day, help="last day of the window (default: last date)")
     card.add_argument("--window", choices=[w for w in WINDOWS if w != "range"], default="period")
@@ -217,7 +236,11 @@ def _warn(warnings: list[str]) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> str:
-    from kpi_logic import compute, expressions, score
+    if "://" in args.data:
+        return _evaluate_live(args)
+    if args.table:
+        raise KPIExplorerError("--table goes with a database address, not a file")
+    from kpi_logic import compute, expressions
     from kpi_logic.kpi_file import kpis_from_yaml
 
     # The file is opened (a view: the query reads it) while the KPI file is read and checked;
@@ -237,6 +260,27 @@ def _evaluate(args: argparse.Namespace) -> str:
         con, warnings = _load(args)  # and lists it (or the query fails again, with its message)
         records = compute.aggregate_records(con, TABLE, kpis)
     _warn(warnings)
+    return _scored_output(records, kpis, args)
+
+
+def _evaluate_live(args: argparse.Namespace) -> str:
+    """``evaluate`` of a live table: the engine at the address computes the aggregates."""
+    from kpi_logic import dialects, engines
+
+    if not args.table:
+        raise KPIExplorerError("--table NAME is needed with a database address")
+    kpis = _load_kpis(args)
+    with engines.connect(args.data) as engine:
+        table = dialects.table_ref(args.table, engine.dialect)
+        records = engines.aggregate_records(engine, table, kpis)
+    return _scored_output(records, kpis, args)
+
+
+def _scored_output(records: list[Record], kpis: Sequence[KPI], args: argparse.Namespace) -> str:
+    """The records scored and written as ``--format`` says (``--totals`` keeps the
+    all-categories rows)."""
+    from kpi_logic import score
+
     scored = score.score_records(records, kpis)
     with_by = {k.name for k in kpis if k.by}
     rows = []
@@ -253,8 +297,6 @@ def _scorecard(args: argparse.Namespace) -> str:
     from kpi_logic import scorecard
 
     kpis = _load_kpis(args)
-    con, warnings = _load(args)
-    _warn(warnings)
     ranged = args.start is not None or args.end is not None
     choice = scorecard.WindowChoice(
         kind="range" if ranged else args.window,
@@ -263,7 +305,20 @@ def _scorecard(args: argparse.Namespace) -> str:
         end=args.end,
         fiscal_year_start=args.fiscal_year_start,
     )
-    rows = scorecard.scorecard(con, TABLE, kpis, choice)
+    if "://" in args.data:  # a live table: the engine at the address computes the windows
+        from kpi_logic import dialects, engines
+
+        if not args.table:
+            raise KPIExplorerError("--table NAME is needed with a database address")
+        with engines.connect(args.data) as engine:
+            live = dialects.table_ref(args.table, engine.dialect)
+            rows = scorecard.scorecard(None, live, kpis, choice, engine=engine)
+    else:
+        if args.table:
+            raise KPIExplorerError("--table goes with a database address, not a file")
+        con, warnings = _load(args)
+        _warn(warnings)
+        rows = scorecard.scorecard(con, TABLE, kpis, choice)
     columns = scorecard.SCORECARD_COLUMNS
     table = [[_plain(row[c]) for c in columns] for row in rows]
     return _json(table, columns) if args.format == "json" else _csv(table, columns)

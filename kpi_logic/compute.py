@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
@@ -31,7 +31,7 @@ from kpi_logic.errors import (
     KPIExplorerError,
 )
 from kpi_logic.ingest_types import logical_type
-from kpi_logic.model import KPI, validate
+from kpi_logic.model import GRAINS, KPI, validate
 from kpi_logic.sql import quote_ident
 
 AGGREGATE_COLUMNS = ["kpi", "category", "period", "actual", "as_of", "additive"]
@@ -41,9 +41,15 @@ ADDITIVE_FUNCTIONS = ("sum", "count")  # a period's value is the sum of its days
 
 _H = f"__kpi_{uuid.uuid4().hex[:6]}"  # prefix of helper columns: can't meet a user's
 _PERIOD, _CATEGORY, _DAY = (f"{_H}_{n}" for n in ("period", "category", "day"))
+_ROWS = f"{_H}_rows"  # alias of the subquery (PostgreSQL before 16 needs one)
+_GRAIN_SQL = {grain: f"'{grain}'" for grain in GRAINS}  # a fixed word, as SQL text
 
 Categories = Sequence[str] | Mapping[str, Sequence[str]]
 Record = dict[str, Any]  # one KPI x category x period: the keys of AGGREGATE_COLUMNS and more
+Fetch = Callable[[str, list, str], tuple[list[str], list[tuple]]]
+"""Runs one aggregate query (DuckDB SQL, ``?`` parameters) for the KPIs named by the third
+argument and returns its column names and rows, or raises a ``KPIExplorerError`` naming them:
+:mod:`kpi_logic.engines` has one per engine."""
 
 
 @dataclass(frozen=True)
@@ -143,12 +149,38 @@ def aggregate_records(
     to every KPI; an empty list selects everything. ``whole`` (with ``start``) makes the days
     from ``start`` to ``end`` one period, whose ``period`` is ``start`` (a time window).
     """
+    fetch = _duckdb_fetch(con)
     columns = table_columns(con, table)
+    return records_over(
+        fetch,
+        columns,
+        table,
+        kpis,
+        start=start,
+        end=end,
+        categories=categories,
+        whole=whole,
+    )
+
+
+def records_over(
+    fetch: Fetch,
+    columns: Mapping[str, str],
+    table: str,
+    kpis: Sequence[KPI],
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    categories: Categories | None = None,
+    whole: bool = False,
+) -> list[Record]:
+    """``aggregate_records`` over any engine: ``fetch`` runs each query of
+    ``aggregate_sql(table, kpis, columns, ...)`` where the data lives."""
     window = start if whole else None
     records = [
         record
         for group in _groups(kpis, columns)
-        for record in _run_group(con, table, group, columns, start, end, categories, window)
+        for record in _run_group(fetch, table, group, columns, start, end, categories, window)
     ]
     order = {kpi.name: i for i, kpi in enumerate(kpis)}
     records.sort(
@@ -191,8 +223,26 @@ def _groups(kpis: Sequence[KPI], columns: Mapping[str, str]) -> list[list[_Plan]
     return list(groups.values())
 
 
+def _duckdb_fetch(con: duckdb.DuckDBPyConnection) -> Fetch:
+    """``Fetch`` on a DuckDB connection: the query as written, its values bound."""
+
+    def fetch(sql: str, params: list, names: str) -> tuple[list[str], list[tuple]]:
+        try:
+            cursor = con.execute(sql, params)
+        except duckdb.Error as err:
+            raise _computing_error(err, names) from err
+        return [d[0] for d in cursor.description], cursor.fetchall()
+
+    return fetch
+
+
+def kpi_names(plans: Sequence[_Plan]) -> str:
+    """The KPIs of one query as an error message names them."""
+    return ", ".join(f'"{p.kpi.name}"' for p in plans)
+
+
 def _run_group(
-    con: duckdb.DuckDBPyConnection,
+    fetch: Fetch,
     table: str,
     plans: list[_Plan],
     columns: Mapping[str, str],
@@ -203,12 +253,8 @@ def _run_group(
 ) -> list[Record]:
     """One query for KPIs sharing time, grain, by and filter; one record per KPI and row."""
     sql, params = _group_sql(table, plans, columns, start, end, categories, window)
-    try:
-        cursor = con.execute(sql, params)
-    except duckdb.Error as err:
-        raise _computing_error(err, plans) from err
-    names = [d[0] for d in cursor.description]
-    wide = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    names, rows = fetch(sql, params, kpi_names(plans))
+    wide = [dict(zip(names, row, strict=True)) for row in rows]
     first = plans[0]
     days = [row[_DAY] for row in wide if row[_DAY] is not None] if first.time else []
     as_of = max(days, default=None)
@@ -231,10 +277,9 @@ def _run_group(
     return records
 
 
-def _computing_error(err: duckdb.Error, plans: Sequence[_Plan]) -> KPIExplorerError:
+def _computing_error(err: duckdb.Error, names: str) -> KPIExplorerError:
     """What went wrong, by kind: the data could not be read, the machine ran short (both not
     the KPIs' fault), or the KPIs ask something of their columns they can't (sum of text)."""
-    names = ", ".join(f'"{p.kpi.name}"' for p in plans)
     reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
     if isinstance(err, duckdb.ConversionException | duckdb.InvalidInputException):
         return DataReadError(f"The data could not be read for KPI {names}: {reason}")
@@ -295,14 +340,21 @@ def _group_sql(
     """
     first = plans[0]
     used = list(dict.fromkeys(c for p in plans for c in p.measure.columns))
-    helpers, params = [], []
+    helpers: list[str] = []
+    params: list[object] = []
     if first.time:
-        truncated = "CAST(? AS DATE)" if window else f"date_trunc(?, {quote_ident(first.time)})"
+        # the grain is written, not bound: engines truncate by a fixed word; a window's start
+        # is a value
+        grain = _GRAIN_SQL[first.kpi.grain]
+        truncated = (
+            "CAST(? AS DATE)" if window else f"date_trunc({grain}, {quote_ident(first.time)})"
+        )
         helpers += [
             f"CAST({truncated} AS DATE) AS {_PERIOD}",
             f"CAST({quote_ident(first.time)} AS DATE) AS {_DAY}",
         ]
-        params.append(window or first.kpi.grain)
+        if window:
+            params.append(window)
     if first.by:
         helpers.append(f"{_category_sql(first.by)} AS {_CATEGORY}")
         params.append(BLANK_CATEGORY)
@@ -326,7 +378,7 @@ def _group_sql(
         group_by = f" GROUP BY GROUPING SETS ({sets})"
     else:
         group_by = f" GROUP BY {_PERIOD}" if first.time else ""
-    sql = f"SELECT {', '.join(outer)} FROM ({source}){group_by}"
+    sql = f"SELECT {', '.join(outer)} FROM ({source}) AS {_ROWS}{group_by}"
     return sql, [*measure_params, *params]
 
 

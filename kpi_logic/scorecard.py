@@ -2,6 +2,8 @@
 window's target and against the same window one year earlier, per category and for all
 categories together. The dashboard's window cards and ``python -m kpi_logic scorecard`` both
 use :func:`scorecard` (or its two steps, so the app re-scores a target move without a query).
+With ``engine`` (:mod:`kpi_logic.engines`), ``table`` is a live table of that engine and every
+query runs there; ``con`` is not used.
 
 A KPI without a date column has no window: its row covers all time (``window_start`` and
 ``window_end`` empty). The all-categories row of an additive KPI with ``by`` and no total
@@ -17,8 +19,9 @@ from datetime import date
 
 import duckdb
 
-from kpi_logic import compute, score, tables, windows
+from kpi_logic import compute, engines, score, tables, windows
 from kpi_logic.compute import Categories, Record
+from kpi_logic.dialects import TableRef
 from kpi_logic.model import KPI
 from kpi_logic.windows import Window
 
@@ -41,11 +44,19 @@ class WindowChoice:
     fiscal_year_start: int | None = None
 
 
+Table = str | TableRef  # a table of the store's connection, or an engine's live table
+
+
 def spans(
-    con: duckdb.DuckDBPyConnection, table: str, kpis: Sequence[KPI], choice: WindowChoice
+    con: duckdb.DuckDBPyConnection | None,
+    table: Table,
+    kpis: Sequence[KPI],
+    choice: WindowChoice,
+    *,
+    engine: engines.Engine | None = None,
 ) -> dict[str, Window | None]:
     """Each KPI's window (None for a KPI without a date column, or without dates)."""
-    columns = compute.table_columns(con, table)
+    columns = _columns(con, table, engine)
     dates: dict[str, tuple[date, date] | None] = {}
     found: dict[str, Window | None] = {}
     for kpi in kpis:
@@ -54,7 +65,7 @@ def spans(
             found[kpi.name] = None
             continue
         if time not in dates:
-            dates[time] = tables.date_span(con, table, time)
+            dates[time] = _date_span(con, table, time, engine)
         span = dates[time]
         found[kpi.name] = (
             None
@@ -73,12 +84,13 @@ def spans(
 
 
 def window_actuals(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
+    con: duckdb.DuckDBPyConnection | None,
+    table: Table,
     kpis: Sequence[KPI],
     spans: Mapping[str, Window | None],
     *,
     categories: Categories | None = None,
+    engine: engines.Engine | None = None,
 ) -> list[Record]:
     """Records ``kpi, category, actual, last_year, additive`` over each KPI's window (and the
     same days a year earlier): one query per window and group of KPIs sharing a query."""
@@ -87,12 +99,12 @@ def window_actuals(
         groups.setdefault(spans[kpi.name], []).append(kpi)
     found: list[Record] = []
     for span, group in groups.items():
-        now = _over(con, table, group, span, categories)
+        now = _over(con, table, group, span, categories, engine)
         before = {}
         if span is not None and span.kind != "all":
             before = {
                 (r["kpi"], r["category"]): r["actual"]
-                for r in _over(con, table, group, span.last_year(), categories)
+                for r in _over(con, table, group, span.last_year(), categories, engine)
             }
         for record in now:
             last_year = before.get((record["kpi"], record["category"]), math.nan)
@@ -103,17 +115,46 @@ def window_actuals(
 
 
 def _over(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
+    con: duckdb.DuckDBPyConnection | None,
+    table: Table,
     kpis: list[KPI],
     span: Window | None,
     categories: Categories | None,
+    engine: engines.Engine | None,
 ) -> list[Record]:
-    if span is None:
-        return compute.aggregate_records(con, table, kpis, categories=categories)
-    return compute.aggregate_records(
-        con, table, kpis, start=span.start, end=span.end, categories=categories, whole=True
-    )
+    window: dict = {} if span is None else {"start": span.start, "end": span.end, "whole": True}
+    if engine is not None and isinstance(table, TableRef):
+        return engines.aggregate_records(engine, table, kpis, categories=categories, **window)
+    here, name = _here(con, table)
+    return compute.aggregate_records(here, name, kpis, categories=categories, **window)
+
+
+def _columns(
+    con: duckdb.DuckDBPyConnection | None, table: Table, engine: engines.Engine | None
+) -> dict[str, str]:
+    if engine is not None and isinstance(table, TableRef):
+        return engine.columns(table)
+    return compute.table_columns(*_here(con, table))
+
+
+def _date_span(
+    con: duckdb.DuckDBPyConnection | None,
+    table: Table,
+    column: str,
+    engine: engines.Engine | None,
+) -> tuple[date, date] | None:
+    if engine is not None and isinstance(table, TableRef):
+        return engines.date_span(engine, table, column)
+    return tables.date_span(*_here(con, table), column)
+
+
+def _here(
+    con: duckdb.DuckDBPyConnection | None, table: Table
+) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """The connection and table name of a table without an engine."""
+    if con is None or not isinstance(table, str):
+        raise ValueError(f"{table} is a live table: give its engine")
+    return con, table
 
 
 def score_windows(
@@ -171,15 +212,16 @@ def _target(kpi: KPI, record: Record, span: Window | None) -> float:
 
 
 def scorecard(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
+    con: duckdb.DuckDBPyConnection | None,
+    table: Table,
     kpis: Sequence[KPI],
     choice: WindowChoice,
     *,
     categories: Categories | None = None,
+    engine: engines.Engine | None = None,
 ) -> list[Record]:
     """Every KPI's scorecard rows (``SCORECARD_COLUMNS`` and more, see ``score_windows``):
     its all-categories row first, then its categories by name."""
-    found = spans(con, table, kpis, choice)
-    actuals = window_actuals(con, table, kpis, found, categories=categories)
+    found = spans(con, table, kpis, choice, engine=engine)
+    actuals = window_actuals(con, table, kpis, found, categories=categories, engine=engine)
     return score_windows(actuals, kpis, found)

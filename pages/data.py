@@ -10,7 +10,7 @@ from kpi_logic import ingest, tables, versions, workspace
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.store import Dataset
 from kpi_logic.text import markdown_text
-from ui import kpis, layout, session, shell, suggestions, uploads
+from ui import kpis, layout, live_tables, session, shell, suggestions, uploads
 from ui import versions as version_ui
 
 PREVIEW_ROWS = 200
@@ -86,14 +86,16 @@ st.caption(
 )
 uploads.uploader(version_ui.ask_if_same_name)
 version_ui.same_name_question()
+live_tables.connect_section()
 dataset = kpis.current_dataset()
 if dataset is None:
     st.info("No dataset yet: upload a file above.")
     st.stop()
 header(dataset)
-uploads.other_sheet(dataset)
-version_ui.pending_check()
-suggestions.offer(dataset)
-tabs(dataset)
-version_ui.section(dataset)
+if not live_tables.details(dataset):  # a live table: its database profiles it
+    uploads.other_sheet(dataset)
+    version_ui.pending_check()
+    suggestions.offer(dataset)
+    tabs(dataset)
+    version_ui.section(dataset)
 delete_section(dataset)

@@ -144,6 +144,27 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def spark_session() -> Iterator[object]:
+    """One local Spark session (``pyspark`` with Debian's OpenJDK) for the whole test run, one
+    core and little memory; Spark tests are skipped only when ``java`` is missing."""
+    if shutil.which("java") is None:
+        pytest.skip("java is missing: install openjdk-17-jre-headless (./test.sh does)")
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("kpi-explorer-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "1g")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     """Debian's Chromium driven by Playwright (never a downloaded browser)."""
     from playwright.sync_api import sync_playwright

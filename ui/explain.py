@@ -23,7 +23,7 @@ from kpi_logic.errors import KPIExplorerError
 from kpi_logic.model import KPI, definition_key
 from kpi_logic.store import Dataset
 from kpi_logic.text import markdown_text
-from ui import kpis, session
+from ui import kpis, live_tables, session
 from ui.layout import lazy_expander
 
 AGAINST = {
@@ -61,7 +61,7 @@ def _records(
 
     columns = list(compute.table_columns(_cur, table))
     helpers = explain.helper_kpis(_kpi, columns)
-    rows = compute.aggregate_records(
+    rows = live_tables.aggregate_records(  # a live table's parts come from its database
         _cur,
         table,
         [_kpi, *helpers],
@@ -84,8 +84,8 @@ def explanation(
         filters = tuple((c, tuple(v)) for c, v in sorted(view.filters.items()) if v)
         key = definition_key(kpi) + repr((kpi.name, kpi.measure))
         records, helpers = _records(
-            session.cursor(), dataset.table, dataset.content_hash, key, view.start, view.end,
-            filters, kpi,
+            session.cursor(), dataset.table, live_tables.revision(dataset), key, view.start,
+            view.end, filters, kpi,
         )  # fmt: skip
     else:
         records, helpers = [r for r in rows if r["kpi"] == kpi.name], False

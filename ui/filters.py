@@ -7,22 +7,22 @@ from datetime import date
 
 import streamlit as st
 
-from kpi_logic import tables, windows
+from kpi_logic import windows
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset
 from kpi_logic.text import markdown_text, plain_text
-from ui import session
+from ui import live_tables, session
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _date_span(_cur: object, table: str, revision: str, column: str) -> tuple[date, date] | None:
-    return tables.date_span(_cur, table, column)
+    return live_tables.date_span(_cur, table, column)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def category_values(_cur: object, table: str, revision: str, column: str) -> list[str]:
     """Distinct values of a category column (at most ``tables.MAX_CATEGORY_VALUES``)."""
-    return tables.category_values(_cur, table, column)
+    return live_tables.category_values(_cur, table, column)
 
 
 def _on_dates() -> None:
@@ -81,7 +81,7 @@ def _on_categories(column: str) -> None:
 
 def render(dataset: Dataset, kpis: list[KPI]) -> None:
     """Draw the date range and category filters for the columns the KPIs use."""
-    cur, table, revision = session.cursor(), dataset.table, dataset.content_hash
+    cur, table, revision = session.cursor(), dataset.table, live_tables.revision(dataset)
     view = session.view()
     time_columns = [k.time for k in kpis if k.time]
     by_columns = list(dict.fromkeys(k.by for k in kpis if k.by))

@@ -209,8 +209,10 @@ def _aggregate(
     included (so a broken KPI does not send every slider move back to the data). Shared, not
     copied: read only."""
 
+    from ui import live_tables  # a live table's figures come from its database
+
     def run(group: list[KPI]) -> list[Record]:
-        return compute.aggregate_records(
+        return live_tables.aggregate_records(
             _cur,
             table,
             group,
@@ -239,10 +241,12 @@ def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[list[Record], dict[str, s
     """Actual, target, attainment and status per KPI x category x period for the view (the
     records of ``score.score_records``, shared: read only), and the problem of each KPI that
     could not be computed (KPI name -> message)."""
+    from ui import live_tables
+
     view = session.view()
     query = (
         dataset.table,
-        dataset.content_hash,
+        live_tables.revision(dataset),
         tuple((k.name, definition_key(k)) for k in kpis),
         view.start,
         view.end,
@@ -277,13 +281,17 @@ def _window_actuals(
 ) -> tuple[dict[str, scorecard.Window | None], list[Record]]:
     """Each KPI's window and its actuals there and a year earlier; cached by table, content
     hash, definitions (and fiscal year start), window and filters. Shared: read only."""
-    spans = scorecard.spans(_cur, table, _kpis, choice)
+    from ui import live_tables  # a live table's windows are computed by its database
+
+    con, source, engine = live_tables.source(_cur, table)
+    spans = scorecard.spans(con, source, _kpis, choice, engine=engine)
     found = scorecard.window_actuals(
-        _cur,
-        table,
+        con,
+        source,
         _kpis,
         spans,
         categories={column: list(values) for column, values in categories} or None,
+        engine=engine,
     )
     return spans, found
 
@@ -297,9 +305,11 @@ def windowed(dataset: Dataset, kpis: list[KPI], problems: dict[str, str]) -> lis
     if view.window is None or not shown:
         return None
     choice = scorecard.WindowChoice(kind=view.window, as_of=view.end, start=view.start)
+    from ui import live_tables
+
     query = (
         dataset.table,
-        dataset.content_hash,
+        live_tables.revision(dataset),
         tuple((k.name, definition_key(k), k.fiscal_year_start) for k in shown),
         choice,
         tuple((column, tuple(values)) for column, values in sorted(view.filters.items())),

@@ -15,7 +15,7 @@ from kpi_logic.history_targets import label
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset
 from kpi_logic.text import markdown_text
-from ui import kpis, session
+from ui import kpis, live_tables, session
 
 CARDS_PER_ROW = 3
 
@@ -31,7 +31,7 @@ def _suggestions(
 def offer(dataset: Dataset) -> None:
     """The suggestions as cards with one save button, while the dataset's KPI set is empty."""
     kpi_set = kpis.current_kpi_set(dataset)
-    if kpis.saved_kpis(kpi_set):
+    if kpis.saved_kpis(kpi_set) or live_tables.live_of(dataset):  # no rows here to learn from
         return
     try:
         found = _suggestions(session.cursor(), dataset.table, dataset.content_hash)

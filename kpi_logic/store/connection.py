@@ -52,6 +52,11 @@ _SCHEMA = (  # version 1; the migrations below bring it up to SCHEMA_VERSION
         id VARCHAR PRIMARY KEY, kpi_set_id VARCHAR NOT NULL, kpi_name VARCHAR NOT NULL,
         author VARCHAR NOT NULL, text VARCHAR NOT NULL, status VARCHAR,
         created_at TIMESTAMP NOT NULL, seq BIGINT NOT NULL DEFAULT nextval('row_seq'))""",
+    # a dataset that is a live table of another engine (its table here holds no rows); made
+    # at every open like the rest, so a store of any version gets it without a migration
+    """CREATE TABLE IF NOT EXISTS live_tables (
+        dataset_id VARCHAR PRIMARY KEY, connection VARCHAR NOT NULL, schema_name VARCHAR,
+        table_name VARCHAR NOT NULL, refreshed_at TIMESTAMP NOT NULL)""",
 )
 
 # Statements that bring a store from the version before the key to the key's version. Plain

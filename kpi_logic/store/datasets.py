@@ -299,6 +299,7 @@ class DatasetRecords(StoreConnection):
             for table_of in ("kpi_sets", "dataset_versions", "dataset_history"):
                 db.execute(f"DELETE FROM {table_of} WHERE dataset_id = ?", [dataset_id])
             db.execute("DELETE FROM datasets WHERE id = ?", [dataset_id])
+            db.execute("DELETE FROM live_tables WHERE dataset_id = ?", [dataset_id])
             self._forget_tables(db, tables)
             for table in tables:
                 for name in (table, table + REJECTS_SUFFIX):

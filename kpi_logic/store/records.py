@@ -74,6 +74,19 @@ class DatasetEvent:
 
 
 @dataclass(frozen=True)
+class LiveTable:
+    """Where a live dataset's rows are: a table of the engine at the connection named
+    ``connection`` (``[connections.NAME]`` in the app's secrets); ``refreshed_at`` is when its
+    cached figures were last dropped."""
+
+    dataset_id: str
+    connection: str
+    schema: str | None
+    table: str
+    refreshed_at: datetime
+
+
+@dataclass(frozen=True)
 class KPISet:
     """A KPI YAML file attached to a dataset; ``version`` counts its updates."""
 

@@ -17,6 +17,7 @@ from kpi_logic.store.records import (
     MAX_YAML_CHARS,
     HistoryEntry,
     KPISet,
+    LiveTable,
     Note,
     View,
     _check_id,
@@ -44,6 +45,48 @@ class Store(DatasetRecords):
     this Store (the app keeps one Store per store file per process), so a rerun lists them
     without a query; write through the Store only.
     """
+
+    # Live tables (a dataset whose rows are in another database) ---------------------------
+
+    def link_live_table(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        dataset_id: str,
+        connection: str,
+        schema: str | None,
+        table: str,
+    ) -> None:
+        """Record that dataset ``dataset_id`` is the live ``schema.table`` of ``connection``."""
+        _check_id(dataset_id, "dataset")
+        for value, what in ((connection, "connection name"), (table, "table name")):
+            _check_text(value, what, MAX_NAME_CHARS)
+        if schema is not None:
+            _check_text(schema, "schema name", MAX_NAME_CHARS)
+        with self._write(cur) as db:
+            db.execute(
+                "INSERT INTO live_tables VALUES (?, ?, ?, ?, ?)",
+                [dataset_id, connection, schema, table, _now()],
+            )
+
+    def live_table(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> LiveTable | None:
+        """Where the live dataset ``dataset_id`` is; None for an uploaded one."""
+        row = (
+            self._db(cur)
+            .execute(
+                "SELECT dataset_id, connection, schema_name, table_name, refreshed_at "
+                "FROM live_tables WHERE dataset_id = ?",
+                [dataset_id],
+            )
+            .fetchone()
+        )
+        return LiveTable(*row) if row else None
+
+    def refresh_live_table(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> None:
+        """Mark the live dataset's cached figures as stale (now)."""
+        with self._write(cur) as db:
+            db.execute(
+                "UPDATE live_tables SET refreshed_at = ? WHERE dataset_id = ?", [_now(), dataset_id]
+            )
 
     # KPI sets and history ---------------------------------------------------------------
 
