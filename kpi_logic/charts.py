@@ -24,7 +24,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import altair as alt
 import numpy as np
@@ -63,6 +63,16 @@ PERIOD_FORMATS = {
     "year": "%Y",
 }
 _BAND_OPACITY = 0.25
+# A time axis ticks once per period at most (a year-grain trend never labels "2013 2013"):
+# Vega's time interval of each grain, and how many of them make one period.
+_TICKS: dict[str, tuple[Literal["day", "week", "month", "year"], int]] = {
+    "day": ("day", 1),
+    "week": ("week", 1),
+    "month": ("month", 1),
+    "quarter": ("month", 3),
+    "year": ("year", 1),
+}
+_HEATMAP_LABELS_UP_TO = 24  # periods; past that a cell is too narrow for more than a symbol
 
 Spec = dict[str, Any]  # Vega-Lite, with DataFrames as its datasets
 _Edge = float | npt.NDArray[np.float64]  # where a band starts or ends: one value or per row
@@ -333,8 +343,14 @@ def _trend(
     tooltip = _value_tooltips(unit, "Category", period_format)
     if not by_category:
         tooltip = tooltip[1:]
+    unit_of_time, step = _TICKS.get(grain, ("day", 1))
+    axis = alt.Axis(
+        format=period_format,
+        tickCount=alt.TimeIntervalStep(interval=unit_of_time, step=step),
+        labelOverlap=True,
+    )
     base = alt.Chart(alt.NamedData(name="trend")).encode(
-        x=alt.X("period:T", title="Period", axis=alt.Axis(format=period_format)),
+        x=alt.X("period:T", title="Period", axis=axis),
         y=alt.Y(
             "actual:Q", title="Actual", axis=alt.Axis(format=value), scale=alt.Scale(zero=False)
         ),
@@ -428,13 +444,18 @@ def heatmap(
     category_title: str = "Category",
     title: str = "Attainment by category and period",
 ) -> Spec:
-    """Category x period cells labelled with attainment %, coloured by where it falls
-    against the bands (below ``warning``, up to ``good``, from ``good``: the status colours);
-    cells without attainment are grey.
+    """Category x period cells labelled with their status symbol and attainment % (the
+    symbol alone past ``_HEATMAP_LABELS_UP_TO`` periods, where a cell is narrow), coloured by
+    where it falls against the bands (below ``warning``, up to ``good``, from ``good``: the
+    status colours); cells without attainment are grey. Period labels that would overlap are
+    left out (every period stays in the tooltip and the table).
     """
     data = _table(rows, ["category", "period", "actual", "target", "attainment", "status"])
+    narrow = data["period"].nunique() > _HEATMAP_LABELS_UP_TO
     data["label"] = [
-        f"{score.STATUS_SYMBOLS.get(str(s), '')} {a:.0%}" if pd.notna(a) else ""
+        (score.STATUS_SYMBOLS.get(str(s), "") + ("" if narrow else f" {a:.0%}"))
+        if pd.notna(a)
+        else ""
         for s, a in zip(data["status"], data["attainment"], strict=True)
     ]
     options = (unit, good, warning, grain, plain_text(category_title), plain_text(title))
@@ -458,7 +479,7 @@ def _heatmap(
             "period:O",
             timeUnit="yearmonthdate",
             title="Period",
-            axis=alt.Axis(format=period_format, labelAngle=-45),
+            axis=alt.Axis(format=period_format, labelAngle=-45, labelOverlap="greedy"),
         ),
         y=alt.Y("category:N", title=category_title),
         tooltip=_value_tooltips(unit, category_title, period_format),

@@ -4,6 +4,7 @@ their colours, tooltips are formatted, the selection is named, and Vega-Lite ren
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import numpy as np
@@ -296,3 +297,41 @@ def test_number_format() -> None:
     assert charts.number_format("currency") == "$,.0f"
     assert charts.number_format("percent") == ".1%"
     assert charts.number_format("number") == ",.2~f"
+
+
+@pytest.mark.parametrize(
+    ("grain", "periods", "label"),
+    [
+        ("year", [date(y, 1, 1) for y in range(2013, 2017)], r">(20\d\d)<"),
+        ("quarter", [date(2023 + q // 4, q % 4 * 3 + 1, 1) for q in range(8)], r">(Q\d 20\d\d)<"),
+        ("month", [date(2022 + m // 12, m % 12 + 1, 1) for m in range(18)], r">(\w{3} 20\d\d)<"),
+    ],
+)
+def test_trend_axis_labels_never_repeat(grain: str, periods: list[date], label: str) -> None:
+    """One tick per period at most: a year-grain trend never reads "2013 2013 2014"."""
+    rows = [
+        {"category": None, "period": p, "actual": float(i), "target": 5.0, "status": "on target"}
+        for i, p in enumerate(periods)
+    ]
+    svg = vl_convert.vegalite_to_svg(
+        charts.to_json(charts.trend_chart(rows, unit="number", grain=grain))
+    )
+    found = re.findall(label, svg)
+    assert found
+    assert len(found) == len(set(found))
+
+
+def test_a_heatmap_of_many_periods_keeps_symbols_and_drops_percentages() -> None:
+    months = [date(2021 + m // 12, m % 12 + 1, 1) for m in range(48)]
+    rows = [
+        {"category": c, "period": p, "actual": 1.0, "target": 1.0, "attainment": 1.0,
+         "status": "on target"}
+        for c in ("East", "West")
+        for p in months
+    ]  # fmt: skip
+    labels = {r["label"] for r in datasets(charts.heatmap(rows))[0]}
+    assert labels == {score.STATUS_SYMBOLS["on target"]}  # no "100%" squeezed into a cell
+    few = {r["label"] for r in datasets(charts.heatmap(rows[:12]))[0]}
+    assert few == {f"{score.STATUS_SYMBOLS['on target']} 100%"}
+    axis = charts.heatmap(rows)["layer"][0]["encoding"]["x"]["axis"]
+    assert axis["labelOverlap"] == "greedy"
