@@ -202,3 +202,23 @@ def preset_range(name: str, today: date, *, fiscal_year_start: int = 1) -> tuple
     if name == "last-year":
         return span.last_year().start, span.start - timedelta(days=1)
     return span.start, span.full_end
+
+
+def partial_periods(grain: str, first: date, last: date) -> list[tuple[date, date, date]]:
+    """The periods of ``grain`` that the data from ``first`` to ``last`` covers only in part:
+    ``(period start, first day with data, last day with data)`` for the first and the last
+    period, so a chart can say that it compares a part with a whole.
+
+    >>> partial_periods("year", date(2013, 3, 5), date(2016, 8, 20))
+    [(datetime.date(2013, 1, 1), datetime.date(2013, 3, 5), datetime.date(2013, 12, 31)), \
+(datetime.date(2016, 1, 1), datetime.date(2016, 1, 1), datetime.date(2016, 8, 20))]
+    """
+    found = []
+    opening = period_start(first, grain)
+    if first > opening:
+        end = _after(opening, grain, 0) - timedelta(days=1)
+        found.append((opening, first, min(end, last)))
+    closing = period_start(last, grain)
+    if last < _after(closing, grain, 0) - timedelta(days=1) and (closing != opening or not found):
+        found.append((closing, max(closing, first), last))
+    return found

@@ -138,3 +138,15 @@ def test_allocate_the_total_by_last_years_shares_and_spread_a_year_by_its_profil
     december = sample[sample["Date"].dt.strftime("%Y-%m") == "2024-12"]["Revenue"].sum()
     line = next(m.body for m in at.markdown if "-badge[" in m.body)
     assert f"**{december / expected[date(2024, 12, 1)]:.0%}** of target" in line
+
+
+def test_the_trend_names_its_partial_periods(store_path: Path) -> None:
+    """A date filter cutting into months: the trend says which periods have fewer days."""
+    at = start(store_path, {"from": "2023-03-05", "to": "2024-08-20"})
+    captions = [c.value for c in at.caption]
+    assert (
+        "Partial periods, with fewer days than the others: Mar 2023 (05 Mar – 31 Mar 2023), "
+        "Aug 2024 (01 Aug – 20 Aug 2024)." in captions
+    )
+    whole = start(store_path)  # the sample covers whole months: nothing to say
+    assert not any(c.value.startswith("Partial periods") for c in whole.caption)

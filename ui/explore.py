@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi_logic import charts, projection, score
+from kpi_logic import charts, projection, score, windows
 from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset, Note
 from kpi_logic.text import markdown_text
-from ui import explain, filters, kpis
+from ui import explain, filters, kpis, session
 from ui.cards import badge
 
 _SHOWN = ["category", "period", "actual", "target", "attainment", "status"]
@@ -58,6 +58,7 @@ def draw(dataset: Dataset, kpi: KPI, rows: list[Record], notes: list[Note]) -> N
             ahead = kpis.outlook(kpi, rows)
             chart, pace = kpis.trend(kpi, rows, notes=notes, ahead=ahead)
             st.vega_lite_chart(chart, width="stretch", key="trend_chart")
+            _partial_note(dataset, kpi)
             _outlook(kpi, ahead)
             if pace is not None:
                 expected, projected, target = (
@@ -95,6 +96,21 @@ def draw(dataset: Dataset, kpi: KPI, rows: list[Record], notes: list[Note]) -> N
             )
     if kpi.by:
         explain.section(dataset, kpi, rows)
+
+
+def _partial_note(dataset: Dataset, kpi: KPI) -> None:
+    """Say which periods of the trend the data (within the date filter) covers only in part."""
+    span = filters.date_span(dataset, kpi.time or "")
+    if span is None:
+        return
+    view = session.view()
+    first, last = max(span[0], view.start or span[0]), min(span[1], view.end or span[1])
+    parts = [
+        f"{charts.period_label(p, kpi.grain)} ({start:%d %b} – {end:%d %b %Y})"
+        for p, start, end in windows.partial_periods(kpi.grain, first, last)
+    ]
+    if parts:
+        st.caption(f"Partial periods, with fewer days than the others: {', '.join(parts)}.")
 
 
 def _outlook(kpi: KPI, ahead: projection.Projection | None) -> None:

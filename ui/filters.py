@@ -19,6 +19,11 @@ def _date_span(_cur: object, table: str, revision: str, column: str) -> tuple[da
     return live_tables.date_span(_cur, table, column)
 
 
+def date_span(dataset: Dataset, column: str) -> tuple[date, date] | None:
+    """The first and last day of ``dataset``'s date column ``column`` (cached)."""
+    return _date_span(session.cursor(), dataset.table, live_tables.revision(dataset), column)
+
+
 @st.cache_data(max_entries=256, show_spinner=False)
 def category_values(_cur: object, table: str, revision: str, column: str) -> list[str]:
     """Distinct values of a category column (at most ``tables.MAX_CATEGORY_VALUES``)."""
