@@ -496,3 +496,47 @@ def _heatmap(
     return alt.layer(cells, missing, labels).properties(
         title=title, width="container", height=alt.Step(30)
     )
+
+
+def cumulative_chart(
+    rows: Rows, *, unit: str, grain: str = "month", title: str = "Cumulative"
+) -> Spec:
+    """Running totals through a time window (``windows.cumulative``: ``period, actual,
+    target, last_year``): the actual to date as a solid line, the target curve dashed, last
+    year faint."""
+    data = _table(rows, ["period", "actual", "target", "last_year"])
+    data["last_year"] = data["last_year"].astype("float64")
+    return _spec(_cumulative, {"cumulative": data}, unit, grain, plain_text(title))
+
+
+def _cumulative(unit: str, grain: str, title: str) -> alt.LayerChart | alt.FacetChart:
+    value, period_format = number_format(unit), PERIOD_FORMATS.get(grain, "%d %b %Y")
+    unit_of_time, step = _TICKS.get(grain, ("day", 1))
+    axis = alt.Axis(
+        format=period_format,
+        tickCount=alt.TimeIntervalStep(interval=unit_of_time, step=step),
+        labelOverlap=True,
+    )
+    tips = [
+        alt.Tooltip("period:T", title="Period", format=period_format),
+        alt.Tooltip("actual:Q", title="Actual to date", format=value),
+        alt.Tooltip("target:Q", title="Target to date", format=value),
+        alt.Tooltip("last_year:Q", title="Last year to date", format=value),
+    ]
+    base = alt.Chart(alt.NamedData(name="cumulative")).encode(
+        x=alt.X("period:T", title="Period", axis=axis), tooltip=tips
+    )
+    last_year = base.mark_line(color=TARGET_COLOR, opacity=0.35, strokeWidth=1.5).encode(
+        y=alt.Y("last_year:Q", title="To date", axis=alt.Axis(format=value))
+    )
+    target = base.mark_line(color=TARGET_COLOR, strokeDash=[6, 4]).encode(y=alt.Y("target:Q"))
+    actual = base.mark_line(color=ACTUAL_COLOR, point=True).encode(y=alt.Y("actual:Q"))
+    return alt.layer(last_year, target, actual).properties(
+        title=alt.TitleParams(
+            title,
+            subtitle="solid: actual, dashed: target, faint: last year",
+            subtitleColor=TARGET_COLOR,
+        ),
+        width="container",
+        height=260,
+    )

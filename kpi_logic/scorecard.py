@@ -67,20 +67,21 @@ def spans(
         if time not in dates:
             dates[time] = _date_span(con, table, time, engine)
         span = dates[time]
-        found[kpi.name] = (
-            None
-            if span is None
-            else windows.window(
-                choice.kind,
-                choice.as_of or span[1],
-                grain=kpi.grain,
-                fiscal_year_start=choice.fiscal_year_start or kpi.fiscal_year_start,
-                first=span[0],
-                start=choice.start,
-                end=choice.end,
-            )
-        )
+        found[kpi.name] = None if span is None else span_of(kpi, choice, *span)
     return found
+
+
+def span_of(kpi: KPI, choice: WindowChoice, first: date, last: date) -> Window:
+    """``kpi``'s window for ``choice`` over data from ``first`` to ``last``."""
+    return windows.window(
+        choice.kind,
+        choice.as_of or last,
+        grain=kpi.grain,
+        fiscal_year_start=choice.fiscal_year_start or kpi.fiscal_year_start,
+        first=first,
+        start=choice.start,
+        end=choice.end,
+    )
 
 
 def window_actuals(

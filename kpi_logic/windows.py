@@ -27,12 +27,14 @@ February count whole (62,000) and March for 10 of its 31 days (10,000): 72,000.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from kpi_logic.errors import KPIDefinitionError
 from kpi_logic.model import KPI, period_start
+from kpi_logic.score import is_missing
 
 WINDOWS = ("period", "mtd", "qtd", "ytd", "last-12", "range", "all")
 WINDOW_LABELS = {
@@ -222,3 +224,33 @@ def partial_periods(grain: str, first: date, last: date) -> list[tuple[date, dat
     if last < _after(closing, grain, 0) - timedelta(days=1) and (closing != opening or not found):
         found.append((closing, max(closing, first), last))
     return found
+
+
+def cumulative(
+    kpi: KPI, records: Sequence[Mapping[str, Any]], span: Window
+) -> list[dict[str, Any]]:
+    """Running totals of an additive KPI through ``span``, one row per period of its grain
+    (``records``: its scored all-categories records): ``actual`` to date (None for periods
+    after the window's end), ``target`` (the periods' targets added up through the whole
+    window: where the KPI should end) and ``last_year`` (the same periods a year earlier; None
+    once a period of last year is unknown)."""
+    totals = {r["period"]: r for r in records if r["kpi"] == kpi.name and r["category"] is None}
+    rows: list[dict[str, Any]] = []
+    actual, target = 0.0, 0.0
+    before: float | None = 0.0
+    for begin, _ in periods_in(kpi, span.start, span.full_end):
+        own = totals.get(begin, {})
+        found = own.get("target")
+        if is_missing(found):  # a period without data: the KPI's own target for it
+            found = kpi.target_for(None, begin, additive=True)
+        target += 0.0 if found is None else float(found)
+        then = totals.get(year_before(begin), {}).get("actual")
+        before = None if before is None or then is None or is_missing(then) else before + then
+        done = begin <= span.end
+        if done and not is_missing(own.get("actual")):
+            actual += float(own["actual"])
+        rows.append(
+            {"period": begin, "actual": actual if done else None, "target": target,
+             "last_year": before}
+        )  # fmt: skip
+    return rows

@@ -150,3 +150,24 @@ def test_the_trend_names_its_partial_periods(store_path: Path) -> None:
     )
     whole = start(store_path)  # the sample covers whole months: nothing to say
     assert not any(c.value.startswith("Partial periods") for c in whole.caption)
+
+
+def test_a_cumulative_chart_through_the_window(store_path: Path, sample: pd.DataFrame) -> None:
+    """Year to date to 15 May: the actual to date, the target curve through the year and last
+    year's running total, from the same numbers as the cards."""
+    from tests.test_app import chart_data
+
+    at = start(store_path, {"w": "ytd", "to": "2024-05-15"})
+    data = chart_data(at, "Year to date: cumulative").sort_values("period")
+    assert len(data) == 12  # January to December 2024
+    now = between(sample, "2024-01-01", "2024-05-15")
+    monthly = now.groupby(now["Date"].dt.month)["Revenue"].sum().cumsum()
+    assert data["actual"].iloc[:5].tolist() == pytest.approx(monthly.tolist())
+    assert data["actual"].iloc[5:].isna().all()  # nothing after the window's end
+    assert data["target"].tolist() == pytest.approx([4_000_000 * m for m in range(1, 13)])
+    before = sample[sample["Date"].dt.year == 2023]
+    running = before.groupby(before["Date"].dt.month)["Revenue"].sum().cumsum()
+    assert data["last_year"].tolist() == pytest.approx(running.tolist())
+    latest = start(store_path)  # the latest period: no window, no cumulative chart
+    with pytest.raises(AssertionError, match="no chart titled"):
+        chart_data(latest, "Year to date: cumulative")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi_logic import charts, projection, score, windows
+from kpi_logic import charts, projection, score, scorecard, windows
 from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset, Note
@@ -59,6 +59,7 @@ def draw(dataset: Dataset, kpi: KPI, rows: list[Record], notes: list[Note]) -> N
             chart, pace = kpis.trend(kpi, rows, notes=notes, ahead=ahead)
             st.vega_lite_chart(chart, width="stretch", key="trend_chart")
             _partial_note(dataset, kpi)
+            _cumulative(dataset, kpi, rows)
             _outlook(kpi, ahead)
             if pace is not None:
                 expected, projected, target = (
@@ -96,6 +97,26 @@ def draw(dataset: Dataset, kpi: KPI, rows: list[Record], notes: list[Note]) -> N
             )
     if kpi.by:
         explain.section(dataset, kpi, rows)
+
+
+def _cumulative(dataset: Dataset, kpi: KPI, rows: list[Record]) -> None:
+    """With a time window picked, a sum's or a count's running total through the window
+    against the target curve and last year."""
+    choice = kpis.window_choice()
+    dates = filters.date_span(dataset, kpi.time or "")
+    if choice is None or dates is None or not rows or not rows[0]["additive"]:
+        return
+    span = scorecard.span_of(kpi, choice, *dates)
+    running = windows.cumulative(kpi, rows, span)
+    title = f"{windows.WINDOW_LABELS[choice.kind]}: cumulative"
+    st.vega_lite_chart(
+        charts.cumulative_chart(running, unit=kpi.unit, grain=kpi.grain, title=title),
+        width="stretch",
+        key="cumulative_chart",
+    )
+    explain.table_alternative(
+        title, "cumulative", running, ["period", "actual", "target", "last_year"]
+    )
 
 
 def _partial_note(dataset: Dataset, kpi: KPI) -> None:

@@ -304,7 +304,9 @@ def windowed(dataset: Dataset, kpis: list[KPI], problems: dict[str, str]) -> lis
     shown = tuple(k for k in kpis if k.name not in problems)
     if view.window is None or not shown:
         return None
-    choice = scorecard.WindowChoice(kind=view.window, as_of=view.end, start=view.start)
+    choice = window_choice()
+    if choice is None:
+        return None
     from ui import live_tables
 
     query = (
@@ -320,6 +322,14 @@ def windowed(dataset: Dataset, kpis: list[KPI], problems: dict[str, str]) -> lis
         st.error(markdown_text(err), icon=":material/error:")
         return None
     return scorecard.score_windows(actuals, shown, spans)
+
+
+def window_choice() -> scorecard.WindowChoice | None:
+    """The view's time window (up to the date filter's end), None for the latest period."""
+    view = session.view()
+    if view.window is None:
+        return None
+    return scorecard.WindowChoice(kind=view.window, as_of=view.end, start=view.start)
 
 
 def rows_of(results: list[Record], name: str) -> list[Record]:
