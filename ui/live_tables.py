@@ -144,9 +144,12 @@ def connect_section() -> None:
         named = connections()
         if not named:
             st.caption(
-                "Name a PostgreSQL database in `.streamlit/secrets.toml` as `[connections.NAME]` "
-                'with `url = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"` to use its tables '
-                "here; the database computes the figures."
+                "To use the tables of a PostgreSQL database here, name it in the app's secrets "
+                "file, .streamlit/secrets.toml (the database computes the figures):"
+            )
+            st.code(
+                '[connections.orders_db]\nurl = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"',
+                language="toml",
             )
             return
         name = st.selectbox("Connection", list(named), key="live_connection")
