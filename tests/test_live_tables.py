@@ -121,7 +121,8 @@ def test_without_connections_or_with_a_database_down_the_page_says_so(
     store_path: Path,
 ) -> None:
     at = _app(store_path, {})
-    assert any("[connections.NAME]" in c.body for c in at.caption)
+    assert any(".streamlit/secrets.toml" in c.body for c in at.caption)
+    assert any(c.value.startswith("[connections.") for c in at.code)  # an example to copy
     at = _app(store_path, {"shop": {"url": "postgresql://kpi:s3cret@127.0.0.1:1/none"}})
     errors = [e.body.replace("\u2060", "") for e in at.error]  # no autolink: word joiners
     assert any(
