@@ -26,7 +26,6 @@ February count whole (62,000) and March for 10 of its 31 days (10,000): 72,000.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -167,13 +166,6 @@ def window_target(kpi: KPI, category: str | None, span: Window, *, additive: boo
             return None
         total += found * share
     return total
-
-
-def with_fiscal_year_start(kpis: list[KPI], month: int | None) -> list[KPI]:
-    """The KPIs with another fiscal year start month (None leaves theirs)."""
-    if month is None:
-        return kpis
-    return [dataclasses.replace(k, fiscal_year_start=month) for k in kpis]
 
 
 DATE_PRESETS = {

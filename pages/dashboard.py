@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi_logic import score, targets, versions, windows
+from kpi_logic import projection, score, targets, versions, windows
 from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset, KPISet
@@ -48,6 +48,7 @@ def explore_section(
     items: list[KPI],
     results: list[Record],
     problems: dict[str, str],
+    ahead: dict[str, projection.Projection | None],
 ) -> None:
     """Pick a KPI and explore it (or see why it could not be computed)."""
     st.divider()
@@ -67,7 +68,7 @@ def explore_section(
         return
     kpi = next(k for k in items if k.name == picked)
     notes = session.store().notes(session.cursor(), kpi_set.id, kpi.name)
-    explore.draw(dataset, kpi, kpis.rows_of(results, kpi.name), notes)
+    explore.draw(dataset, kpi, kpis.rows_of(results, kpi.name), notes, ahead.get(kpi.name))
 
 
 shell.page("dashboard", "KPI dashboard")
@@ -96,5 +97,6 @@ if window is not None:
         f"Cards: {windows.WINDOW_LABELS[session.view().window or 'period'].lower()}, against "
         "the window's target and the same days last year."
     )
-cards.grid(items, results, problems, window)
-explore_section(dataset, kpi_set, items, results, problems)
+ahead = kpis.outlooks(items, results, problems)
+cards.grid(items, results, problems, window, ahead)
+explore_section(dataset, kpi_set, items, results, problems, ahead)

@@ -9,7 +9,6 @@ from kpi_logic import charts, projection, score, summary
 from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.text import markdown_text
-from ui import kpis
 
 BADGE_COLORS = {
     score.ON_TARGET: "green",
@@ -152,10 +151,11 @@ def grid(
     items: list[KPI],
     results: list[Record],
     problems: dict[str, str],
-    window: list[Record] | None = None,
+    window: list[Record] | None,
+    ahead: dict[str, projection.Projection | None],
 ) -> None:
     """A card per KPI, ``CARDS_PER_ROW`` to a row; with ``window`` (the view's scorecard) each
-    card judges its KPI over the time window."""
+    card judges its KPI over the time window; ``ahead``: each KPI's projection."""
     facts = summary.card_facts(results)
     for start in range(0, len(items), CARDS_PER_ROW):
         row = st.columns(CARDS_PER_ROW)
@@ -169,5 +169,4 @@ def grid(
                 if rows and problem is None:
                     window_card(start + offset, kpi, rows, fact.sparkline)
                 else:
-                    ahead = None if problem else kpis.outlook(kpi, results)
-                    card(start + offset, kpi, fact, problem, ahead)
+                    card(start + offset, kpi, fact, problem, ahead.get(kpi.name))

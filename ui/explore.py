@@ -17,7 +17,13 @@ from ui.cards import badge
 _SHOWN = ["category", "period", "actual", "target", "attainment", "status"]
 
 
-def draw(dataset: Dataset, kpi: KPI, rows: list[Record], notes: list[Note]) -> None:
+def draw(
+    dataset: Dataset,
+    kpi: KPI,
+    rows: list[Record],
+    notes: list[Note],
+    ahead: projection.Projection | None,
+) -> None:
     """Bullet per category, trend with target, pace, interval and notes, attainment heatmap
     and the contributions to the gap of one KPI."""
     where = f" where {markdown_text(kpi.filter)}" if kpi.filter else ""
@@ -55,7 +61,6 @@ def draw(dataset: Dataset, kpi: KPI, rows: list[Record], notes: list[Note]) -> N
         if not kpi.time:
             st.info("Give this KPI a date column in the sidebar to see its trend.")
         else:
-            ahead = kpis.outlook(kpi, rows)
             chart, pace = kpis.trend(kpi, rows, notes=notes, ahead=ahead)
             st.vega_lite_chart(chart, width="stretch", key="trend_chart")
             _partial_note(dataset, kpi)

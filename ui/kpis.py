@@ -372,6 +372,14 @@ def outlook(kpi: KPI, rows: list[Record]) -> projection.Projection | None:
     return projection.project(kpi, totals)
 
 
+def outlooks(
+    kpis: list[KPI], results: list[Record], problems: dict[str, str]
+) -> dict[str, projection.Projection | None]:
+    """Each computed KPI's projection to its due date, once per run (cards and the trend
+    share them)."""
+    return {k.name: outlook(k, results) for k in kpis if k.name not in problems}
+
+
 def _interval(totals: list[Record], ahead: projection.Projection) -> list[Record]:
     """The band from the last actual before the due period to the due period's interval."""
     known = [
