@@ -162,6 +162,16 @@ def _table(rows: Rows, columns: list[str]) -> pd.DataFrame:
     return data
 
 
+def _period_axis(grain: str, period_format: str) -> alt.Axis:
+    """A time axis with a tick per period at most, labels that would overlap left out."""
+    unit_of_time, step = _TICKS.get(grain, ("day", 1))
+    return alt.Axis(
+        format=period_format,
+        tickCount=alt.TimeIntervalStep(interval=unit_of_time, step=step),
+        labelOverlap=True,
+    )
+
+
 def _value_tooltips(unit: str, category_title: str, period_format: str | None) -> list:
     """Tooltips of a result row: category, period, actual, target, attainment, status."""
     value = number_format(unit)
@@ -343,12 +353,7 @@ def _trend(
     tooltip = _value_tooltips(unit, "Category", period_format)
     if not by_category:
         tooltip = tooltip[1:]
-    unit_of_time, step = _TICKS.get(grain, ("day", 1))
-    axis = alt.Axis(
-        format=period_format,
-        tickCount=alt.TimeIntervalStep(interval=unit_of_time, step=step),
-        labelOverlap=True,
-    )
+    axis = _period_axis(grain, period_format)
     base = alt.Chart(alt.NamedData(name="trend")).encode(
         x=alt.X("period:T", title="Period", axis=axis),
         y=alt.Y(
@@ -511,12 +516,7 @@ def cumulative_chart(
 
 def _cumulative(unit: str, grain: str, title: str) -> alt.LayerChart | alt.FacetChart:
     value, period_format = number_format(unit), PERIOD_FORMATS.get(grain, "%d %b %Y")
-    unit_of_time, step = _TICKS.get(grain, ("day", 1))
-    axis = alt.Axis(
-        format=period_format,
-        tickCount=alt.TimeIntervalStep(interval=unit_of_time, step=step),
-        labelOverlap=True,
-    )
+    axis = _period_axis(grain, period_format)
     tips = [
         alt.Tooltip("period:T", title="Period", format=period_format),
         alt.Tooltip("actual:Q", title="Actual to date", format=value),
