@@ -339,3 +339,75 @@ def _category_rank(column: str) -> int:
         if any(_match(column, w) >= 2 for w in words):
             return rank
     return len(_CATEGORY_RANKS)
+
+
+@dataclass(frozen=True)
+class BuilderDefaults:
+    """What a new KPI's form starts with, from the data (see :func:`builder_defaults`)."""
+
+    column: str | None  # the first number column that is not an identifier
+    ratio: bool  # ``column`` is a rate, price or score: averaged, never summed
+    time: str | None
+    grain: str
+    by: str | None
+    filter_example: str  # a filter over a column the table has
+
+
+def is_identifier(column: str, facts: ColumnFacts) -> bool:
+    """An id-like column (``Row ID``, ``Order ID``, ``Postal Code``, a row number...): named
+    like an id whatever its type, or with id-like values (see the module doc)."""
+    tokens = _tokens(column)
+    named = "#" in column or (tokens and (tokens[-1] in _ID_WORDS or tokens[0] == "id"))
+    return bool(named) or _is_id(column, facts)
+
+
+def builder_defaults(
+    con: duckdb.DuckDBPyConnection, table: str, columns: Mapping[str, str]
+) -> BuilderDefaults:
+    """The KPI form's starting point: the first number column that is not an identifier
+    (averaged when it is a ratio), the date column the rows spread over (else the first
+    date column), a category column with 2 to ``MAX_CATEGORIES`` values (one that splits
+    the measure usefully first) and a filter example naming one of the table's columns and,
+    when there is one, a value it holds."""
+    rows, facts = profile(con, table, columns)
+    ids = [c for c, f in facts.items() if is_identifier(c, f)]
+    numbers = [c for c, f in facts.items() if f.kind in _NUMBERS and c not in ids]
+    column = numbers[0] if numbers else None
+    dates = [c for c, f in facts.items() if f.kind in _DATES]
+    time = (_time_column(facts, rows) if rows else None) or next(iter(dates), None)
+    texts = [
+        c
+        for c, f in facts.items()
+        if f.kind == "text" and c not in ids and 2 <= f.distinct <= MAX_CATEGORIES
+    ]
+    by = (category_column(con, table, facts, ids, column) if rows else None) or next(
+        iter(texts), None
+    )
+    return BuilderDefaults(
+        column=column,
+        ratio=column is not None and _is_ratio(column, facts[column]),
+        time=time,
+        grain=_grain(facts[time].days) if time and rows else "month",
+        by=by,
+        filter_example=_filter_example(con, table, by, column, next(iter(facts), None)),
+    )
+
+
+def _filter_example(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    by: str | None,
+    number: str | None,
+    first: str | None,
+) -> str:
+    """``"Region" <> 'North'`` with a value the category column holds, else a test on a
+    column the table has (``"Amount" > 0``), else nothing."""
+    if by is not None:
+        found = con.execute(f"SELECT min({quote_ident(by)}) FROM {quote_ident(table)}").fetchone()
+        value = found[0] if found else None
+        if isinstance(value, str) and 0 < len(value) <= 40 and value.isprintable():
+            return f"{quote_ident(by)} <> '{value.replace(chr(39), chr(39) * 2)}'"
+        return f"{quote_ident(by)} is not null"
+    if number is not None:
+        return f"{quote_ident(number)} > 0"
+    return "" if first is None else f"{quote_ident(first)} is not null"

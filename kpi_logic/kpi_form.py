@@ -1,4 +1,5 @@
-"""The KPI form's values to a KPI: the rules of the builder, apart from its widgets.
+"""The KPI editor's rules apart from its widgets: values to a checked KPI with an error per
+field, a KPI to values, an empty form from the data's defaults, the preview's value.
 
 >>> columns = {"Order Date": "DATE", "Region": "VARCHAR", "Sales": "DOUBLE"}
 >>> values = FormValues(name=" Sales ", aggregation="sum", column="Sales", time="order date",
@@ -11,14 +12,16 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from kpi_logic import compute, expressions
-from kpi_logic.errors import KPIDefinitionError
+from kpi_logic import compute, expressions, score
+from kpi_logic.column_roles import BuilderDefaults
+from kpi_logic.compute import Record
+from kpi_logic.errors import KPIDefinitionError, KPIExplorerError
 from kpi_logic.ingest_types import logical_type
-from kpi_logic.model import KPI
+from kpi_logic.model import KPI, is_valid_target
 from kpi_logic.sql import quote_ident
 from kpi_logic.targets import headline_target
 
@@ -87,21 +90,132 @@ def form_values(kpi: KPI, columns: Mapping[str, str]) -> FormValues:
     )
 
 
+FIELDS = ("name", "measure", "filter", "time", "by", "target", "form")  # where errors show
+
+
+@dataclass(frozen=True)
+class FormCheck:
+    """The form checked: ``errors`` maps a field of ``FIELDS`` to what to fix there;
+    ``kpi`` is the KPI to save (None while there is an error), ``draft`` the KPI the fields
+    describe whatever its name (None while the measure, filter or columns are wrong), for
+    a preview of its value."""
+
+    kpi: KPI | None
+    draft: KPI | None
+    errors: dict[str, str]
+
+
+def check_form(
+    values: FormValues,
+    columns: Mapping[str, str],
+    base: KPI | None = None,
+    taken: Collection[str] = (),
+) -> FormCheck:
+    """Check each field of ``values`` against the table's columns (column -> DuckDB type)
+    and the names ``taken`` by other KPIs, and say what is wrong field by field.
+
+    >>> check = check_form(FormValues(name="", expression='sum("Sale")'), {"Sales": "DOUBLE"})
+    >>> sorted(check.errors), check.kpi is None
+    (['measure', 'name'], True)
+    """
+    errors = dict(_field_errors(values, columns, taken))
+    draft = None
+    if not errors.keys() & {"measure", "filter", "time", "by", "target"}:
+        try:
+            draft = _build(values, columns, base, values.name.strip() or "Preview")
+        except KPIExplorerError as err:
+            errors["form"] = str(err)
+    kpi = None if errors or draft is None else draft
+    return FormCheck(kpi, None if "form" in errors else draft, errors)
+
+
 def kpi_from_form(values: FormValues, columns: Mapping[str, str], base: KPI | None = None) -> KPI:
     """The KPI the form describes (keeping what the form does not show of ``base``, such as
     per-category targets), checked against the table's columns. Raises a
-    ``KPIExplorerError`` saying what to fix."""
-    if not values.name.strip():
-        raise KPIDefinitionError("Give the KPI a name.")
+    ``KPIExplorerError`` saying what to fix (the first field's problem)."""
+    check = check_form(values, columns, base)
+    if check.kpi is None:
+        raise KPIDefinitionError(next(iter(check.errors.values())))
+    return check.kpi
+
+
+def new_form(defaults: BuilderDefaults, columns: Mapping[str, str]) -> FormValues:
+    """An empty form (no name, target or owner) measuring what the data suggests: the first
+    number column that is not an identifier (summed, or averaged for a ratio), else a count
+    of rows of the first column; its date column and a category column."""
+    aggregation = "count" if defaults.column is None else "avg" if defaults.ratio else "sum"
+    column = defaults.column or next(iter(columns), None)
+    return FormValues(
+        name="",
+        aggregation=aggregation,
+        column=column,
+        time=defaults.time,
+        grain=defaults.grain,
+        by=defaults.by,
+    )
+
+
+def latest_total(records: Sequence[Record]) -> Record | None:
+    """The latest all-categories record with a value among ``compute.aggregate_records``'
+    records (what a KPI's card shows), or None."""
+    totals = [r for r in records if r["category"] is None and not score.is_missing(r["actual"])]
+    return max(
+        totals, key=lambda r: (r["period"] is not None, r["period"] or date.min), default=None
+    )
+
+
+def _field_errors(
+    values: FormValues, columns: Mapping[str, str], taken: Collection[str]
+) -> Iterator[tuple[str, str]]:
+    """(field, problem) for each field that is wrong."""
+    name = values.name.strip()
+    if not name:
+        yield "name", "Give the KPI a name."
+    elif name in taken:
+        yield "name", f'A KPI named "{name}" already exists; pick another name.'
+    names = list(columns)
+    if problem := _measure_error(values, names):
+        yield "measure", problem
+    if values.filter.strip():
+        try:
+            expressions.compile_filter(values.filter.strip(), names)
+        except KPIExplorerError as err:
+            yield "filter", str(err)
+    for field in ("time", "by"):
+        column = getattr(values, field)
+        try:
+            found = expressions.resolve_column(column, names) if column else None
+        except KPIExplorerError as err:
+            yield field, str(err)
+            continue
+        if field == "time" and found and logical_type(columns[found]) not in ("date", "datetime"):
+            yield field, f'"{found}" holds {columns[found]}, not dates.'
+    if values.target is not None and not is_valid_target(values.target):
+        yield "target", "A target is a number, zero or above (not below zero)."
+
+
+def _measure_error(values: FormValues, names: list[str]) -> str | None:
+    """What is wrong with the measure (an expression, or an aggregation of a column)."""
+    if values.expression is None:
+        return "Pick the column to aggregate." if values.column is None else None
+    if not values.expression.strip():
+        return 'Type a measure, e.g. sum("Sales").'
+    try:
+        expressions.compile_measure(values.expression.strip(), names)
+    except KPIExplorerError as err:
+        return str(err)
+    return None
+
+
+def _build(values: FormValues, columns: Mapping[str, str], base: KPI | None, name: str) -> KPI:
+    """The KPI of ``values`` named ``name``, checked by the engine's own checks."""
     if values.expression is not None:
         measure = values.expression.strip()
-    elif values.column is None:
-        raise KPIDefinitionError("Pick the column to aggregate.")
     else:
-        measure = f"{values.aggregation}({quote_ident(values.column)})"
+        measure = f"{values.aggregation}({quote_ident(values.column or '')})"
     kpi = dataclasses.replace(
         base or KPI(name="", measure=""),
-        name=values.name.strip(),
+        name=name,
         measure=measure,
         filter=values.filter.strip() or None,
         time=values.time,

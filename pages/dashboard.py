@@ -9,7 +9,7 @@ from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset, KPISet
 from kpi_logic.text import markdown_text, plain_text
-from ui import cards, explore, filters, kpis, session, shell, sidebar, suggestions
+from ui import cards, explore, filters, kpi_editor, kpis, session, shell, sidebar, suggestions
 
 
 def no_dataset() -> None:
@@ -62,7 +62,7 @@ def explore_section(
     )
     if picked in problems:
         st.error(
-            f"{markdown_text(problems[picked])} Fix it with **Edit** in the sidebar.",
+            f"{markdown_text(problems[picked])} Fix it with **Edit** at the top of the page.",
             icon=":material/error:",
         )
         return
@@ -78,12 +78,13 @@ if dataset is None:
 kpi_set = kpis.current_kpi_set(dataset)
 saved, items = kpis.live_kpis(dataset, kpi_set)
 st.caption(f"{markdown_text(versions.caption(dataset))} · KPI set “{markdown_text(kpi_set.name)}”")
+kpi_editor.draw(dataset, kpi_set, saved)
 if not items:
     sidebar.draw(dataset, kpi_set, saved, items, None)
     suggestions.offer(dataset)
     st.info(
-        "This dataset has no KPI yet. Add one with **Add a KPI** in the sidebar, start from a "
-        "template there, or import a KPI file."
+        "This dataset has no KPI yet. Add one with **Add a KPI** above (or start from a "
+        "template there), or import a KPI file in the sidebar."
     )
     shell.end_page()
 filter_bar(dataset, items)

@@ -1,4 +1,5 @@
-"""The dashboard's sidebar: the dataset picker, the KPI editor and the selected KPI's targets."""
+"""The dashboard's sidebar: the dataset picker, the KPI file and the selected KPI's targets
+(the KPI editor opens from the main area: ``ui/kpi_editor.py``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,6 @@ def draw(
         kpis.dataset_picker(dataset, "dataset_pick")
         columns = kpis.dataset_columns(session.cursor(), dataset.table, dataset.content_hash)
         st.subheader("KPIs")
-        kpi_editor.section(dataset, kpi_set, saved, columns)
+        kpi_editor.file_section(kpi_set, saved, columns)
         if saved and results is not None:
             targets_panel.section(kpi_set, saved, shown, results)
