@@ -330,7 +330,9 @@ def _bands_from_yaml(kpi: str, value: object) -> Bands:
         if key not in _BAND_KEYS:
             raise _fail(kpi, f"unknown bands key {_show(key)} (known: good, warning)")
     # a saved ``good: 1`` loads as 1.0, as written by hand (a slider takes one number type)
-    return Bands(**{k: float(v) if type(v) is int else v for k, v in value.items()})
+    return Bands(
+        **{k: float(v) if type(v) is int and abs(v) < 2**53 else v for k, v in value.items()}
+    )
 
 
 def _plain(value: float) -> float | int:
