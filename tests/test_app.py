@@ -492,6 +492,8 @@ def test_a_template_turns_an_uploaded_export_into_a_kpi(store_path: Path) -> Non
     at.switch_page("pages/dashboard.py")
     rerun(at)
     assert any("no KPI yet" in i.body for i in at.info)
+    at.button(key="open_add").click()  # the editor, opened from the main area
+    rerun(at)
     labels = at.selectbox(key="template_pick").options
     revenue = next(label for label in labels if label.startswith("Revenue"))
     at.selectbox(key="template_pick").select(revenue)
