@@ -348,7 +348,6 @@ class BuilderDefaults:
     column: str | None  # the first number column that is not an identifier
     ratio: bool  # ``column`` is a rate, price or score: averaged, never summed
     time: str | None
-    grain: str
     by: str | None
     filter_example: str  # a filter over a column the table has
 
@@ -387,7 +386,6 @@ def builder_defaults(
         column=column,
         ratio=column is not None and _is_ratio(column, facts[column]),
         time=time,
-        grain=_grain(facts[time].days) if time and rows else "month",
         by=by,
         filter_example=_filter_example(con, table, by, column, next(iter(facts), None)),
     )

@@ -142,7 +142,7 @@ def kpi_from_form(values: FormValues, columns: Mapping[str, str], base: KPI | No
 def new_form(defaults: BuilderDefaults, columns: Mapping[str, str]) -> FormValues:
     """An empty form (no name, target or owner) measuring what the data suggests: the first
     number column that is not an identifier (summed, or averaged for a ratio), else a count
-    of rows of the first column; its date column and a category column."""
+    of rows of the first column; its date column by month and a category column."""
     aggregation = "count" if defaults.column is None else "avg" if defaults.ratio else "sum"
     column = defaults.column or next(iter(columns), None)
     return FormValues(
@@ -150,7 +150,6 @@ def new_form(defaults: BuilderDefaults, columns: Mapping[str, str]) -> FormValue
         aggregation=aggregation,
         column=column,
         time=defaults.time,
-        grain=defaults.grain,
         by=defaults.by,
     )
 

@@ -239,11 +239,13 @@ def test_a_copied_link_opens_the_same_view_in_a_fresh_browser(
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Dashboard").click()
     page.get_by_text("This dataset has no KPI yet").wait_for(timeout=TIMEOUT_MS)
     sidebar = page.locator('[data-testid="stSidebar"]')
-    name = sidebar.get_by_label("Name", exact=True)
+    page.get_by_role("button", name="Add a KPI", exact=True).click()  # opens the editor
+    editor = page.get_by_role("dialog")
+    name = editor.get_by_label("Name", exact=True)
     name.fill("Team amount")
     name.press("Enter")
     wait_for_app(page)
-    sidebar.get_by_role("button", name="Add KPI").click()
+    editor.get_by_role("button", name="Add KPI", exact=True).click()
     page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=TIMEOUT_MS)
     wait_for_app(page)
     exact = sidebar.locator('[data-testid="stNumberInput"]').filter(has_text="Exact").first

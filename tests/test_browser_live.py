@@ -22,16 +22,17 @@ ROWS = [(f"2024-03-{1 + i % 28:02d}", TEAMS[i % 3], 10 + i % 17) for i in range(
 
 
 def _build_kpi(page, name: str) -> str:
-    """Build a KPI with the sidebar (its name; the builder proposes the rest) and return the
+    """Build a KPI with the editor (its name; the editor proposes the rest) and return the
     figure its card shows."""
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Dashboard").click()
     page.get_by_text("This dataset has no KPI yet").wait_for(timeout=TIMEOUT_MS)
-    sidebar = page.locator('[data-testid="stSidebar"]')
-    field = sidebar.get_by_label("Name", exact=True)
+    page.get_by_role("button", name="Add a KPI", exact=True).click()
+    editor = page.get_by_role("dialog")
+    field = editor.get_by_label("Name", exact=True)
     field.fill(name)
     field.press("Enter")
     wait_for_app(page)
-    sidebar.get_by_role("button", name="Add KPI").click()
+    editor.get_by_role("button", name="Add KPI", exact=True).click()
     card = page.locator('[class*="st-key-card_"]').filter(
         has=page.locator('[data-testid="stMetricLabel"]', has_text=name)
     )

@@ -117,11 +117,13 @@ def test_an_app_on_postgres_restarted_on_an_empty_disk_opens_the_old_link(
         page.wait_for_url(re.compile(r"^(?!.*/data\?).*[?&]ds="), timeout=TIMEOUT_MS)
         sidebar = page.locator('[data-testid="stSidebar"]')
         sidebar.get_by_text("Share this view").wait_for(timeout=TIMEOUT_MS)  # and its panel
-        name = sidebar.get_by_label("Name", exact=True)
+        page.get_by_role("button", name="Add a KPI", exact=True).click()
+        editor = page.get_by_role("dialog")
+        name = editor.get_by_label("Name", exact=True)
         name.fill("Team sales")
         name.press("Enter")
         wait_for_app(page)
-        sidebar.get_by_role("button", name="Add KPI").click()
+        editor.get_by_role("button", name="Add KPI", exact=True).click()
         page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=TIMEOUT_MS)
         wait_for_app(page)
         exact = sidebar.locator('[data-testid="stNumberInput"]').filter(has_text="Exact").first

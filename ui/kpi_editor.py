@@ -137,7 +137,8 @@ def _edit(dataset: Dataset, kpi_set: KPISet, saved: list[KPI], columns: dict[str
     current = next(k for k in saved if k.name == name)
     _fill("edit", kpi_form.form_values(current, columns), (kpi_set.id, kpi_set.version, name))
     others = {k.name for k in saved if k.name != current.name}
-    check = _fields("edit", dataset, columns, current, others, "")
+    defaults = _defaults(session.cursor(), dataset.table, dataset.content_hash, columns)
+    check = _fields("edit", dataset, columns, current, others, defaults.filter_example)
     with st.container(horizontal=True):
         if st.button("Save", key="save_kpi", disabled=check.kpi is None, type="primary"):
             edited = check.kpi
