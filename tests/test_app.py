@@ -117,7 +117,6 @@ def test_kpi_created_through_the_widgets_appears_with_its_value(
     at.text_area(key="new_description").input("Units shipped per quarter, all channels.")
     at.number_input(key="new_target").set_value(50_000)
     rerun(at)
-    assert not at.button(key="add_kpi").disabled
     at.button(key="add_kpi").click()
     rerun(at)
     card = next(m for m in at.metric if m.label == "Units sold")
@@ -144,11 +143,17 @@ def test_a_typed_expression_is_checked_as_you_type(store_path: Path) -> None:
     rerun(at)
     at.text_input(key="new_expr").input('sum("Revenu") + (SELECT 1)')
     rerun(at)
-    assert at.button(key="add_kpi").disabled
     assert any("not allowed" in e.body or "Revenu" in e.body for e in at.error)
+    at.button(key="add_kpi").click()  # refused, with the reason under the field kept
+    rerun(at)
+    assert any("Not added yet" in e.body for e in at.error)
+    assert "Bad one" not in [m.label for m in at.metric]
     at.text_input(key="new_expr").input('sum("revenue ") / count(*)')
     rerun(at)
-    assert not at.button(key="add_kpi").disabled
+    assert not at.error
+    at.button(key="add_kpi").click()
+    rerun(at)
+    assert "Bad one" in [m.label for m in at.metric]
 
 
 def test_moving_a_target_slider_rescores_cards_and_charts(

@@ -103,7 +103,11 @@ def test_the_form_starts_empty_after_add_and_a_new_name_alone_copies_nothing(
     assert at.text_input(key="new_filter").value == ""
     assert at.number_input(key="new_target").value is None
     assert {k: at.session_state[k] for k in fresh} == fresh
-    assert at.button(key="add_kpi").disabled  # no name yet
+    at.button(key="add_kpi").click()  # no name yet: nothing is added
+    rerun(at)
+    assert any(e.body.startswith("Not added yet") for e in at.error)
+    assert message_under(at, "new_name") == ("caption", "Give the KPI a name.")
+    assert len(saved_kpis()) == 11
     at.text_input(key="new_name").input("Second")
     rerun(at)
     at.button(key="add_kpi").click()
@@ -111,7 +115,8 @@ def test_the_form_starts_empty_after_add_and_a_new_name_alone_copies_nothing(
     second = next(k for k in saved_kpis() if k.name == "Second")
     assert second.measure == 'sum("Revenue")'
     assert (second.by, second.filter, second.owner, second.unit) == ("Region", None, "", "number")
-    assert second.target.total is None and second.target.default is None
+    assert second.target.total is None
+    assert second.target.default is None
     units = next(k for k in saved_kpis() if k.name == "Units sold")
     assert (units.measure, units.owner, units.target.total) == ('sum("Units")', "Ops lead", 50_000)
 
@@ -134,11 +139,11 @@ def test_each_problem_is_shown_under_its_field_in_its_group(store_path: Path) ->
     }
     for key, words in expected.items():
         found = message_under(at, key)
-        assert found is not None and found[0] == "error", (key, found)
+        assert found is not None, key
+        assert found[0] == "error", (key, found)
         assert words in found[1], (key, found)
     assert group_of(at, "new_expr") == group_of(at, "new_filter") == "new_group_measure"
     assert group_of(at, "new_target") == "new_group_target"
-    assert at.button(key="add_kpi").disabled
     # each fixed field loses its message; the others keep theirs
     at.text_input(key="new_expr").input('sum("Revenue") / count(*)')
     at.text_input(key="new_name").input("Revenue per row")
@@ -150,7 +155,9 @@ def test_each_problem_is_shown_under_its_field_in_its_group(store_path: Path) ->
     at.number_input(key="new_target").set_value(500.0)
     rerun(at)
     assert not at.error
-    assert not at.button(key="add_kpi").disabled
+    at.button(key="add_kpi").click()
+    rerun(at)
+    assert "Revenue per row" in [m.label for m in at.metric]
 
 
 def messy_orders(rows: int = 600) -> tuple[bytes, pd.DataFrame]:
@@ -175,7 +182,7 @@ def messy_orders(rows: int = 600) -> tuple[bytes, pd.DataFrame]:
     frame = pd.DataFrame(records)
     lines = ["Row ID,Postal Code,Order Date,Customer,Segment,Sales"]
     lines += [
-        f'{r["Row ID"]},{r["Postal Code"]},{r["Order Date"].month}/{r["Order Date"].day}/'
+        f"{r['Row ID']},{r['Postal Code']},{r['Order Date'].month}/{r['Order Date'].day}/"
         f'{r["Order Date"].year},{r["Customer"]},{r["Segment"]},"${r["Sales"]:,.2f}"'
         for r in records
     ]

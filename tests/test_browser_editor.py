@@ -5,6 +5,7 @@ temporary folder (its path is in every assertion message)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ LAYOUT_JS = """() => {
 WIDGETS = ["stTextInput", "stSelectbox", "stNumberInput", "stDateInput", "stTextArea", "stRadio"]
 DIALOG_FIELDS_JS = """() => {
     const dialog = document.querySelector('[role="dialog"]');
-    const selector = %s.map(id => `[data-testid="${id}"]`).join(', ');
+    const selector = WIDGETS.map(id => `[data-testid="${id}"]`).join(', ');
     const fields = [...dialog.querySelectorAll(selector)]
         .filter(f => f.getBoundingClientRect().width > 0);
     return {
@@ -44,7 +45,7 @@ DIALOG_FIELDS_JS = """() => {
             return {label: f.innerText.split('\\n')[0], x: r.x, right: r.right, w: r.width}; }),
         innerWidth: window.innerWidth,
     };
-}""" % WIDGETS
+}""".replace("WIDGETS", json.dumps(WIDGETS))
 
 
 def rows_of(cards: list[dict]) -> list[list[dict]]:
@@ -82,10 +83,8 @@ def check_editor_fits(page, shot: Path) -> None:
     page.screenshot(path=str(shot))
     facts = page.evaluate(DIALOG_FIELDS_JS)
     width = facts["innerWidth"]
-    assert facts["dialog"]["x"] >= 0 and facts["dialog"]["x"] + facts["dialog"]["w"] <= width, (
-        facts["dialog"],
-        str(shot),
-    )
+    assert facts["dialog"]["x"] >= 0, (facts["dialog"], str(shot))
+    assert facts["dialog"]["x"] + facts["dialog"]["w"] <= width, (facts["dialog"], str(shot))
     assert len(facts["fields"]) >= 8, (facts["fields"], str(shot))
     outside = [f for f in facts["fields"] if f["x"] < 0 or f["right"] > width + 0.5]
     assert outside == [], (outside, str(shot))
@@ -106,7 +105,8 @@ def test_on_a_phone_cards_stack_charts_fit_and_the_editor_adds_a_kpi(
     assert all(c["w"] >= 0.8 * PHONE["width"] - 40 for c in facts["cards"]), str(shot)
     assert facts["charts"], str(shot)
     for chart in facts["charts"]:  # as wide as the screen allows, never wider
-        assert chart["x"] >= 0 and chart["x"] + chart["w"] <= PHONE["width"], (chart, str(shot))
+        assert chart["x"] >= 0, (chart, str(shot))
+        assert chart["x"] + chart["w"] <= PHONE["width"], (chart, str(shot))
         assert chart["w"] >= 0.75 * PHONE["width"], (chart, str(shot))
 
     dialog = open_editor(page, "Add a KPI")

@@ -33,6 +33,7 @@ AGGREGATIONS = tuple(MEASURE_FUNCTIONS)
 NONE_OPTION = "(none)"
 MODES = ("Column", "Expression")
 OPEN_ADD, OPEN_EDIT = "open_add_kpi", "open_edit_kpi"  # session keys: the dialog is open
+NOT_YET = "Not {} yet: fix the fields marked above."
 _FILLED = "{}_filled_from"  # session key: what the fields of a prefix were filled from
 
 
@@ -100,13 +101,15 @@ def _add(dataset: Dataset, kpi_set: KPISet, saved: list[KPI], columns: dict[str,
     defaults = _defaults(session.cursor(), dataset.table, dataset.content_hash, columns)
     _fill("new", kpi_form.new_form(defaults, columns), (dataset.table, dataset.content_hash))
     check = _fields("new", dataset, columns, None, taken, defaults.filter_example)
-    if st.button("Add KPI", type="primary", key="add_kpi", disabled=check.kpi is None):
-        new = check.kpi
-        if new is not None and kpis.save_kpis(kpi_set, [*saved, new], f"Added KPI {new.name}"):
-            _forget("new")
-            _close()
-            session.set_view(kpi=new.name)
-            st.rerun()
+    # never disabled: a click that also ends typing in a field must reach the app
+    clicked, new = st.button("Add KPI", type="primary", key="add_kpi"), check.kpi
+    if clicked and new is None:
+        st.error(NOT_YET.format("added"), icon=":material/error:")
+    elif clicked and new and kpis.save_kpis(kpi_set, [*saved, new], f"Added KPI {new.name}"):
+        _forget("new")
+        _close()
+        session.set_view(kpi=new.name)
+        st.rerun()
 
 
 def _templates_picker(dataset: Dataset, kpi_set: KPISet, saved: list[KPI], taken: set[str]) -> None:
@@ -140,26 +143,33 @@ def _edit(dataset: Dataset, kpi_set: KPISet, saved: list[KPI], columns: dict[str
     defaults = _defaults(session.cursor(), dataset.table, dataset.content_hash, columns)
     check = _fields("edit", dataset, columns, current, others, defaults.filter_example)
     with st.container(horizontal=True):
-        if st.button("Save", key="save_kpi", disabled=check.kpi is None, type="primary"):
-            edited = check.kpi
-            if edited is not None and kpis.save_kpis(
-                kpi_set,
-                [edited if k.name == current.name else k for k in saved],
-                f"Edited KPI {current.name}",
-            ):
-                _close()
-                session.set_view(kpi=edited.name)
-                st.rerun()
-        if st.button("Duplicate", key="copy_kpi"):
-            copy_name = _free_name(f"{current.name} (copy)", {k.name for k in saved})
-            duplicate = dataclasses.replace(current, name=copy_name)
-            if kpis.save_kpis(
-                kpi_set, [*saved, duplicate], f"Duplicated KPI {current.name} as {copy_name}"
-            ):
-                _close()
-                session.set_view(kpi=copy_name)
-                st.rerun()
+        save = st.button("Save", key="save_kpi", type="primary")
+        copy = st.button("Duplicate", key="copy_kpi")
         layout.action_button("Delete", "delete_kpi", _delete_and_close, kpi_set.id, current.name)
+    edited = check.kpi
+    if save and edited is None:
+        st.error(NOT_YET.format("saved"), icon=":material/error:")
+    elif (
+        save
+        and edited
+        and kpis.save_kpis(
+            kpi_set,
+            [edited if k.name == current.name else k for k in saved],
+            f"Edited KPI {current.name}",
+        )
+    ):
+        _close()
+        session.set_view(kpi=edited.name)
+        st.rerun()
+    if copy:
+        copy_name = _free_name(f"{current.name} (copy)", {k.name for k in saved})
+        duplicate = dataclasses.replace(current, name=copy_name)
+        if kpis.save_kpis(
+            kpi_set, [*saved, duplicate], f"Duplicated KPI {current.name} as {copy_name}"
+        ):
+            _close()
+            session.set_view(kpi=copy_name)
+            st.rerun()
 
 
 def _fill(prefix: str, values: kpi_form.FormValues, source: tuple) -> None:
