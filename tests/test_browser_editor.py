@@ -25,11 +25,12 @@ LAYOUT_JS = """() => {
     const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
         .map(box).filter(b => b.w > 0);
     const sidebar = document.querySelector('[data-testid="stSidebar"]');
+    const side = sidebar ? sidebar.getBoundingClientRect() : {right: 0, width: 0};
     return {
         cards, charts,
         scrollWidth: document.documentElement.scrollWidth,
         innerWidth: window.innerWidth,
-        sidebarShown: sidebar ? sidebar.getAttribute('aria-expanded') === 'true' : false,
+        sidebarOnScreen: side.width > 0 && side.right > 0,  // drawn over or beside the page
     };
 }"""
 
@@ -97,7 +98,7 @@ def test_on_a_phone_cards_stack_charts_fit_and_the_editor_adds_a_kpi(
     shot = tmp_path / "phone-dashboard.png"
     page.screenshot(path=str(shot), full_page=True)
     facts = page.evaluate(LAYOUT_JS)
-    assert not facts["sidebarShown"], f"the sidebar covers the page: {shot}"
+    assert not facts["sidebarOnScreen"], f"the sidebar covers the page: {shot}"
     assert facts["scrollWidth"] <= facts["innerWidth"], (facts["scrollWidth"], str(shot))
     rows = rows_of(facts["cards"])
     assert len(facts["cards"]) == 10, str(shot)
@@ -136,6 +137,7 @@ def test_on_a_laptop_cards_share_rows_and_the_editor_opens_prefilled(
     page.screenshot(path=str(shot), full_page=True)
     facts = page.evaluate(LAYOUT_JS)
     assert facts["scrollWidth"] <= facts["innerWidth"], (facts["scrollWidth"], str(shot))
+    assert facts["sidebarOnScreen"], f"the sidebar is open beside the page: {shot}"
     rows = rows_of(facts["cards"])
     assert len(facts["cards"]) == 10, str(shot)
     assert max(len(r) for r in rows) >= 3, (rows, str(shot))  # several cards per row
