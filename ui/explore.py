@@ -33,7 +33,7 @@ def draw(
     with left:
         periods = [r["period"] for r in cells if not score.is_missing(r["actual"])]  # with data
         if not kpi.by or not periods:
-            st.info("Give this KPI a category column with **Edit** at the top to compare them.")
+            st.info("Give this KPI a category column (**Edit**, at the top) to compare categories.")
         else:
             latest = max(periods) if kpi.time else None
             period_rows = [r for r in cells if r["period"] == latest] if kpi.time else cells
@@ -59,7 +59,7 @@ def draw(
             explain.table_alternative("actual against target", "bullet", period_rows, _SHOWN)
     with right:
         if not kpi.time:
-            st.info("Give this KPI a date column with **Edit** at the top to see its trend.")
+            st.info("Give this KPI a date column (**Edit**, at the top) to see its trend.")
         else:
             chart, pace = kpis.trend(kpi, rows, notes=notes, ahead=ahead)
             st.vega_lite_chart(chart, width="stretch", key="trend_chart")
