@@ -1,13 +1,13 @@
 """Any time window's actual from per-day parts, without a query, for the measures whose value
 over a window follows from its days' values: a sum or a count (the days' values added), a
-minimum or maximum (the days' smallest or largest), and a ratio of two sums or counts
-(``avg(x)`` is ``sum(x) / count(x)``), each side added up over the window before dividing,
-never an average of daily ratios.
+minimum or maximum (the days' smallest or largest), sums and counts joined by ``+`` and
+``-``, and a ratio of two such (``avg(x)`` is ``sum(x) / count(x)``), each aggregate added up
+over the window before they are combined (never an average of daily ratios).
 
 The per-day parts are one aggregate (day grain, by category, the KPIs' own filters) that the
 app computes once per dataset and category filter (:func:`daily_parts`) and keeps, so that
-switching the window costs no query. Every other measure (a distinct count, a median, a sum
-of several aggregates) over a new window is a query (:func:`kpi_logic.scorecard.window_actuals`).
+switching the window costs no query. Every other measure (a distinct count, a median, a
+product) over a new window is a query (:func:`kpi_logic.scorecard.window_actuals`).
 """
 
 from __future__ import annotations
@@ -19,23 +19,25 @@ from datetime import date
 
 from kpi_logic import compute, expressions
 from kpi_logic.compute import Record
-from kpi_logic.expressions.parts import ratio_parts
+from kpi_logic.expressions.parts import linear_terms, ratio_parts
 from kpi_logic.model import KPI
 from kpi_logic.windows import Window
 
 ROWS = "count(*)"  # a part of every KPI: which categories have rows in a window
-_SUMMED = ("sum", "count")
-_COMBINE: dict[str, Callable[[list[float]], float]] = {"sum": sum, "min": min, "max": max}
+Terms = tuple[tuple[int, str], ...]  # signed one-aggregate measures added up
+_EXTREMES: dict[str, Callable[[list[float]], float]] = {"min": min, "max": max}
 
 
 @dataclass(frozen=True)
 class Recipe:
     """How a KPI's window value follows from per-day values: ``combine`` (``sum``, ``min``,
-    ``max`` or ``ratio``) over the parts named in ``parts`` (one, or numerator and
-    denominator), and the part counting the KPI's rows."""
+    ``max`` or ``ratio``) of the signed parts in ``numerator`` (over those in ``denominator``
+    for a ratio), each part named by its per-day aggregate; ``rows`` names the part counting
+    the KPI's rows."""
 
     combine: str
-    parts: tuple[str, ...]
+    numerator: Terms
+    denominator: Terms
     rows: str
     additive: bool
 
@@ -52,25 +54,26 @@ class DailyParts:
     days: dict[tuple[str, str | None], Days] = field(default_factory=dict)
 
 
-def recipe_of(kpi: KPI, columns: Sequence[str]) -> tuple[str, tuple[str, ...]] | None:
-    """``(combine, part measures)`` of a KPI whose window value follows from per-day values,
-    None for any other measure.
+def recipe_of(kpi: KPI, columns: Sequence[str]) -> tuple[str, Terms, Terms] | None:
+    """``(combine, numerator terms, denominator terms)`` of a KPI whose window value follows
+    from per-day values, None for any other measure.
 
-    >>> recipe_of(KPI("Margin", 'sum("p") / sum("s")'), ["p", "s"])
-    ('ratio', ('sum("p")', 'sum("s")'))
+    >>> recipe_of(KPI("Margin", '(sum("s") - sum("c")) / sum("s")'), ["s", "c"])
+    ('ratio', ((1, 'sum("s")'), (-1, 'sum("c")')), ((1, 'sum("s")'),))
     """
     simple = expressions.aggregate_of(kpi.measure, columns)
-    if simple and simple[0] in _SUMMED:
-        return "sum", (kpi.measure,)
-    if simple and simple[0] in _COMBINE:
-        return simple[0], (kpi.measure,)
+    if simple and simple[0] in _EXTREMES:
+        return simple[0], ((1, kpi.measure),), ()
+    terms = linear_terms(kpi.measure, columns)
+    if terms is not None:
+        return "sum", tuple(terms), ()
     ratio = ratio_parts(kpi.measure, columns)
     if ratio is None:
         return None
-    sides = [expressions.aggregate_of(side, columns) for side in ratio]
-    if all(side and side[0] in _SUMMED for side in sides):
-        return "ratio", ratio
-    return None
+    top, bottom = (linear_terms(side, columns) for side in ratio)
+    if top is None or bottom is None:
+        return None
+    return "ratio", tuple(top), tuple(bottom)
 
 
 def daily_parts(
@@ -96,10 +99,11 @@ def daily_parts(
     for kpi in kpis:
         found = recipe_of(kpi, names)
         if found is not None:
-            combine, measures = found
+            combine, top, bottom = found
             recipes[kpi.name] = Recipe(
                 combine,
-                tuple(part(kpi, m) for m in measures),
+                tuple((sign, part(kpi, m)) for sign, m in top),
+                tuple((sign, part(kpi, m)) for sign, m in bottom),
                 part(kpi, ROWS),
                 compute.is_additive(kpi.measure, names),
             )
@@ -116,20 +120,27 @@ def window_records(daily: DailyParts, kpi: KPI, span: Window | None) -> list[Rec
     then one per category with rows in the window."""
     recipe = daily.recipes[kpi.name]
     categories = sorted(
-        (c for name, c in daily.days if name == recipe.rows), key=lambda c: (c is not None, c or "")
+        (c for name, c in daily.days if name == recipe.rows),
+        key=lambda c: (c is not None, c or ""),
     )
+    combine = _EXTREMES.get(recipe.combine, sum)
     found: list[Record] = []
     for category in categories:
         rows, last = _over(daily.days[recipe.rows, category], span, sum)
         if not rows > 0:
             continue
-        values = [
-            _over(daily.days.get((p, category), []), span, _pick(recipe))[0] for p in recipe.parts
-        ]
+
+        def side(terms: Terms, category: str | None = category) -> float:
+            """The terms over the window added up: missing when any term is (as in SQL)."""
+            return sum(
+                sign * _over(daily.days.get((name, category), []), span, combine)[0]
+                for sign, name in terms
+            )
+
+        actual = side(recipe.numerator)
         if recipe.combine == "ratio":
-            actual = values[0] / values[1] if values[1] else math.nan
-        else:
-            actual = values[0]
+            denominator = side(recipe.denominator)
+            actual = actual / denominator if denominator else math.nan
         found.append(
             {
                 "kpi": kpi.name,
@@ -141,10 +152,6 @@ def window_records(daily: DailyParts, kpi: KPI, span: Window | None) -> list[Rec
             }
         )
     return found
-
-
-def _pick(recipe: Recipe) -> Callable[[list[float]], float]:
-    return _COMBINE["sum" if recipe.combine == "ratio" else recipe.combine]
 
 
 def _over(

@@ -315,6 +315,8 @@ kpis:
   - {name: Biggest order, measure: max("Sales"), time: Day, by: Region}
   - {name: Smallest order, measure: min("Sales"), time: Day}
   - {name: Returns, measure: count(*), filter: '"Returned" = 1', time: Day, by: Region}
+  - {name: Cost, measure: sum("Sales") - sum("Profit"), time: Day, by: Region}
+  - {name: Cost share, measure: (sum("Sales") - sum("Profit")) / sum("Sales"), time: Day}
 """
 
 PANDAS_MEASURES = {
@@ -324,6 +326,8 @@ PANDAS_MEASURES = {
     "Biggest order": lambda g: g["Sales"].max(),
     "Smallest order": lambda g: g["Sales"].min(),
     "Returns": lambda g: float((g["Returned"] == 1).sum()),
+    "Cost": lambda g: g["Sales"].sum() - g["Profit"].sum(),
+    "Cost share": lambda g: (g["Sales"].sum() - g["Profit"].sum()) / g["Sales"].sum(),
 }
 
 
@@ -332,8 +336,9 @@ def test_windows_of_sums_ratios_min_max_come_from_the_daily_parts(
     data_file: Path, orders, kind: str
 ) -> None:
     """Once the per-day parts are computed, every window's actuals (and last year's) of
-    sums, counts, their ratios, min and max come without touching the data: the connection
-    is closed, and the figures equal pandas over the window's rows."""
+    sums, counts, sums and differences of them, their ratios, min and max come without
+    touching the data: the connection is closed, and the figures equal pandas over the
+    window's rows."""
     kpis = kpis_from_yaml(DERIVED)
     connection = sandboxed_connection(allowed_dirs=[data_file.parent])
     load_file(connection, data_file, "orders")

@@ -309,25 +309,28 @@ def _window_actuals(
     categories: tuple[tuple[str, tuple[str, ...]], ...],
     choice: scorecard.WindowChoice,
     _kpis: tuple[KPI, ...],
-) -> tuple[dict[str, scorecard.Window | None], list[Record]]:
+) -> tuple[dict[str, scorecard.Window | None], list[Record], str | None]:
     """Each KPI's window and its actuals there and a year earlier: from the per-day parts,
     a query only for the other measures (distinct counts, medians); cached by table, content
-    hash, definitions (and fiscal year start), filters and window. Shared: read only."""
+    hash, definitions (and fiscal year start), filters and window. When that query fails, the
+    KPIs from the per-day parts still come, with the query's problem. Shared: read only."""
     from ui import live_tables
 
     dates, daily = _window_basis(_cur, table, revision, definitions, categories, _kpis)
     spans = scorecard.windows_of(_kpis, choice, dates)
     con, source, engine = live_tables.source(_cur, table)
-    found = scorecard.window_actuals(
-        con,
-        source,
-        _kpis,
-        spans,
-        categories={column: list(values) for column, values in categories} or None,
-        engine=engine,
-        daily=daily,
-    )
-    return spans, found
+    picked = {column: list(values) for column, values in categories} or None
+    try:
+        found = scorecard.window_actuals(
+            con, source, _kpis, spans, categories=picked, engine=engine, daily=daily
+        )
+    except (KPIDefinitionError, DataReadError, duckdb.Error) as err:
+        derived = [k for k in _kpis if k.name in daily.recipes]
+        found = scorecard.window_actuals(None, source, derived, spans, daily=daily)
+        failed = ", ".join(f"“{k.name}”" for k in _kpis if k not in derived)
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return spans, found, f"{failed} could not be computed over the window ({reason})"
+    return spans, found, None
 
 
 def windowed(dataset: Dataset, kpis: list[KPI], problems: dict[str, str]) -> list[Record] | None:
@@ -352,10 +355,15 @@ def windowed(dataset: Dataset, kpis: list[KPI], problems: dict[str, str]) -> lis
         choice,
     )
     try:
-        spans, actuals = _window_actuals(session.cursor(), *query, shown)
+        spans, actuals, problem = _window_actuals(session.cursor(), *query, shown)
     except KPIExplorerError as err:
         st.error(markdown_text(err), icon=":material/error:")
         return None
+    if problem is not None:
+        st.warning(
+            f"{markdown_text(problem)}: shown for the latest period, not the window.",
+            icon=":material/warning:",
+        )
     return scorecard.score_windows(actuals, shown, spans)
 
 
