@@ -153,7 +153,7 @@ def daily_parts(
     def aggregate(parts: list[KPI]) -> list[Record]:
         return _over(con, table, parts, None, categories, engine)
 
-    return window_parts.daily_parts(kpis, _columns(con, table, engine), aggregate)
+    return window_parts.day_parts(kpis, _columns(con, table, engine), aggregate)
 
 
 def _derived_or_over(

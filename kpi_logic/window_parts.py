@@ -5,7 +5,7 @@ minimum or maximum (the days' smallest or largest), sums and counts joined by ``
 over the window before they are combined (never an average of daily ratios).
 
 The per-day parts are one aggregate (day grain, by category, the KPIs' own filters) that the
-app computes once per dataset and category filter (:func:`daily_parts`) and keeps, so that
+app computes once per dataset and category filter (:func:`day_parts`) and keeps, so that
 switching the window costs no query. Every other measure (a distinct count, a median, a
 product) over a new window is a query (:func:`kpi_logic.scorecard.window_actuals`).
 """
@@ -76,7 +76,7 @@ def recipe_of(kpi: KPI, columns: Sequence[str]) -> tuple[str, Terms, Terms] | No
     return "ratio", tuple(top), tuple(bottom)
 
 
-def daily_parts(
+def day_parts(
     kpis: Sequence[KPI],
     columns: Mapping[str, str],
     aggregate: Callable[[list[KPI]], list[Record]],
