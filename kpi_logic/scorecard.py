@@ -16,6 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import duckdb
 
@@ -231,20 +232,15 @@ def score_windows(
     the all-categories row of an additive KPI with ``by``). Pure Python: a target move costs
     no query."""
     by_name = {kpi.name: kpi for kpi in kpis}
-    allocated: dict[str, float] = {}
-    for record in actuals:
-        kpi = by_name[record["kpi"]]
-        if kpi.by and record["category"] is not None and record["additive"]:
-            found = _target(kpi, record, spans[kpi.name])
-            allocated[kpi.name] = allocated.get(kpi.name, 0.0) + (
-                math.nan if found is None else found
-            )
+    allocated = score.allocated_targets(
+        actuals, by_name, lambda kpi, record: _target(kpi, record, spans[kpi.name])
+    )
     scored = []
     for record in actuals:
         kpi, span = by_name[record["kpi"]], spans[record["kpi"]]
         parts = math.nan
-        if kpi.by and record["category"] is None and record["additive"]:
-            parts = allocated.get(kpi.name, math.nan)
+        if record["category"] is None:
+            parts = allocated.get((kpi.name, record["period"]), math.nan)
         found = _target(kpi, record, span)
         target = parts if math.isnan(found) else found
         actual = float(record["actual"])
@@ -267,7 +263,7 @@ def score_windows(
     return scored
 
 
-def _target(kpi: KPI, record: Record, span: Window | None) -> float:
+def _target(kpi: KPI, record: Mapping[str, Any], span: Window | None) -> float:
     """The record's window target, NaN when there is none."""
     additive = bool(record["additive"])
     if span is None:
