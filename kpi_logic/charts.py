@@ -110,10 +110,10 @@ def _status_shape(statuses: tuple[str, ...]) -> alt.Shape:
     return alt.Shape("status:N", scale=scale, title="Status")
 
 
-_TEXTS = ("actual", "target", "value", "low", "high", "last_year")  # shown in the unit
+_TEXTS = ("actual", "target", "value", "low", "high", "last_year", "contribution", "rate", "mix")
 
 
-def _with_texts(data: pd.DataFrame, unit: str, currency: str) -> pd.DataFrame:
+def with_texts(data: pd.DataFrame, unit: str, currency: str) -> pd.DataFrame:
     """``data`` with ``<column>_text``: each value column as the tooltips show it (in the
     unit, thousands separated, ``—`` where missing: Vega-Lite would write ``null``)."""
     for column in _TEXTS:
@@ -124,7 +124,7 @@ def _with_texts(data: pd.DataFrame, unit: str, currency: str) -> pd.DataFrame:
     return data
 
 
-def _axis(unit: str, currency: str, **options: Any) -> alt.Axis:
+def value_axis(unit: str, currency: str, **options: Any) -> alt.Axis:
     """A value axis in the unit; a currency's labels start with the KPI set's symbol."""
     if unit != "currency":
         return alt.Axis(format=number_format(unit), **options)
@@ -250,7 +250,7 @@ def bullet_chart(
     """
     columns = ["category", "period", "actual", "target", "attainment", "status"]
     data = with_symbols(_bands(_table(rows, columns), direction, good, warning))
-    data = _with_texts(data, unit, currency)
+    data = with_texts(data, unit, currency)
     data["label"] = [
         f"{symbol} {formats.format_value(actual, unit, currency=currency)}".strip()
         for symbol, actual in zip(data["symbol"], data["actual"], strict=True)
@@ -292,7 +292,7 @@ def _bullet(
     actual = (
         base.mark_bar(height=alt.RelativeBandSize(0.45))
         .encode(
-            x=alt.X("actual:Q", title="Actual", axis=_axis(unit, currency)),
+            x=alt.X("actual:Q", title="Actual", axis=value_axis(unit, currency)),
             color=_status_color(statuses),
             opacity=alt.when(pick).then(alt.value(1.0)).otherwise(alt.value(0.45)),
         )
@@ -332,7 +332,7 @@ def trend_chart(
     ``category`` in ``series`` there is a line per category, coloured by category.
     """
     data = _table(series, ["category", "period", "actual", "target", "attainment", "status"])
-    data = _with_texts(data[data["period"].notna()].reset_index(drop=True), unit, currency)
+    data = with_texts(data[data["period"].notna()].reset_index(drop=True), unit, currency)
     by_category = "category" in data and data["category"].nunique() > 1
     if by_category:
         data["category"] = data["category"].fillna("All")  # the all-categories row
@@ -347,7 +347,7 @@ def trend_chart(
         datasets["notes"] = _table(notes, ["date", "note", "author"])
     for name in ("targets", "projection", "interval"):
         if name in datasets:
-            datasets[name] = _with_texts(datasets[name], unit, currency)
+            datasets[name] = with_texts(datasets[name], unit, currency)
     layers = tuple(name in datasets for name in ("targets", "projection", "interval", "notes"))
     drawn = () if by_category else statuses_drawn(data)
     options = (*layers, unit, currency, drawn, grain, plain_text(title))
@@ -376,7 +376,7 @@ def _trend(
         y=alt.Y(
             "actual:Q",
             title="Actual",
-            axis=_axis(unit, currency),
+            axis=value_axis(unit, currency),
             scale=alt.Scale(zero=False),
         ),
         tooltip=tooltip,
@@ -477,7 +477,7 @@ def heatmap(
     left out (every period stays in the tooltip and the table).
     """
     data = _table(rows, ["category", "period", "actual", "target", "attainment", "status"])
-    data = _with_texts(data, unit, currency)
+    data = with_texts(data, unit, currency)
     narrow = data["period"].nunique() > _HEATMAP_LABELS_UP_TO
     data["label"] = [
         (score.STATUS_SYMBOLS.get(str(s), "") + ("" if narrow else f" {a:.0%}"))
@@ -538,7 +538,7 @@ def cumulative_chart(
     year faint."""
     data = _table(rows, ["period", "actual", "target", "last_year"])
     data["last_year"] = data["last_year"].astype("float64")
-    data = _with_texts(data, unit, currency)
+    data = with_texts(data, unit, currency)
     options = (unit, currency, grain, plain_text(title))
     return _spec(_cumulative, {"cumulative": data}, *options)
 
@@ -558,7 +558,7 @@ def _cumulative(
         x=alt.X("period:T", title="Period", axis=axis), tooltip=tips
     )
     last_year = base.mark_line(color=TARGET_COLOR, opacity=0.35, strokeWidth=1.5).encode(
-        y=alt.Y("last_year:Q", title="To date", axis=_axis(unit, currency))
+        y=alt.Y("last_year:Q", title="To date", axis=value_axis(unit, currency))
     )
     target = base.mark_line(color=TARGET_COLOR, strokeDash=[6, 4]).encode(y=alt.Y("target:Q"))
     actual = base.mark_line(color=ACTUAL_COLOR, point=True).encode(y=alt.Y("actual:Q"))
