@@ -15,7 +15,10 @@ from __future__ import annotations
 import locale
 import math
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MISSING = "—"  # what a missing value reads as, everywhere
 MAX_CURRENCY_CHARS = 4  # "$", "€", "CHF", "R$"...
@@ -175,3 +178,17 @@ def slider_scale(anchor: float | None, value: float | None, unit: str) -> Slider
     if value is not None and math.isfinite(value):
         low, high = min(low, math.floor(value / step) * step), max(high, value)
     return SliderScale(float(round(max(low, 0.0), 12)), float(round(high, 12)), step)
+
+
+def dates_as_days(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each datetime column whose values all fall at midnight as plain dates
+    (shown ``2016-11-08``, not ``2016-11-08 00:00:00``); other columns as they are."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype.kind != "M" or getattr(values.dt, "tz", None) is not None:
+            continue
+        known = values.dropna()
+        if (known == known.dt.normalize()).all():
+            out[column] = [None if v is None or v != v else v.date() for v in values]
+    return out
