@@ -125,7 +125,8 @@ def test_a_percent_sign_as_a_symbol_cannot_break_a_printf_format() -> None:
 @pytest.mark.parametrize("target", [50_000.0, 4_000_000.0, 0.15, 12.0, 873_421.0])
 def test_a_slider_is_tied_to_the_targets_magnitude(target: float) -> None:
     scale = formats.slider_scale(target, target, "currency")
-    assert scale.low <= target * 0.5 + scale.step and scale.high >= target * 1.5 - scale.step
+    assert scale.low <= target * 0.5 + scale.step
+    assert scale.high >= target * 1.5 - scale.step
     assert scale.low <= target <= scale.high
     positions = (scale.high - scale.low) / scale.step
     assert 50 <= positions <= 250
@@ -142,7 +143,8 @@ def test_fifty_thousand_moves_in_steps_of_five_hundred() -> None:
 
 def test_a_slider_widens_to_hold_the_current_value() -> None:
     scale = formats.slider_scale(50_000, 180_000, "number")
-    assert scale.high >= 180_000 and scale.low == 25_000
+    assert scale.high >= 180_000
+    assert scale.low == 25_000
     scale = formats.slider_scale(50_000, 3_000, "number")
     assert scale.low <= 3_000
 
