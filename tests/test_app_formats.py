@@ -36,6 +36,10 @@ kpis:
     grain: month
     target: 0.15
     bands: {good: 1.0, warning: 0.9}
+  - name: Orders
+    measure: count(*)
+    time: Day
+    grain: month
 """
 
 
@@ -54,9 +58,9 @@ def _rows() -> pd.DataFrame:
     return frame
 
 
-@pytest.fixture
-def euro_store(store_path: Path, tmp_path: Path) -> tuple[Path, pd.DataFrame]:
-    """The app's store holding only the generated dataset and its KPI file in euros."""
+def make_euro_store(store_path: Path, tmp_path: Path) -> pd.DataFrame:
+    """Make a store at ``store_path`` holding only the generated dataset and its KPI file in
+    euros (as the app's first start makes the sample's); return the dataset's rows."""
     frame = _rows()
     uploads = upload_dir_for(store_path)  # the store reads files from there only
     uploads.mkdir(parents=True, exist_ok=True)
@@ -65,7 +69,13 @@ def euro_store(store_path: Path, tmp_path: Path) -> tuple[Path, pd.DataFrame]:
     kpis.write_text(KPI_FILE, encoding="utf-8")
     with Store(store_path) as store:
         workspace.ensure_sample(store, csv, kpis, uploads)
-    return store_path, frame
+    return frame
+
+
+@pytest.fixture
+def euro_store(store_path: Path, tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+    """The app's store (``KPI_STORE``) made by :func:`make_euro_store`."""
+    return store_path, make_euro_store(store_path, tmp_path)
 
 
 def test_cards_charts_and_sliders_speak_the_kpi_files_currency(euro_store) -> None:
