@@ -10,17 +10,17 @@ import altair as alt
 import pandas as pd
 
 from kpi_logic import score
-from kpi_logic.charts import (
+from kpi_logic.chart_parts import (
     LABEL_COLOR,
     STATUS_COLORS,
     TARGET_COLOR,
     Rows,
     Spec,
-    _spec,
-    format_value,
+    make_spec,
     value_axis,
     with_texts,
 )
+from kpi_logic.formats import format_value
 from kpi_logic.text import plain_text
 
 
@@ -48,7 +48,7 @@ def contribution_chart(
     ratio = "rate" in data and data["rate"].notna().any()
     data = with_texts(data, unit, currency)
     options = (unit, currency, ratio, plain_text(category_title), plain_text(title))
-    return _spec(_contributions, {"contributions": data}, *options)
+    return make_spec(_contributions, {"contributions": data}, *options)
 
 
 def _contributions(
