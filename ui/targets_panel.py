@@ -190,7 +190,7 @@ def _allocate(live: KPI, rows: list[Record]) -> None:
             min_value=0.0,
             value=None,
             key="yearly_target",
-            placeholder="e.g. 48000000",
+            placeholder="e.g. 48,000,000",
         )
         how = st.radio("Spread", [False, True], format_func=_HOW.get, key="spread_how",
                        horizontal=True)  # fmt: skip
