@@ -402,6 +402,7 @@ def trend(
         title=title,
         interval=None if ahead is None else _interval(totals, ahead),
         notes=note_marks(notes),
+        currency=kpi.currency,
     )
     return chart, pace
 
