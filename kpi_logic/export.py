@@ -89,7 +89,10 @@ def neutralize(frame: pd.DataFrame) -> pd.DataFrame:
 
     result = frame.copy()
     for column in result.columns:
-        if result[column].dtype == object or pd.api.types.is_string_dtype(result[column]):
+        if result[column].dtype == object:  # kept as it is: map() would make 1 and None floats
+            cells = [safe_cell(v) for v in result[column]]
+            result[column] = pd.Series(cells, index=result.index, dtype=object)
+        elif pd.api.types.is_string_dtype(result[column]):
             result[column] = result[column].map(safe_cell)
     result.columns = [safe_cell(str(c)) for c in result.columns]
     return result
@@ -201,16 +204,16 @@ class Sheet:
 
 def sheet_names(names: Sequence[str]) -> list[str]:
     """Names Excel takes for sheets, one per name and in order: without ``[]:*?/\\`` and
-    control characters, at most 31 characters, not ``History``, never empty, no two alike
+    control characters (each a space), at most 31 characters, not ``History``, never empty, no two alike
     (Excel compares them ignoring case; a repeat gets `` (2)``).
 
-    >>> sheet_names(["Q1/Q2 [draft]", "q1q2 draft", "", "History"])
-    ['Q1Q2 draft', 'q1q2 draft (2)', 'Sheet', 'History (2)']
+    >>> sheet_names(["Q1/Q2 [draft]", "q1 q2 draft", "", "History"])
+    ['Q1 Q2 draft', 'q1 q2 draft (2)', 'Sheet', 'History (2)']
     """
     taken: set[str] = set()
     out = []
     for name in names:
-        base = " ".join(_SHEET_FORBIDDEN.sub("", name).split()).strip("'")
+        base = " ".join(_SHEET_FORBIDDEN.sub(" ", name).split()).strip("'")
         base = base[:SHEET_NAME_LIMIT].rstrip().strip("'") or "Sheet"
         candidate, n = base, 1
         while candidate.casefold() in taken or candidate.casefold() in _RESERVED_SHEET_NAMES:
@@ -244,11 +247,8 @@ def results_workbook(sheets: Sequence[Sheet]) -> bytes:
     filled and frozen header with a filter, readable column names, each value in its KPI's
     unit at full precision, periods as Excel dates, text cells neutralized and never written
     as formulas, columns wide enough for what they show."""
-    import xlsxwriter
-
     buffer = io.BytesIO()
-    options = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
-    with xlsxwriter.Workbook(buffer, options) as book:
+    with _workbook(buffer) as book:
         for name, sheet in zip(sheet_names([s.name for s in sheets]), sheets, strict=True):
             header = list(COLUMN_TITLES.values())
             cells = _result_cells(sheet)
@@ -296,17 +296,23 @@ def _result_cells(sheet: Sheet) -> list[list[Cell]]:
 def to_excel_bytes(frame: pd.DataFrame, sheet_name: str = "KPIs") -> bytes:
     """An .xlsx workbook of ``frame`` (styled header and filter, General number formats),
     formulas neutralized and never written as formulas."""
-    import xlsxwriter
-
     rows = frame.astype(object).where(frame.notna(), None).values.tolist()
     buffer = io.BytesIO()
-    options = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
-    with xlsxwriter.Workbook(buffer, options) as book:
+    with _workbook(buffer) as book:
         sheet = book.add_worksheet(sheet_names([sheet_name])[0])
         _write_table(
             book, sheet, [str(c) for c in frame.columns], [[(v, None) for v in r] for r in rows]
         )
     return buffer.getvalue()
+
+
+def _workbook(buffer: io.BytesIO) -> Any:
+    """An XlsxWriter workbook into ``buffer`` that writes text as text, never as a formula or
+    a link."""
+    import xlsxwriter  # type: ignore[import-untyped]
+
+    options = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    return xlsxwriter.Workbook(buffer, options)
 
 
 def _write_table(book: Any, sheet: Any, header: list[str], rows: list[list[Cell]]) -> None:

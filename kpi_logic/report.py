@@ -109,7 +109,8 @@ def cards_block(cards: Sequence[Card], width: int = export.EXPORT_WIDTH) -> dict
     per card with an edge in its status colour, the KPI's name, value, status, share of target,
     change and detail lines."""
     step = width // CARDS_PER_ROW
-    frames, lines = [], []
+    frames: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
     for index, card in enumerate(cards):
         x, y = (index % CARDS_PER_ROW) * step, (index // CARDS_PER_ROW) * CARD_HEIGHT
         frames.append({"x": x + 2, "x2": x + step - 6, "y": y + 2, "y2": y + CARD_HEIGHT - 8})
