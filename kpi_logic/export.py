@@ -203,9 +203,9 @@ class Sheet:
 
 
 def sheet_names(names: Sequence[str]) -> list[str]:
-    """Names Excel takes for sheets, one per name and in order: without ``[]:*?/\\`` and
-    control characters (each a space), at most 31 characters, not ``History``, never empty, no two alike
-    (Excel compares them ignoring case; a repeat gets `` (2)``).
+    """Names Excel takes for sheets, one per name and in order: ``[]:*?/\\`` and control
+    characters made spaces, at most 31 characters, not ``History``, never empty, no two
+    alike (Excel compares them ignoring case; a repeat gets `` (2)``).
 
     >>> sheet_names(["Q1/Q2 [draft]", "q1 q2 draft", "", "History"])
     ['Q1 Q2 draft', 'q1 q2 draft (2)', 'Sheet', 'History (2)']
