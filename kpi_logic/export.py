@@ -293,19 +293,6 @@ def _result_cells(sheet: Sheet) -> list[list[Cell]]:
     return cells
 
 
-def to_excel_bytes(frame: pd.DataFrame, sheet_name: str = "KPIs") -> bytes:
-    """An .xlsx workbook of ``frame`` (styled header and filter, General number formats),
-    formulas neutralized and never written as formulas."""
-    rows = frame.astype(object).where(frame.notna(), None).values.tolist()
-    buffer = io.BytesIO()
-    with _workbook(buffer) as book:
-        sheet = book.add_worksheet(sheet_names([sheet_name])[0])
-        _write_table(
-            book, sheet, [str(c) for c in frame.columns], [[(v, None) for v in r] for r in rows]
-        )
-    return buffer.getvalue()
-
-
 def _workbook(buffer: io.BytesIO) -> Any:
     """An XlsxWriter workbook into ``buffer`` that writes text as text, never as a formula or
     a link."""

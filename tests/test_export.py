@@ -33,13 +33,22 @@ def test_csv_neutralizes_formula_cells_and_keeps_numbers() -> None:
 
 
 def test_excel_cells_are_text_not_formulas() -> None:
-    book = openpyxl.load_workbook(io.BytesIO(export.to_excel_bytes(frame())))
-    sheet = book.active
-    cells = [row[0].value for row in sheet.iter_rows(min_row=2)]
-    assert all(not str(c).startswith("=") for c in cells)
-    assert cells[0] == "'" + HOSTILE[0]
-    assert all(row[0].data_type == "s" for row in sheet.iter_rows(min_row=2))
-    assert [row[1].value for row in sheet.iter_rows(min_row=2)] == [1.5, -2, 3, 4, 5, 6]
+    kpi = KPI(name=HOSTILE[0], measure='sum("x")', by="Region")
+    values = [1.5, -2.0, 3.0, 4.0, 5.0, 6.0]
+    records = [
+        {"kpi": kpi.name, "category": c, "period": None, "actual": a, "as_of": None}
+        for c, a in zip(HOSTILE, values, strict=True)
+    ]
+    book = export.results_workbook(
+        [export.Sheet("KPIs", [kpi], score.score_records(records, [kpi]))]
+    )
+    sheet = openpyxl.load_workbook(io.BytesIO(book)).active
+    rows = list(sheet.iter_rows(min_row=2))
+    assert all(not str(row[c].value).startswith("=") for row in rows for c in (0, 1))
+    assert rows[0][0].value == "'" + HOSTILE[0]
+    assert [row[1].value for row in rows] == [("'" + c) if c[0] in "=+-@\t" else c for c in HOSTILE]
+    assert all(row[1].data_type == "s" for row in rows)
+    assert [row[3].value for row in rows] == values
 
 
 def test_chart_png_is_a_png_of_the_chart() -> None:

@@ -44,8 +44,8 @@ def section(
         key="export_csv",
     )
     sheets = [export.Sheet(kpi_set.name, items, results, CURRENCY_SYMBOL)]
-    others = [s for s in session.store().list_kpi_sets(session.cursor(), dataset.id)]
-    others = [s for s in others if s.id != kpi_set.id]
+    sets = session.store().list_kpi_sets(session.cursor(), dataset.id)
+    others = [s for s in sets if s.id != kpi_set.id]
     if others and right.toggle(
         f"Every KPI set of this dataset ({len(others) + 1} sheets)", key="export_every_set"
     ):
@@ -188,7 +188,7 @@ def dashboard_report(
         filters=view.filters,
         tried=sorted({key.kpi for key in view.targets}),
     )
-    title = f"{dataset.name} · {kpi_set.name} · {date.today():%d %b %Y}"
+    title = f"KPI dashboard · {dataset.name} · {kpi_set.name} · {date.today():%d %b %Y}"
 
     def made(fmt: str) -> bytes:
         return report.dashboard_report(report.report_spec(title, lines, cards, specs), fmt)
