@@ -16,7 +16,7 @@ from kpi_logic import charts, export, projection, report, score, scorecard, summ
 from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset, KPISet, Note
-from kpi_logic.text import plain_text
+from kpi_logic.text import markdown_text, plain_text
 from ui import filters, kpis, layout, session
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -35,8 +35,9 @@ def section(
     """Download buttons for the results (this KPI set, or every KPI set of the dataset as one
     workbook) and for each chart of the KPI ``chosen``."""
     st.subheader("Export")
-    left, right = st.columns(2)
-    left.download_button(
+    label, csv, excel = st.columns([2, 1, 1], vertical_alignment="center")
+    label.markdown(f"**Results** of the KPI set “{markdown_text(kpi_set.name)}”")
+    csv.download_button(
         "Results as CSV",
         lambda: export.results_csv(items, results, CURRENCY_SYMBOL),
         file_name="kpi_results.csv",
@@ -46,11 +47,12 @@ def section(
     sheets = [export.Sheet(kpi_set.name, items, results, CURRENCY_SYMBOL)]
     sets = session.store().list_kpi_sets(session.cursor(), dataset.id)
     others = [s for s in sets if s.id != kpi_set.id]
-    if others and right.toggle(
-        f"Every KPI set of this dataset ({len(others) + 1} sheets)", key="export_every_set"
+    if others and label.toggle(
+        f"Excel: every KPI set of this dataset, a sheet each ({len(others) + 1})",
+        key="export_every_set",
     ):
         sheets += [_sheet(dataset, other) for other in others]
-    right.download_button(
+    excel.download_button(
         "Results as Excel",
         lambda: export.results_workbook(sheets),
         file_name="kpi_results.xlsx",
@@ -65,7 +67,7 @@ def section(
         st.caption("The chart exports need a KPI with data and a date or category column.")
     for key, spec in specs.items():
         label, png, svg = st.columns([2, 1, 1], vertical_alignment="center")
-        label.markdown(f"**{CHART_LABELS[key]}** of the selected KPI")
+        label.markdown(f"**{CHART_LABELS[key]}** of {markdown_text(chosen)}")
         png.download_button(
             f"{CHART_LABELS[key]} as PNG",
             lambda spec=spec: export.chart_png(spec),
@@ -194,7 +196,8 @@ def dashboard_report(
         return report.dashboard_report(report.report_spec(title, lines, cards, specs), fmt)
 
     with box:
-        st.caption("The cards and the selected KPI's charts, as the dashboard shows them now.")
+        about = f" and the charts of {markdown_text(selected.name)}" if specs and selected else ""
+        st.caption(f"The cards{about}, as the dashboard shows them now.")
         left, right = st.columns(2)
         left.download_button(
             "Dashboard as PDF",
