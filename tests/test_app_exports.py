@@ -231,6 +231,15 @@ def test_review_charts_download_as_png_and_svg_at_a_readable_size(
     )
     assert float(title.get("font-size", "0").removesuffix("px")) >= 18
     assert {"East", "North", "South", "West"} <= set(texts)
+    assert "Cumulative chart as PNG" not in labels  # the dashboard draws none without a window
+    # with a window in the view, the cumulative chart the dashboard draws is exported too
+    windowed = start(store_path, {"w": "ytd", "to": "2024-05-15"})
+    windowed.switch_page("pages/review.py")
+    rerun(windowed)
+    svg = ET.fromstring(download(windowed, media, "export_cumulative_svg"))
+    texts = [t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert "Revenue: year to date, cumulative" in texts
+    assert png_size(download(windowed, media, "export_cumulative_png"))[0] >= 900
 
 
 def test_the_dashboard_downloads_as_one_pdf_and_png_report_of_the_view(
