@@ -99,5 +99,5 @@ if window is not None:
     )
 ahead = kpis.outlooks(items, results, problems)
 cards.grid(items, results, problems, window, ahead)
-exports.dashboard_report(dataset, kpi_set, items, results, problems, window)
+exports.dashboard_download(dataset, kpi_set, items, results, problems, window)
 explore_section(dataset, kpi_set, items, results, problems, ahead)

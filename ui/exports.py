@@ -148,7 +148,7 @@ def kpi_charts(
     return found
 
 
-def dashboard_report(
+def dashboard_download(
     dataset: Dataset,
     kpi_set: KPISet,
     items: list[KPI],
