@@ -65,14 +65,13 @@ def card_of(
         else ("change", "vs previous")
     )
     change = row.get(change_key)
+    moved = charts.format_value(change, kpi.unit, signed=True, currency=kpi.currency)
     return Card(
         name,
-        charts.format_value(row["actual"], kpi.unit),
+        charts.format_value(row["actual"], kpi.unit, currency=kpi.currency),
         _with_symbol(status),
         share=_share(kpi, row),
-        change=""
-        if score.is_missing(change)
-        else f"{charts.format_value(change, kpi.unit, signed=True)} {against}",
+        change="" if score.is_missing(change) else f"{moved} {against}",
         detail=_detail(kpi, row, window is not None),
         color_of=status,
     )
@@ -87,10 +86,10 @@ def _share(kpi: KPI, row: Mapping[str, Any]) -> str:
     target = row["target"]
     if score.is_missing(target):
         return "no target set"
-    goal = charts.format_value(target, kpi.unit)
+    goal = charts.format_value(target, kpi.unit, currency=kpi.currency)
     if not score.is_missing(row["attainment"]):
         return f"{row['attainment']:.0%} of target ({goal})"
-    gap = charts.format_value(row["actual"] - target, kpi.unit, signed=True)
+    gap = charts.format_value(row["actual"] - target, kpi.unit, signed=True, currency=kpi.currency)
     return f"{gap} against target ({goal})"
 
 

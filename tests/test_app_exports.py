@@ -265,3 +265,30 @@ def test_the_dashboard_downloads_as_one_pdf_and_png_report_of_the_view(
         assert f"Revenue: {title}" in text
     width, _ = png_size(download(at, media, "export_dashboard_png"))
     assert width >= 900
+
+
+def test_exports_and_the_report_speak_the_kpi_files_currency(
+    store_path: Path, tmp_path: Path, media: list[MediaFileManager]
+) -> None:
+    """A KPI file in euros: the Excel cells of its currency KPI have a euro format, the CSV
+    says € in its Unit column, and the report's card writes the value in euros."""
+    from tests.test_app_formats import make_euro_store
+
+    frame = make_euro_store(store_path, tmp_path)
+    at = start(store_path)
+    at.switch_page("pages/review.py")
+    rerun(at)
+    book = openpyxl.load_workbook(io.BytesIO(download(at, media, "export_xlsx")))
+    sheet = book.worksheets[0]
+    titles = [c.value for c in sheet[1]]
+    sales = [r for r in sheet.iter_rows(min_row=2) if r[titles.index("KPI")].value == "Sales"]
+    assert sales
+    assert all('"€"' in r[titles.index("Actual")].number_format for r in sales)
+    table = pd.read_csv(io.StringIO(download(at, media, "export_csv").decode("utf-8-sig")))
+    assert set(table[table["KPI"] == "Sales"]["Unit"]) == {"€"}
+    last = frame.groupby("month")["Amount"].sum().iloc[-1]
+    at.switch_page("pages/dashboard.py")
+    at = open_sections(at, "open_dashboard_report")
+    pdf = pypdf.PdfReader(io.BytesIO(download(at, media, "export_dashboard_pdf")))
+    text = " ".join(page.extract_text() for page in pdf.pages)
+    assert f"€{last / 1000:.1f}K" in text

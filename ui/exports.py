@@ -12,7 +12,17 @@ from datetime import date
 
 import streamlit as st
 
-from kpi_logic import charts, export, projection, report, score, scorecard, summary, windows
+from kpi_logic import (
+    charts,
+    export,
+    formats,
+    projection,
+    report,
+    score,
+    scorecard,
+    summary,
+    windows,
+)
 from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset, KPISet, Note
@@ -26,7 +36,11 @@ CHART_LABELS = {  # a chart's key -> its button's name
     "heatmap": "Heatmap",
     "cumulative": "Cumulative chart",
 }
-CURRENCY_SYMBOL = "$"  # until a KPI set carries its own currency symbol
+
+
+def currency_of(items: list[KPI]) -> str:
+    """The symbol of a KPI set's currency (the KPI file's ``currency``, else the locale's)."""
+    return formats.symbol(items[0].currency if items else "")
 
 
 def section(
@@ -39,12 +53,12 @@ def section(
     label.markdown(f"**Results** of the KPI set “{markdown_text(kpi_set.name)}”")
     csv.download_button(
         "Results as CSV",
-        lambda: export.results_csv(items, results, CURRENCY_SYMBOL),
+        lambda: export.results_csv(items, results, currency_of(items)),
         file_name="kpi_results.csv",
         mime="text/csv",
         key="export_csv",
     )
-    sheets = [export.Sheet(kpi_set.name, items, results, CURRENCY_SYMBOL)]
+    sheets = [export.Sheet(kpi_set.name, items, results, currency_of(items))]
     sets = session.store().list_kpi_sets(session.cursor(), dataset.id)
     others = [s for s in sets if s.id != kpi_set.id]
     if others and label.toggle(
@@ -88,7 +102,7 @@ def _sheet(dataset: Dataset, kpi_set: KPISet) -> export.Sheet:
     """Another KPI set's saved KPIs scored under the view's filters, as a workbook sheet."""
     saved = kpis.saved_kpis(kpi_set)
     results, _ = kpis.scored(dataset, saved) if saved else ([], {})
-    return export.Sheet(kpi_set.name, saved, results, CURRENCY_SYMBOL)
+    return export.Sheet(kpi_set.name, saved, results, currency_of(saved))
 
 
 def cumulative_span(dataset: Dataset, kpi: KPI, rows: list[Record]) -> windows.Window | None:
