@@ -154,6 +154,15 @@ def new_form(defaults: BuilderDefaults, columns: Mapping[str, str]) -> FormValue
     )
 
 
+def blank_kpi(saved: Sequence[KPI]) -> KPI:
+    """A new KPI of the set ``saved`` belongs to: no measure yet, with the set's own settings
+    (fiscal year start, currency), which every KPI of a set shares."""
+    first = saved[0] if saved else KPI(name="", measure="")
+    return KPI(
+        name="", measure="", fiscal_year_start=first.fiscal_year_start, currency=first.currency
+    )
+
+
 def latest_total(records: Sequence[Record]) -> Record | None:
     """The latest all-categories record with a value among ``compute.aggregate_records``'
     records (what a KPI's card shows), or None."""

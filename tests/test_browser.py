@@ -76,7 +76,7 @@ def test_moving_a_target_slider_changes_a_card_status(app_url: str, browser) -> 
     slider = page.locator('[data-testid="stSlider"]').filter(has_text="All categories together")
     thumb = slider.get_by_role("slider")
     thumb.focus()
-    thumb.press("End")  # the far end: twice the best month, out of reach
+    thumb.press("End")  # the far end: 1.5 times the saved target, out of reach
     page.wait_for_function(
         f"() => ({CARD_STATUSES_JS})()['Revenue'] === 'Off target'", timeout=TIMEOUT_MS
     )

@@ -100,7 +100,8 @@ def _add(dataset: Dataset, kpi_set: KPISet, saved: list[KPI], columns: dict[str,
     _templates_picker(dataset, kpi_set, saved, taken)
     defaults = _defaults(session.cursor(), dataset.table, dataset.content_hash, columns)
     _fill("new", kpi_form.new_form(defaults, columns), (dataset.table, dataset.content_hash))
-    check = _fields("new", dataset, columns, None, taken, defaults.filter_example)
+    base = kpi_form.blank_kpi(saved)  # the set's currency and fiscal year
+    check = _fields("new", dataset, columns, base, taken, defaults.filter_example)
     # never disabled: a click that also ends typing in a field must reach the app
     clicked, new = st.button("Add KPI", type="primary", key="add_kpi"), check.kpi
     if clicked and new is None:
@@ -210,7 +211,7 @@ def _fields(
     prefix: str,
     dataset: Dataset,
     columns: dict[str, str],
-    base: KPI | None,
+    base: KPI,
     taken: set[str],
     example: str,
 ) -> kpi_form.FormCheck:
@@ -370,7 +371,7 @@ def _preview(dataset: Dataset, draft: KPI | None, unit: str) -> None:
         scope = ", all categories" if draft.by else ""
         st.metric(
             f"Preview · latest value ({when}{scope})",
-            charts.format_value(latest["actual"], unit),
+            charts.format_value(latest["actual"], unit, currency=draft.currency),
             border=True,
         )
 
