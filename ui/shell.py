@@ -8,6 +8,8 @@ are never skipped.
 
 from __future__ import annotations
 
+import contextlib
+import locale
 import threading
 
 import streamlit as st
@@ -15,6 +17,10 @@ import streamlit as st
 from ui import access, session, sharing
 
 _state = threading.local()  # each session's script runs in its own thread
+# the server's locale (LANG, LC_MONETARY) gives the default currency symbol; a locale the
+# machine does not have leaves "$" (formats.default_currency)
+with contextlib.suppress(locale.Error):
+    locale.setlocale(locale.LC_MONETARY, "")
 
 
 class _PageEnd(Exception):
