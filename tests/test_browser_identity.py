@@ -29,14 +29,14 @@ def test_a_typed_name_is_remembered_by_that_browser_only(
         page = profile.new_page()
         page.goto(url + "/review")
         wait_for_app(page)
-        page.get_by_role("textbox", name=LABEL).fill(NAME)
-        page.get_by_role("textbox", name=LABEL).press("Enter")
+        page.get_by_label(LABEL).fill(NAME)
+        page.get_by_label(LABEL).press("Enter")
         page.wait_for_function("() => document.cookie.includes('kpi_author=')", timeout=TIMEOUT_MS)
 
         again = profile.new_page()  # a new Streamlit session in the same browser profile
         again.goto(url + "/review")
         wait_for_app(again)
-        expect(again.get_by_role("textbox", name=LABEL)).to_have_value(NAME, timeout=TIMEOUT_MS)
+        expect(again.get_by_label(LABEL)).to_have_value(NAME, timeout=TIMEOUT_MS)
         no_notes = again.get_by_text("No notes on")
         expect(no_notes).to_be_visible(timeout=TIMEOUT_MS)
         again.get_by_label("Note", exact=True).fill("Typed once, remembered")
@@ -47,7 +47,7 @@ def test_a_typed_name_is_remembered_by_that_browser_only(
         other = stranger.new_page()
         other.goto(url + "/review")
         wait_for_app(other)
-        expect(other.get_by_role("textbox", name=LABEL)).to_have_value("", timeout=TIMEOUT_MS)
+        expect(other.get_by_label(LABEL)).to_have_value("", timeout=TIMEOUT_MS)
         assert not [c for c in stranger.cookies() if c["name"] == "kpi_author"]
         stranger.close()
         profile.close()

@@ -60,9 +60,6 @@ def name_field() -> None:
         placeholder="anonymous",
         max_chars=MAX_CHARS,
         disabled=signed_in is not None,
-        help="Remembered by this browser for your next visits."
-        if signed_in is None
-        else "You are signed in.",
     )
     if signed_in is None and name.strip() != st.session_state.get(_SAVED):
         st.session_state[_SAVED] = name.strip()
