@@ -298,7 +298,11 @@ def fresh(browser, work: Path, runs: int) -> dict[str, float]:
         with server(store_file, work) as (url, boot):
             context = browser.new_context(viewport={"width": 1400, "height": 1200})
             page = context.new_page()
-            for key, value in {"server_start_ms": boot * 1000, **open_dashboard(page, url)}.items():
+            page.add_init_script(SOCKET_JS)
+            opened = open_dashboard(page, url)
+            messages = page.evaluate("() => window.__wsIn")  # ms since the page was opened
+            opened |= {"first_message_ms": messages[0], "last_message_ms": messages[-1]}
+            for key, value in {"server_start_ms": boot * 1000, **opened}.items():
                 figures.setdefault(key, []).append(value)
             context.close()
     medians = {key: statistics.median(values) for key, values in figures.items()}
@@ -356,7 +360,7 @@ def main(argv: list[str] | None = None) -> None:
             args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
         )
         moves = []
-        for size in args.sizes.split(","):
+        for size in filter(None, args.sizes.split(",")):
             rows = None if size.strip() == "sample" else int(size)
             moves.append(moves_on(browser, work, rows, args.moves))
             print(json.dumps(moves[-1]), flush=True)
@@ -395,7 +399,8 @@ def print_tables(results: dict) -> None:
         print(
             f"\nFresh server: start to health {fr['server_start_ms']:,.0f} ms; first card "
             f"{fr['first_card_ms']:,.0f} ms, every card {fr['all_cards_ms']:,.0f} ms, at "
-            f"rest with charts {fr['at_rest_ms']:,.0f} ms"
+            f"rest with charts {fr['at_rest_ms']:,.0f} ms; the server's first message "
+            f"{fr['first_message_ms']:,.0f} ms, its last {fr['last_message_ms']:,.0f} ms"
         )
 
 
