@@ -254,11 +254,11 @@ def _evaluate(args: argparse.Namespace) -> str:
     for kpi in kpis:  # a bad KPI file fails here, before the file is scanned
         compute.compile_kpi(kpi, types)
     try:
-        records = compute.aggregate_records(con, TABLE, kpis)
+        records = compute.aggregate_records(con, TABLE, kpis, totals=args.totals)
     except DataReadError:  # a row or cell the view's strict read refuses: a table skips it
         con.close()
         con, warnings = _load(args)  # and lists it (or the query fails again, with its message)
-        records = compute.aggregate_records(con, TABLE, kpis)
+        records = compute.aggregate_records(con, TABLE, kpis, totals=args.totals)
     _warn(warnings)
     return _scored_output(records, kpis, args)
 
@@ -272,7 +272,7 @@ def _evaluate_live(args: argparse.Namespace) -> str:
     kpis = _load_kpis(args)
     with engines.connect(args.data) as engine:
         table = dialects.table_ref(args.table, engine.dialect)
-        records = engines.aggregate_records(engine, table, kpis)
+        records = engines.aggregate_records(engine, table, kpis, totals=args.totals)
     return _scored_output(records, kpis, args)
 
 

@@ -6,8 +6,9 @@ shows or exports one.
 
 One query runs per group of KPIs sharing (time column, grain, category column, filter);
 ratio measures are recomputed from their sums at every level (GROUPING SETS), never
-averaged. Targets and status come after, in :mod:`kpi_logic.score`, so a target move never
-runs a query.
+averaged; a group of sums, counts, minimums and maximums gets its all-categories rows from its
+category rows instead (no grouping set). Targets and status come after, in
+:mod:`kpi_logic.score`, so a target move never runs a query.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ AGGREGATE_COLUMNS = ["kpi", "category", "period", "actual", "as_of", "additive"]
 BLANK_CATEGORY = "(blank)"  # category of rows whose category cell is empty
 COUNT_FUNCTIONS = ("count", "count_distinct")  # 0, not missing, for a cell without rows
 ADDITIVE_FUNCTIONS = ("sum", "count")  # a period's value is the sum of its days' values
+# one-aggregate measures whose all-categories value is found from the categories' values
+TOTAL_OF_CATEGORIES: dict[str, Callable[[list[float]], float]] = {
+    "sum": sum,
+    "count": sum,
+    "min": min,
+    "max": max,
+}
 
 _H = f"__kpi_{uuid.uuid4().hex[:6]}"  # prefix of helper columns: can't meet a user's
 _PERIOD, _CATEGORY, _DAY = (f"{_H}_{n}" for n in ("period", "category", "day"))
@@ -128,6 +136,7 @@ def aggregate_records(
     end: date | None = None,
     categories: Categories | None = None,
     whole: bool = False,
+    totals: bool = True,
 ) -> list[Record]:
     """Actual per KPI x category x period as plain records with the keys of
     ``AGGREGATE_COLUMNS``: ``kpi, category, period, actual, as_of, additive``.
@@ -148,6 +157,7 @@ def aggregate_records(
     is a list of values of each KPI's own ``by`` column, or a mapping column -> values applied
     to every KPI; an empty list selects everything. ``whole`` (with ``start``) makes the days
     from ``start`` to ``end`` one period, whose ``period`` is ``start`` (a time window).
+    ``totals=False`` leaves out the all-categories rows of KPIs with ``by``.
     """
     fetch = _duckdb_fetch(con)
     columns = table_columns(con, table)
@@ -160,6 +170,7 @@ def aggregate_records(
         end=end,
         categories=categories,
         whole=whole,
+        totals=totals,
     )
 
 
@@ -173,6 +184,7 @@ def records_over(
     end: date | None = None,
     categories: Categories | None = None,
     whole: bool = False,
+    totals: bool = True,
 ) -> list[Record]:
     """``aggregate_records`` over any engine: ``fetch`` runs each query of
     ``aggregate_sql(table, kpis, columns, ...)`` where the data lives."""
@@ -180,7 +192,9 @@ def records_over(
     records = [
         record
         for group in _groups(kpis, columns)
-        for record in _run_group(fetch, table, group, columns, start, end, categories, window)
+        for record in _run_group(
+            fetch, table, group, columns, _Scope(start, end, categories, window, totals)
+        )
     ]
     order = {kpi.name: i for i, kpi in enumerate(kpis)}
     records.sort(
@@ -204,14 +218,12 @@ def aggregate_sql(
     end: date | None = None,
     categories: Categories | None = None,
     whole: bool = False,
+    totals: bool = True,
 ) -> list[tuple[str, list[object]]]:
     """The SQL and bound parameters of each query ``aggregate_records`` runs over ``table``
     (column name -> DuckDB type in ``columns``), one per group of KPIs."""
-    window = start if whole else None
-    return [
-        _group_sql(table, group, columns, start, end, categories, window)
-        for group in _groups(kpis, columns)
-    ]
+    scope = _Scope(start, end, categories, start if whole else None, totals)
+    return [_group_sql(table, group, columns, scope) for group in _groups(kpis, columns)]
 
 
 def _groups(kpis: Sequence[KPI], columns: Mapping[str, str]) -> list[list[_Plan]]:
@@ -241,18 +253,37 @@ def kpi_names(plans: Sequence[_Plan]) -> str:
     return ", ".join(f'"{p.kpi.name}"' for p in plans)
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """What one computation covers: dates, categories, a window's first day, and whether the
+    all-categories rows are wanted."""
+
+    start: date | None
+    end: date | None
+    categories: Categories | None
+    window: date | None
+    totals: bool
+
+
+def _totals_by_grouping_set(plans: list[_Plan], scope: _Scope) -> bool:
+    """True when the query itself computes the all-categories rows: they are wanted and some
+    measure's total can't be found from its categories' values (a ratio, a distinct count)."""
+    wanted = scope.totals and plans[0].by is not None
+    return wanted and not all(_combiner(p) for p in plans)
+
+
+def _combiner(plan: _Plan) -> Callable[[list[float]], float] | None:
+    """How the all-categories value of ``plan``'s measure follows from its categories'
+    values; None when it does not."""
+    return TOTAL_OF_CATEGORIES.get(plan.simple[0]) if plan.simple else None
+
+
 def _run_group(
-    fetch: Fetch,
-    table: str,
-    plans: list[_Plan],
-    columns: Mapping[str, str],
-    start: date | None,
-    end: date | None,
-    categories: Categories | None,
-    window: date | None,
+    fetch: Fetch, table: str, plans: list[_Plan], columns: Mapping[str, str], scope: _Scope
 ) -> list[Record]:
     """One query for KPIs sharing time, grain, by and filter; one record per KPI and row."""
-    sql, params = _group_sql(table, plans, columns, start, end, categories, window)
+    sql, params = _group_sql(table, plans, columns, scope)
+    from_categories = scope.totals and not _totals_by_grouping_set(plans, scope)
     names, rows = fetch(sql, params, kpi_names(plans))
     wide = [dict(zip(names, row, strict=True)) for row in rows]
     first = plans[0]
@@ -273,8 +304,35 @@ def _run_group(
         ]
         if plan.simple and plan.simple[0] in COUNT_FUNCTIONS and first.by and first.time:
             long += _zero_fill(long)
+        combine = _combiner(plan)
+        if first.by and from_categories and combine is not None:
+            long += _totals_of_categories(long, combine)
         records += long
     return records
+
+
+def _totals_of_categories(
+    long: list[Record], combine: Callable[[list[float]], float]
+) -> list[Record]:
+    """One KPI's all-categories rows, one per period, from its category rows: ``combine`` of
+    the values that are not missing (missing when all are)."""
+    values: dict[object, list[float]] = {}
+    for record in long:
+        found = values.setdefault(record["period"], [])
+        if not math.isnan(record["actual"]):
+            found.append(record["actual"])
+    first = long[0] if long else {}
+    return [
+        {
+            "kpi": first["kpi"],
+            "category": None,
+            "period": period,
+            "actual": float(combine(found)) if found else math.nan,
+            "as_of": first["as_of"],
+            "additive": first["additive"],
+        }
+        for period, found in values.items()
+    ]
 
 
 def _computing_error(err: duckdb.Error, names: str) -> KPIExplorerError:
@@ -323,22 +381,16 @@ def _zero_fill(long: list[Record]) -> list[Record]:
 
 
 def _group_sql(
-    table: str,
-    plans: list[_Plan],
-    columns: Mapping[str, str],
-    start: date | None,
-    end: date | None,
-    categories: Categories | None,
-    window: date | None = None,
+    table: str, plans: list[_Plan], columns: Mapping[str, str], scope: _Scope
 ) -> tuple[str, list]:
-    """``SELECT ... GROUP BY GROUPING SETS`` over a subquery of helper columns; with
+    """``SELECT ... GROUP BY [GROUPING SETS]`` over a subquery of helper columns; with a
     ``window`` (a first day) every row's period is that day instead of its own period's.
 
     A KPI filter drops rows (``WHERE``), so every aggregate in the measure, ``count(*)``
     included, sees only the kept rows; a category or period whose rows are all filtered out
     has no result row (missing, not 0).
     """
-    first = plans[0]
+    first, window = plans[0], scope.window
     used = list(dict.fromkeys(c for p in plans for c in p.measure.columns))
     helpers: list[str] = []
     params: list[object] = []
@@ -359,7 +411,7 @@ def _group_sql(
         helpers.append(f"{_category_sql(first.by)} AS {_CATEGORY}")
         params.append(BLANK_CATEGORY)
     values = [quote_ident(c) for c in used]
-    where, where_params = _where(first, columns, start, end, categories)
+    where, where_params = _where(first, columns, scope.start, scope.end, scope.categories)
     if first.filter is not None:  # the KPIs of a group share their filter
         keep = f"({first.filter.sql})"
         where = f"{where} AND {keep}" if where else f" WHERE {keep}"
@@ -372,10 +424,14 @@ def _group_sql(
     if first.time:
         outer.insert(0, f"{_PERIOD}, max({_DAY}) AS {_DAY}")
     if first.by:
-        outer.insert(0, f"{_CATEGORY}, GROUPING({_CATEGORY}) AS is_total")
         period = [_PERIOD] if first.time else []
-        sets = f"({', '.join([_CATEGORY, *period])}), ({', '.join(period)})"
-        group_by = f" GROUP BY GROUPING SETS ({sets})"
+        if _totals_by_grouping_set(plans, scope):
+            outer.insert(0, f"{_CATEGORY}, GROUPING({_CATEGORY}) AS is_total")
+            sets = f"({', '.join([_CATEGORY, *period])}), ({', '.join(period)})"
+            group_by = f" GROUP BY GROUPING SETS ({sets})"
+        else:
+            outer.insert(0, f"{_CATEGORY}, 0 AS is_total")
+            group_by = f" GROUP BY {', '.join([_CATEGORY, *period])}"
     else:
         group_by = f" GROUP BY {_PERIOD}" if first.time else ""
     sql = f"SELECT {', '.join(outer)} FROM ({source}) AS {_ROWS}{group_by}"

@@ -10,16 +10,17 @@ import altair as alt
 import pandas as pd
 
 from kpi_logic import score
-from kpi_logic.charts import (
+from kpi_logic.chart_parts import (
     LABEL_COLOR,
     STATUS_COLORS,
     TARGET_COLOR,
     Rows,
     Spec,
-    _spec,
-    format_value,
-    number_format,
+    make_spec,
+    value_axis,
+    with_texts,
 )
+from kpi_logic.formats import format_value
 from kpi_logic.text import plain_text
 
 
@@ -30,6 +31,7 @@ def contribution_chart(
     direction: str,
     category_title: str = "Category",
     title: str = "Contribution to the gap",
+    currency: str = "",
 ) -> Spec:
     """A diverging bar per line of an explanation (``category, actual, target, gap,
     contribution``; ``rate, mix`` for a ratio) in the given order (largest first): bars that
@@ -40,28 +42,28 @@ def contribution_chart(
     data["effect"] = ["helps" if c * better > 0 else "hurts" if c else "none"
                       for c in data["contribution"]]  # fmt: skip
     data["label"] = [
-        f"{format_value(c, unit, signed=True)} {e}"
+        f"{format_value(c, unit, signed=True, currency=currency)} {e}"
         for c, e in zip(data["contribution"], data["effect"], strict=True)
     ]
     ratio = "rate" in data and data["rate"].notna().any()
-    options = (unit, ratio, plain_text(category_title), plain_text(title))
-    return _spec(_contributions, {"contributions": data}, *options)
+    data = with_texts(data, unit, currency)
+    options = (unit, currency, ratio, plain_text(category_title), plain_text(title))
+    return make_spec(_contributions, {"contributions": data}, *options)
 
 
 def _contributions(
-    unit: str, ratio: bool, category_title: str, title: str
+    unit: str, currency: str, ratio: bool, category_title: str, title: str
 ) -> alt.LayerChart | alt.FacetChart:
-    value = number_format(unit)
     tips = [
         alt.Tooltip("category:N", title=category_title),
-        alt.Tooltip("actual:Q", title="Actual", format=value),
-        alt.Tooltip("target:Q", title="Compared with", format=value),
-        alt.Tooltip("contribution:Q", title="Contribution", format=value),
+        alt.Tooltip("actual_text:N", title="Actual"),
+        alt.Tooltip("target_text:N", title="Compared with"),
+        alt.Tooltip("contribution_text:N", title="Contribution"),
     ]
     if ratio:
         tips += [
-            alt.Tooltip("rate:Q", title="Rate part", format=value),
-            alt.Tooltip("mix:Q", title="Mix part", format=value),
+            alt.Tooltip("rate_text:N", title="Rate part"),
+            alt.Tooltip("mix_text:N", title="Mix part"),
         ]
     scale = alt.Scale(
         domain=["helps", "hurts", "none"],
@@ -71,7 +73,7 @@ def _contributions(
         y=alt.Y("category:N", title=category_title, sort=None), tooltip=tips
     )
     bars = base.mark_bar().encode(
-        x=alt.X("contribution:Q", title="Contribution", axis=alt.Axis(format=value)),
+        x=alt.X("contribution:Q", title="Contribution", axis=value_axis(unit, currency)),
         color=alt.Color("effect:N", scale=scale, title="Effect"),
     )
     labels = base.mark_text(align="left", dx=4, color=LABEL_COLOR).encode(

@@ -274,17 +274,26 @@ def aggregate_records(
     end: date | None = None,
     categories: compute.Categories | None = None,
     whole: bool = False,
+    totals: bool = True,
 ) -> list[compute.Record]:
     """``compute.aggregate_records`` for a live table: the same records, computed by the
     engine; only the aggregate rows travel (``whole``: the days from ``start`` to ``end`` as
-    one period, a time window)."""
+    one period, a time window; ``totals=False``: no all-categories rows)."""
 
     def fetch(sql: str, params: list, names: str) -> Rows:
         return engine.query(sql, params, table, f"KPI {names}")
 
     columns = engine.columns(table)
     return compute.records_over(
-        fetch, columns, table.name, kpis, start=start, end=end, categories=categories, whole=whole
+        fetch,
+        columns,
+        table.name,
+        kpis,
+        start=start,
+        end=end,
+        categories=categories,
+        whole=whole,
+        totals=totals,
     )
 
 

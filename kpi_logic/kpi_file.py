@@ -16,7 +16,8 @@ Target forms in YAML: a number (every cell); or a mapping with any of ``default`
 number: the total's, for a KPI with ``by``), ``by_period`` (category -> first day of a period
 -> number) and ``total`` (the all-categories row of a KPI with ``by``). The rules are
 :meth:`kpi_logic.model.KPI.target_for`'s. Beside ``kpis``, ``fiscal_year_start`` (a month
-number, 1 by default) sets the month the KPI set's fiscal year starts in.
+number, 1 by default) sets the month the KPI set's fiscal year starts in, and ``currency``
+(a symbol such as ``€``; by default the locale's, else ``$``) the symbol of its currency KPIs.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ _KPI_KEYS = (
     "due",
 )
 _TARGET_KEYS = ("default", "from", "by", "periods", "by_period", "total")
-_FILE_KEYS = ("kpis", "fiscal_year_start")
+_FILE_KEYS = ("kpis", "fiscal_year_start", "currency")
 
 
 class _Loader(Composer, CParser, SafeConstructor, Resolver):
@@ -173,6 +174,7 @@ def kpis_from_yaml(text: str) -> list[KPI]:
         problem = getattr(err, "problem", None) or "not valid YAML"
         raise KPIDefinitionError(f"The KPI file is not valid YAML{where}: {problem}.") from err
     fiscal: object = 1
+    currency: object = ""
     if isinstance(data, Mapping):
         extra = sorted(str(k) for k in data if k not in _FILE_KEYS)
         if extra:
@@ -181,6 +183,7 @@ def kpis_from_yaml(text: str) -> list[KPI]:
                 f"(known: {', '.join(_FILE_KEYS)})."
             )
         fiscal = data.get("fiscal_year_start", 1)
+        currency = data.get("currency") or ""
         data = data.get("kpis")
     if data is None:
         return []
@@ -189,7 +192,10 @@ def kpis_from_yaml(text: str) -> list[KPI]:
     kpis, seen = [], set()
     for i, item in enumerate(data, start=1):
         kpi = _kpi_from_dict(item, i)
-        kpi = validate(dataclasses.replace(kpi, fiscal_year_start=cast(int, fiscal)))
+        kpi = dataclasses.replace(
+            kpi, fiscal_year_start=cast(int, fiscal), currency=cast(str, currency)
+        )
+        kpi = validate(kpi)
         if kpi.name in seen:
             raise KPIDefinitionError(f'Two KPIs are named "{kpi.name}"; names must be unique.')
         seen.add(kpi.name)
@@ -199,9 +205,11 @@ def kpis_from_yaml(text: str) -> list[KPI]:
 
 def kpis_to_yaml(kpis: list[KPI]) -> str:
     """The KPI file for ``kpis``; ``kpis_from_yaml(kpis_to_yaml(k)) == k``. The fiscal year
-    start is the KPI set's: the first KPI's that is not January is written for all."""
+    start and the currency are the KPI set's: the first KPI's that is not the default is
+    written for all."""
     items = []
     fiscal = next((k.fiscal_year_start for k in kpis if k.fiscal_year_start != 1), 1)
+    currency = next((k.currency for k in kpis if k.currency), "")
     for kpi in kpis:
         item: dict[str, Any] = {"name": kpi.name}
         for key in _KPI_KEYS[1:]:
@@ -216,6 +224,8 @@ def kpis_to_yaml(kpis: list[KPI]) -> str:
             item[key] = value
         items.append(item)
     document: dict[str, Any] = {"fiscal_year_start": fiscal} if fiscal != 1 else {}
+    if currency:
+        document["currency"] = currency
     return yaml.dump(
         {**document, "kpis": items}, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
     )

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from kpi_logic import formats
 from kpi_logic.errors import KPIDefinitionError
 
 KPI_TYPES = (
@@ -148,6 +149,7 @@ class KPI:
     bands: Bands = field(default_factory=Bands)
     due: date | None = None
     fiscal_year_start: int = 1  # month the fiscal year starts in (of the KPI set)
+    currency: str = ""  # the KPI set's currency symbol; empty: the locale's (formats.symbol)
 
     def target_for(
         self, category: str | None, period: date | None, *, additive: bool = True
@@ -241,6 +243,9 @@ def validate(kpi: KPI) -> KPI:
     month = kpi.fiscal_year_start
     if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
         raise _fail(name, f"fiscal year start {_show(month)} is not a month number 1-12")
+    problem = None if kpi.currency == "" else formats.currency_problem(str(kpi.currency))
+    if not isinstance(kpi.currency, str) or problem:
+        raise _fail(name, f"currency {_show(kpi.currency)} {problem or 'must be text'}")
     _validate_target(kpi, name)
     _validate_bands(kpi.bands, name)
     return kpi

@@ -27,7 +27,7 @@ Pure Python over the aggregate's records, cheap enough to run on every target sl
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import cast
 
@@ -65,7 +65,7 @@ def score_records(records: Sequence[Mapping[str, object]], kpis: Sequence[KPI]) 
     """
     by_name = {kpi.name: kpi for kpi in kpis}
     actuals = {(r["kpi"], r["category"], r["period"]): _number(r["actual"]) for r in records}
-    allocated = _allocated(records, by_name)
+    allocated = allocated_targets(records, by_name)
     scored = []
     for record in records:
         kpi = by_name[cast(str, record["kpi"])]
@@ -98,11 +98,14 @@ def score_records(records: Sequence[Mapping[str, object]], kpis: Sequence[KPI]) 
     return scored
 
 
-def _allocated(
-    records: Sequence[Mapping[str, object]], kpis: Mapping[str, KPI]
+def allocated_targets(
+    records: Sequence[Mapping[str, object]],
+    kpis: Mapping[str, KPI],
+    target_of: Callable[[KPI, Mapping[str, object]], float | None] | None = None,
 ) -> dict[tuple[str, date | None], float]:
     """(KPI, period) -> the sum of the categories' targets, for additive KPIs with ``by`` whose
-    every category in that period has a target."""
+    every category in that period has a target; ``target_of(kpi, record)`` is a category
+    row's target (default: its period's, ``KPI.target_for``)."""
     sums: dict[tuple[str, date | None], float] = {}
     for record in records:
         kpi = kpis[cast(str, record["kpi"])]
@@ -110,7 +113,10 @@ def _allocated(
         if kpi.by is None or category is None or not record.get("additive", True):
             continue
         key = (kpi.name, cast("date | None", record["period"]))
-        found = kpi.target_for(category, key[1], additive=True)
+        if target_of is None:
+            found = kpi.target_for(category, key[1], additive=True)
+        else:
+            found = target_of(kpi, record)
         sums[key] = sums.get(key, 0.0) + (math.nan if found is None else float(found))
     return {key: total for key, total in sums.items() if not math.isnan(total)}
 

@@ -16,10 +16,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import duckdb
 
-from kpi_logic import compute, engines, score, tables, windows
+from kpi_logic import compute, engines, score, tables, window_parts, windows
 from kpi_logic.compute import Categories, Record
 from kpi_logic.dialects import TableRef
 from kpi_logic.model import KPI
@@ -56,17 +57,36 @@ def spans(
     engine: engines.Engine | None = None,
 ) -> dict[str, Window | None]:
     """Each KPI's window (None for a KPI without a date column, or without dates)."""
+    return windows_of(kpis, choice, date_spans(con, table, kpis, engine=engine))
+
+
+def date_spans(
+    con: duckdb.DuckDBPyConnection | None,
+    table: Table,
+    kpis: Sequence[KPI],
+    *,
+    engine: engines.Engine | None = None,
+) -> dict[str, tuple[date, date] | None]:
+    """Each KPI's first and last day in its date column (None without one or without dates):
+    one query per date column."""
     columns = _columns(con, table, engine)
     dates: dict[str, tuple[date, date] | None] = {}
-    found: dict[str, Window | None] = {}
+    found: dict[str, tuple[date, date] | None] = {}
     for kpi in kpis:
         time = compute.check_kpi(kpi, columns).time
-        if time is None:
-            found[kpi.name] = None
-            continue
-        if time not in dates:
+        if time is not None and time not in dates:
             dates[time] = _date_span(con, table, time, engine)
-        span = dates[time]
+        found[kpi.name] = None if time is None else dates[time]
+    return found
+
+
+def windows_of(
+    kpis: Sequence[KPI], choice: WindowChoice, dates: Mapping[str, tuple[date, date] | None]
+) -> dict[str, Window | None]:
+    """Each KPI's window for ``choice`` over its data's first and last day (``date_spans``)."""
+    found: dict[str, Window | None] = {}
+    for kpi in kpis:
+        span = dates[kpi.name]
         found[kpi.name] = None if span is None else span_of(kpi, choice, *span)
     return found
 
@@ -92,20 +112,25 @@ def window_actuals(
     *,
     categories: Categories | None = None,
     engine: engines.Engine | None = None,
+    daily: window_parts.DailyParts | None = None,
 ) -> list[Record]:
     """Records ``kpi, category, actual, last_year, additive`` over each KPI's window (and the
-    same days a year earlier): one query per window and group of KPIs sharing a query."""
+    same days a year earlier): one query per window and group of KPIs sharing a query, none
+    for the KPIs whose window value follows from the per-day parts in ``daily``
+    (:func:`daily_parts`, computed with the same ``categories``)."""
     groups: dict[Window | None, list[KPI]] = {}
     for kpi in kpis:
         groups.setdefault(spans[kpi.name], []).append(kpi)
     found: list[Record] = []
     for span, group in groups.items():
-        now = _over(con, table, group, span, categories, engine)
+        now = _derived_or_over(con, table, group, span, categories, engine, daily)
         before = {}
         if span is not None and span.kind != "all":
             before = {
                 (r["kpi"], r["category"]): r["actual"]
-                for r in _over(con, table, group, span.last_year(), categories, engine)
+                for r in _derived_or_over(
+                    con, table, group, span.last_year(), categories, engine, daily
+                )
             }
         for record in now:
             last_year = before.get((record["kpi"], record["category"]), math.nan)
@@ -113,6 +138,47 @@ def window_actuals(
     order = {kpi.name: i for i, kpi in enumerate(kpis)}
     found.sort(key=lambda r: (order[r["kpi"]], r["category"] is not None, r["category"] or ""))
     return found
+
+
+def daily_parts(
+    con: duckdb.DuckDBPyConnection | None,
+    table: Table,
+    kpis: Sequence[KPI],
+    *,
+    categories: Categories | None = None,
+    engine: engines.Engine | None = None,
+) -> window_parts.DailyParts:
+    """The per-day parts (:mod:`kpi_logic.window_parts`) of the KPIs whose window value
+    follows from them, over all dates: any window's actuals then come without a query."""
+
+    def aggregate(parts: list[KPI]) -> list[Record]:
+        return _over(con, table, parts, None, categories, engine)
+
+    return window_parts.day_parts(kpis, _columns(con, table, engine), aggregate)
+
+
+def _derived_or_over(
+    con: duckdb.DuckDBPyConnection | None,
+    table: Table,
+    kpis: list[KPI],
+    span: Window | None,
+    categories: Categories | None,
+    engine: engines.Engine | None,
+    daily: window_parts.DailyParts | None,
+) -> list[Record]:
+    """The KPIs' records over ``span``: from ``daily`` where they follow from it, else one
+    query per group."""
+    recipes = daily.recipes if daily is not None else {}
+    queried = [k for k in kpis if k.name not in recipes]
+    records = [
+        r
+        for k in kpis
+        if daily is not None and k.name in recipes
+        for r in window_parts.window_records(daily, k, span)
+    ]
+    if queried:
+        records += _over(con, table, queried, span, categories, engine)
+    return records
 
 
 def _over(
@@ -166,20 +232,15 @@ def score_windows(
     the all-categories row of an additive KPI with ``by``). Pure Python: a target move costs
     no query."""
     by_name = {kpi.name: kpi for kpi in kpis}
-    allocated: dict[str, float] = {}
-    for record in actuals:
-        kpi = by_name[record["kpi"]]
-        if kpi.by and record["category"] is not None and record["additive"]:
-            found = _target(kpi, record, spans[kpi.name])
-            allocated[kpi.name] = allocated.get(kpi.name, 0.0) + (
-                math.nan if found is None else found
-            )
+    allocated = score.allocated_targets(
+        actuals, by_name, lambda kpi, record: _target(kpi, record, spans[kpi.name])
+    )
     scored = []
     for record in actuals:
         kpi, span = by_name[record["kpi"]], spans[record["kpi"]]
         parts = math.nan
-        if kpi.by and record["category"] is None and record["additive"]:
-            parts = allocated.get(kpi.name, math.nan)
+        if record["category"] is None:
+            parts = allocated.get((kpi.name, record["period"]), math.nan)
         found = _target(kpi, record, span)
         target = parts if math.isnan(found) else found
         actual = float(record["actual"])
@@ -202,7 +263,7 @@ def score_windows(
     return scored
 
 
-def _target(kpi: KPI, record: Record, span: Window | None) -> float:
+def _target(kpi: KPI, record: Mapping[str, Any], span: Window | None) -> float:
     """The record's window target, NaN when there is none."""
     additive = bool(record["additive"])
     if span is None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from kpi_logic import charts, forecast, score
 from kpi_logic.compute import Record
+from kpi_logic.formats import format_value
 from kpi_logic.model import KPI
 from kpi_logic.store import Note
 
@@ -54,6 +55,19 @@ def card_facts(results: Sequence[Record]) -> dict[str, CardFacts]:
     return facts
 
 
+def trend_verdict(values: Sequence[float], direction: str) -> str:
+    """Whether a window of values went the KPI's way, first value against last (a dip in
+    the last step of a rising series does not turn it): ``better``, ``worse`` or ``flat``.
+
+    >>> trend_verdict([10, 14, 18, 16], "higher"), trend_verdict([10, 14, 18, 16], "lower")
+    ('better', 'worse')
+    """
+    if len(values) < 2 or values[-1] == values[0]:
+        return "flat"
+    rose = values[-1] > values[0]
+    return "better" if rose == (direction != "lower") else "worse"
+
+
 def last_notes(notes: Sequence[Note]) -> dict[str, Note]:
     """The newest note of each KPI, from notes listed newest first."""
     newest: dict[str, Note] = {}
@@ -85,20 +99,21 @@ def _review_row(
     pace = forecast.pace(kpi, results) if kpi.name not in problems else None
     note = notes.get(kpi.name)
     period = None if last is None else last["period"]
+    sign = kpi.currency
     attained = None if last is None or score.is_missing(last["attainment"]) else last["attainment"]
     return {
         "KPI": kpi.name,
         "Type": kpi.type,
         "Owner": kpi.owner,
         "Period": None if period is None else charts.period_label(period, kpi.grain),
-        "Actual": None if last is None else charts.format_value(last["actual"], kpi.unit),
-        "Target": None if last is None else charts.format_value(last["target"], kpi.unit),
+        "Actual": None if last is None else format_value(last["actual"], kpi.unit, currency=sign),
+        "Target": None if last is None else format_value(last["target"], kpi.unit, currency=sign),
         "Attainment": None if attained is None else float(attained),
         "Status": problems.get(kpi.name, score.NO_DATA if last is None else last["status"]),
         "Pace": None
         if pace is None
         else f"{pace.status} (projected "
-        f"{charts.format_value(pace.projected, kpi.unit)} by {pace.due:%d %b %Y})",
+        f"{format_value(pace.projected, kpi.unit, currency=sign)} by {pace.due:%d %b %Y})",
         "Last note": None
         if note is None
         else f"{note.created_at:%Y-%m-%d} {note.author or 'anonymous'}: {note.text}",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from kpi_logic import formats
 from kpi_logic.sql import quote_ident
 
 if TYPE_CHECKING:
@@ -17,8 +18,10 @@ MAX_CATEGORY_VALUES = 500
 
 
 def preview(con: duckdb.DuckDBPyConnection, table: str, rows: int) -> pd.DataFrame:
-    """The first ``rows`` rows of ``table``."""
-    return con.execute(f"SELECT * FROM {quote_ident(table)} LIMIT ?", [rows]).df()
+    """The first ``rows`` rows of ``table``, dates without a time of day shown as dates
+    (``formats.dates_as_days``)."""
+    frame = con.execute(f"SELECT * FROM {quote_ident(table)} LIMIT ?", [rows]).df()
+    return formats.dates_as_days(frame)
 
 
 def date_span(con: duckdb.DuckDBPyConnection, table: str, column: str) -> tuple[date, date] | None:

@@ -9,7 +9,7 @@ from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset, KPISet
 from kpi_logic.text import markdown_text, plain_text
-from ui import cards, explore, filters, kpis, session, shell, sidebar, suggestions
+from ui import cards, explore, exports, filters, kpis, session, shell, sidebar, suggestions
 
 
 def no_dataset() -> None:
@@ -99,4 +99,5 @@ if window is not None:
     )
 ahead = kpis.outlooks(items, results, problems)
 cards.grid(items, results, problems, window, ahead)
+exports.dashboard_download(dataset, kpi_set, items, results, problems, window)
 explore_section(dataset, kpi_set, items, results, problems, ahead)

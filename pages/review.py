@@ -101,4 +101,4 @@ review.overview(summary.review_rows(items, results, problems, summary.last_notes
 review.digest_section(dataset, kpi_set, items, notes)
 chosen = check_in(kpi_set, items, notes, results)
 version_ui.history(dataset, kpi_set)
-exports.section(items, results, chosen)
+exports.section(dataset, kpi_set, items, results, chosen)

@@ -171,3 +171,35 @@ def test_a_cumulative_chart_through_the_window(store_path: Path, sample: pd.Data
     latest = start(store_path)  # the latest period: no window, no cumulative chart
     with pytest.raises(AssertionError, match="no chart titled"):
         chart_data(latest, "Year to date: cumulative")
+
+
+def test_switching_the_window_never_queries_sums_and_ratios(
+    store_path: Path, sample: pd.DataFrame
+) -> None:
+    """After the first window the dataset's table is renamed away: switching to the quarter
+    to date still gives the cards of sums, counts and their ratios their new figures (from the
+    cached per-day parts), and the one KPI needing a query (a distinct count) says it could
+    not be computed over the window."""
+    from ui import session
+
+    at = start(store_path, {"w": "ytd"})
+    store = session.store()
+    cur = store.cursor()
+    (dataset,) = store.list_datasets(cur)
+    cur.execute(f'ALTER TABLE "{dataset.table}" RENAME TO "{dataset.table}_away"')
+    try:
+        at.selectbox(key="window_pick").select("qtd")
+        rerun(at)
+        q4 = between(sample, "2024-10-01", "2024-12-31")
+        value, line = revenue_card(at)
+        assert value == money(q4["Revenue"].sum()).replace("\\", "")
+        assert "01 Oct 2024 – 31 Dec 2024" in line or any(
+            "01 Oct 2024 – 31 Dec 2024" in m.value for m in at.caption
+        )
+        margin = (q4["Revenue"].sum() - q4["Cost"].sum()) / q4["Revenue"].sum()
+        assert next(m.value for m in at.metric if m.label == "Profit Margin") == f"{margin:.1%}"
+        warnings = [w.value for w in at.warning if "not the window" in w.value]
+        assert len(warnings) == 1
+        assert "Staff Turnover" in warnings[0]
+    finally:
+        cur.execute(f'ALTER TABLE "{dataset.table}_away" RENAME TO "{dataset.table}"')

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import vl_convert
 
-from kpi_logic import charts, score
+from kpi_logic import charts, score, summary
 
 DEC = date(2024, 12, 1)
 MONTHS = [date(2024, m, 1) for m in (9, 10, 11, 12)]
@@ -84,10 +84,18 @@ def tooltip_formats(layer: dict) -> dict[str, str | None]:
     return {t["field"]: t.get("format") for t in layer["encoding"]["tooltip"]}
 
 
-def assert_status_colors(encoding: dict) -> None:
+def tooltip_titles(layer: dict) -> dict[str, str]:
+    return {t["field"]: t["title"] for t in layer["encoding"]["tooltip"]}
+
+
+def assert_status_colors(encoding: dict, drawn: list[str]) -> None:
+    """Status colours: the fixed colour of each status drawn; the legend lists those only."""
+    order = ["on target", "at risk", "off target", "no target", "no data"]
     assert encoding["field"] == "status"
-    assert encoding["scale"]["domain"] == list(charts.STATUS_COLORS)
-    assert encoding["scale"]["range"] == list(charts.STATUS_COLORS.values())
+    assert encoding["scale"]["domain"] == sorted(set(drawn), key=order.index)
+    assert encoding["scale"]["range"] == [
+        charts.STATUS_COLORS[s] for s in encoding["scale"]["domain"]
+    ]
 
 
 def test_status_colors_cover_every_status() -> None:
@@ -129,13 +137,21 @@ def test_bullet_bands_targets_colours_and_tooltips(one_period: pd.DataFrame) -> 
         charts.STATUS_COLORS[s] for s in ("off target", "at risk", "on target")
     ]
     assert actual["encoding"]["x"]["field"] == "actual"
-    assert_status_colors(actual["encoding"]["color"])
+    assert_status_colors(actual["encoding"]["color"], list(one_period["status"]))
     assert target["mark"]["type"] == "tick"
     assert target["encoding"]["x"]["field"] == "target"
-    formats = tooltip_formats(actual)
-    assert formats["actual"] == formats["target"] == "$,.0f"
-    assert formats["attainment"] == ".0%"
-    assert set(formats) == {"category", "actual", "target", "attainment", "status"}
+    titles = tooltip_titles(actual)
+    assert titles == {
+        "category": "Category",
+        "actual_text": "Actual",
+        "target_text": "Target",
+        "attainment_text": "Attainment",
+        "status": "Status",
+    }
+    # the tooltips' texts: in the unit, thousands separated, a dash where a value is missing
+    assert [r["actual_text"] for r in data] == [f"${v:,.0f}" for v in one_period["actual"]]
+    assert [r["target_text"] for r in data] == ["$1,000", "$1,000", "$1,000", "—"]
+    assert [r["attainment_text"] for r in data] == ["95%", "120%", "70%", "—"]
 
 
 def test_bullet_bands_when_lower_is_better(one_period: pd.DataFrame) -> None:
@@ -181,13 +197,15 @@ def test_trend_layers(totals: pd.DataFrame) -> None:
     assert [r["target"] for r in targets] == [3500.0] * 4
     assert [r["value"] for r in projected] == [1, 2]
     line, points, target, pace = layers(chart)
-    assert_status_colors(points["encoding"]["color"])
+    assert_status_colors(points["encoding"]["color"], list(totals["status"]))
     assert target["mark"]["strokeDash"]
     assert target["encoding"]["y"]["field"] == "target"
     assert pace["mark"]["strokeDash"]
     assert pace["encoding"]["y"]["field"] == "value"
-    assert tooltip_formats(points)["actual"] == ".1%"
-    assert line["encoding"]["y"]["axis"]["format"] == ".1%"
+    assert tooltip_titles(points)["actual_text"] == "Actual"
+    percent = [f"{v * 100:,.1f}%" if v == v else "—" for v in totals["actual"]]
+    assert [r["actual_text"] for r in series] == percent  # "300,000.0%"... and a dash
+    assert line["encoding"]["y"]["axis"]["format"] == ".0%"
 
 
 def test_trend_colours_categories(cells: pd.DataFrame) -> None:
@@ -220,7 +238,8 @@ def test_heatmap(cells: pd.DataFrame) -> None:
     for (_, rate), label in by_cell.items():  # the status symbol, then the attainment
         assert label == "" if rate is None else label.endswith(f" {rate:.0%}")
     assert {r["label"][0] for r in data if r["label"]} <= set(score.STATUS_SYMBOLS.values())
-    assert tooltip_formats(rects)["actual"] == "$,.0f"
+    assert tooltip_titles(rects)["actual_text"] == "Actual"
+    assert {r["actual_text"] for r in data} == {f"${1000 * x:,.0f}" for x in (0.8, 1.1, 0.95)}
 
 
 def test_charts_of_one_shape_share_a_template_but_not_their_data(
@@ -294,8 +313,9 @@ def test_format_value(value, unit, signed, expected) -> None:
 
 
 def test_number_format() -> None:
-    assert charts.number_format("currency") == "$,.0f"
-    assert charts.number_format("percent") == ".1%"
+    """d3 formats of the value axes (a currency's symbol comes from the KPI set)."""
+    assert charts.number_format("currency") == ",.0f"
+    assert charts.number_format("percent") == ".0%"
     assert charts.number_format("number") == ",.2~f"
 
 
@@ -335,3 +355,93 @@ def test_a_heatmap_of_many_periods_keeps_symbols_and_drops_percentages() -> None
     assert few == {f"{score.STATUS_SYMBOLS['on target']} 100%"}
     axis = charts.heatmap(rows)["layer"][0]["encoding"]["x"]["axis"]
     assert axis["labelOverlap"] == "greedy"
+
+
+def test_legends_list_only_the_statuses_drawn(one_period: pd.DataFrame) -> None:
+    """Two statuses drawn: the bullet's and the trend's legends list those two, and a
+    rendered legend shows no other status word."""
+    two = one_period[one_period["status"].isin(["on target", "off target"])]
+    bullet = charts.bullet_chart(
+        records(two), unit="number", direction="higher", good=1, warning=0.9
+    )
+    color = layers(bullet)[3]["encoding"]["color"]
+    assert color["scale"]["domain"] == ["on target", "off target"]
+    assert color["scale"]["range"] == ["#009e73", "#d55e00"]
+    svg = vl_convert.vegalite_to_svg(charts.to_json(bullet))
+    assert "on target" in svg
+    assert "off target" in svg
+    assert not {"at risk", "no target", "no data"} & set(re.findall(r">([a-z ]+)<", svg))
+    series = scored([(None, m, 10.0 + i, 10.0, "on target") for i, m in enumerate(MONTHS)])
+    trend = charts.trend_chart(records(series), unit="number")
+    points = layers(trend)[1]["encoding"]
+    assert points["color"]["scale"]["domain"] == ["on target"]
+    assert points["shape"]["scale"]["domain"] == ["on target"]
+    assert points["shape"]["scale"]["range"] == ["circle"]
+
+
+def test_bullet_bars_carry_their_value_in_the_unit(one_period: pd.DataFrame) -> None:
+    chart = charts.bullet_chart(
+        records(one_period), unit="currency", direction="higher", good=1, warning=0.9
+    )
+    (data,) = datasets(chart)
+    text = layers(chart)[-1]
+    assert text["mark"]["type"] == "text"
+    assert text["encoding"]["text"]["field"] == "label"
+    assert text["encoding"]["x"]["field"] == "actual"  # drawn at the bar's end
+    symbols = [score.STATUS_SYMBOLS[s] for s in one_period["status"]]
+    expected = [f"{sym} ${v:,.0f}" for sym, v in zip(symbols, one_period["actual"], strict=True)]
+    assert [r["label"] for r in data] == expected  # "✓ $1,200"...
+    svg = vl_convert.vegalite_to_svg(charts.to_json(chart))
+    assert "$1,200" in svg
+    percent = scored([("East", DEC, 0.1234, 0.15, "off target")])
+    chart = charts.bullet_chart(
+        records(percent), unit="percent", direction="higher", good=1, warning=0.9
+    )
+    assert datasets(chart)[0][0]["label"].endswith(" 12.3%")
+
+
+def test_a_kpi_sets_currency_on_axes_tooltips_and_labels(one_period: pd.DataFrame) -> None:
+    chart = charts.bullet_chart(
+        records(one_period),
+        unit="currency",
+        direction="higher",
+        good=1,
+        warning=0.9,
+        currency="€",
+    )
+    (data,) = datasets(chart)
+    assert data[1]["actual_text"] == "€1,200"
+    assert data[1]["label"].endswith(" €1,200")
+    svg = vl_convert.vegalite_to_svg(charts.to_json(chart))
+    ticks = re.findall(r">(€[\d,]+)<", svg)
+    assert "€0" in ticks
+    assert len(ticks) >= 3
+    assert "$" not in svg
+
+
+def test_tooltips_never_say_null(totals: pd.DataFrame) -> None:
+    """A period without an actual: every tooltip text of it is a dash."""
+    chart = charts.trend_chart(records(totals), unit="currency", target_line=records(totals))
+    series = datasets(chart)[0]
+    missing = next(r for r in series if r["actual"] is None)
+    assert (missing["actual_text"], missing["attainment_text"]) == ("—", "—")
+    assert missing["target_text"] == "$3,500"
+    for layer in layers(chart):
+        for tip in layer["encoding"].get("tooltip", []):
+            # numbers reach a tooltip only as our texts; Vega-Lite would write null for NaN
+            assert tip["type"] != "quantitative"
+
+
+@pytest.mark.parametrize(
+    ("values", "direction", "verdict"),
+    [
+        ([100.0, 120.0, 150.0, 170.0, 160.0], "higher", "better"),  # rising, a final dip
+        ([100.0, 120.0, 150.0, 170.0, 160.0], "lower", "worse"),
+        ([170.0, 150.0, 120.0, 90.0, 95.0], "lower", "better"),  # falling, a final rise
+        ([170.0, 150.0, 120.0, 90.0, 95.0], "higher", "worse"),
+        ([5.0, 9.0, 5.0], "higher", "flat"),
+        ([5.0], "higher", "flat"),
+    ],
+)
+def test_sparkline_colour_follows_the_whole_window(values, direction, verdict) -> None:
+    assert summary.trend_verdict(values, direction) == verdict

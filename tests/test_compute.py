@@ -127,6 +127,49 @@ def test_distinct_counts_recomputed_for_totals(con, orders: pd.DataFrame) -> Non
     assert (summed > totals).all()
 
 
+def test_totals_of_sums_counts_min_max_from_categories(tmp_path: Path) -> None:
+    """A group of sums, counts, minimums and maximums gets its all-categories rows from the
+    category rows (no grouping set): equal to pandas over all rows, empty cells included."""
+    frame = pd.DataFrame(
+        {
+            "day": [date(2024, 1, d) for d in (3, 4, 5, 6, 7)] + [date(2024, 2, 1)] * 3,
+            "region": ["East", "West", None, "East", "West", "East", "West", "South"],
+            "amount": [10.5, None, 3.0, -2.0, 8.0, None, None, None],
+        }
+    )
+    con = duckdb.connect()
+    con.register("source", frame)
+    con.execute("CREATE TABLE t AS SELECT * FROM source")
+    measures = {
+        "Sum": ('sum("amount")', lambda s: s.sum(min_count=1)),  # SQL: all empty is empty
+        "Count": ('count("amount")', "count"),
+        "Min": ('min("amount")', "min"),
+        "Max": ('max("amount")', "max"),
+    }
+    kpis = [KPI(n, m, time="day", by="region") for n, (m, _) in measures.items()]
+    sql = compute.aggregate_sql("t", kpis, compute.table_columns(con, "t"))
+    assert len(sql) == 1
+    assert "GROUPING SETS" not in sql[0][0]
+    records = compute.aggregate_records(con, "t", kpis)
+    months = pd.to_datetime(frame["day"]).dt.to_period("M").dt.start_time.dt.date
+    for name, (_, function) in measures.items():
+        want = frame.groupby(months)["amount"].agg(function)
+        got = {
+            r["period"]: r["actual"] for r in records if r["kpi"] == name and r["category"] is None
+        }
+        assert set(got) == set(want.index)
+        for period, value in want.items():
+            assert got[period] == pytest.approx(value, nan_ok=True), (name, period)
+    assert not [
+        r for r in compute.aggregate_records(con, "t", kpis, totals=False) if r["category"] is None
+    ]
+    with_ratio = [*kpis, KPI("Avg", 'avg("amount")', time="day", by="region")]
+    assert (
+        "GROUPING SETS"
+        in compute.aggregate_sql("t", with_ratio, compute.table_columns(con, "t"))[0][0]
+    )
+
+
 def test_one_query_per_time_grain_by_and_filter(con) -> None:
     calls = []
 

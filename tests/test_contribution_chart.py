@@ -78,7 +78,9 @@ def test_trend_draws_interval_notes_and_status_shapes() -> None:
     assert "area" in marks
     assert "rule" in marks
     points = spec["layer"][1]["encoding"]
-    assert points["shape"]["scale"]["range"] == list(charts.STATUS_SHAPES.values())
+    drawn = (score.ON_TARGET, score.AT_RISK)  # the legend: the statuses drawn, in order
+    assert points["shape"]["scale"]["domain"] == list(drawn)
+    assert points["shape"]["scale"]["range"] == [charts.STATUS_SHAPES[s] for s in drawn]
     svg = vl_convert.vegalite_to_svg(charts.to_json(spec))
     assert "<svg" in svg
     plain = charts.trend_chart(series.to_dict("records"), unit="number")

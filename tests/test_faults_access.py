@@ -167,7 +167,7 @@ def test_a_deep_link_survives_the_password_screen(browser, tmp_path: Path) -> No
         with page.expect_download(timeout=TIMEOUT_MS) as download:
             page.get_by_role("button", name="Results as CSV").click()
         rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text("utf-8-sig"))))
-        assert "Profit Margin" in {row["kpi"] for row in rows}
+        assert "Profit Margin" in {row["KPI"] for row in rows}
         # Streamlit serves it at /media/ without the password (README says so) until the
         # next run of the app drops it
         name = page.get_by_label("Your name (for notes and history)")

@@ -36,7 +36,7 @@ from streamlit.testing.v1 import AppTest
 from kpi_logic import charts, export, workspace
 from kpi_logic.kpi_file import kpis_to_yaml
 from kpi_logic.model import KPI, Target
-from kpi_logic.score import STATUS_SYMBOLS
+from kpi_logic.score import STATUS_SYMBOLS, score_records
 from kpi_logic.store import Store, upload_dir_for
 from kpi_logic.text import WORD_JOINER, markdown_text, plain_text
 from tests.conftest import running_app
@@ -337,14 +337,19 @@ def test_formula_cells_are_neutralized_in_csv_and_excel(cell: str) -> None:
     )
     assert list(back.columns)[0] == "'" + cell
     assert back.iloc[0, 0] == "'" + cell
-    sheet = openpyxl.load_workbook(io.BytesIO(export.to_excel_bytes(frame))).active
+    kpi = KPI(name=cell, measure='sum("Amount")', by="Region")
+    record = {"kpi": cell, "category": cell, "period": None, "actual": 1.0, "as_of": None}
+    results = score_records([record], [kpi])
+    book = export.results_workbook([export.Sheet(cell, [kpi], results)])
+    sheet = openpyxl.load_workbook(io.BytesIO(book)).active
 
-    def read(row: int) -> str:  # OOXML writes a CR as _x000D_; Excel reads it back
-        return str(sheet.cell(row, 1).value).replace("_x000D_", "\r")
+    def read(column: int) -> str:  # OOXML writes a CR as _x000D_; Excel reads it back
+        return str(sheet.cell(2, column).value).replace("_x000D_", "\r")
 
-    assert read(1) == "'" + cell
-    assert read(2) == "'" + cell
+    assert read(1) == "'" + cell  # the KPI's name
+    assert read(2) == "'" + cell  # its category
     assert sheet.cell(2, 1).data_type == "s"
+    assert sheet.cell(2, 2).data_type == "s"
 
 
 def test_text_that_is_no_formula_is_kept() -> None:

@@ -303,3 +303,87 @@ def test_scorecard_command_refuses_a_bad_date(data_file: Path) -> None:
     assert result.returncode == 2
     assert "is not a date like" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- windows from the per-day parts, without a query ----------------------------------------
+
+DERIVED = """
+kpis:
+  - {name: Sales, measure: sum("Sales"), time: Day, by: Region}
+  - {name: Margin, measure: sum("Profit") / sum("Sales"), time: Day, by: Region}
+  - {name: Average order, measure: avg("Sales"), time: Day, by: Region}
+  - {name: Biggest order, measure: max("Sales"), time: Day, by: Region}
+  - {name: Smallest order, measure: min("Sales"), time: Day}
+  - {name: Returns, measure: count(*), filter: '"Returned" = 1', time: Day, by: Region}
+  - {name: Cost, measure: sum("Sales") - sum("Profit"), time: Day, by: Region}
+  - {name: Cost share, measure: (sum("Sales") - sum("Profit")) / sum("Sales"), time: Day}
+"""
+
+PANDAS_MEASURES = {
+    "Sales": lambda g: g["Sales"].sum(),
+    "Margin": lambda g: g["Profit"].sum() / g["Sales"].sum(),
+    "Average order": lambda g: g["Sales"].mean(),
+    "Biggest order": lambda g: g["Sales"].max(),
+    "Smallest order": lambda g: g["Sales"].min(),
+    "Returns": lambda g: float((g["Returned"] == 1).sum()),
+    "Cost": lambda g: g["Sales"].sum() - g["Profit"].sum(),
+    "Cost share": lambda g: (g["Sales"].sum() - g["Profit"].sum()) / g["Sales"].sum(),
+}
+
+
+@pytest.mark.parametrize("kind", ["period", "mtd", "qtd", "ytd", "last-12", "all"])
+def test_windows_of_sums_ratios_min_max_come_from_the_daily_parts(
+    data_file: Path, orders, kind: str
+) -> None:
+    """Once the per-day parts are computed, every window's actuals (and last year's) of
+    sums, counts, sums and differences of them, their ratios, min and max come without
+    touching the data: the connection is closed, and the figures equal pandas over the
+    window's rows."""
+    kpis = kpis_from_yaml(DERIVED)
+    connection = sandboxed_connection(allowed_dirs=[data_file.parent])
+    load_file(connection, data_file, "orders")
+    daily = scorecard.daily_parts(connection, "orders", kpis)
+    spans = scorecard.spans(connection, "orders", kpis, scorecard.WindowChoice(kind=kind))
+    connection.close()
+    assert set(daily.recipes) == {k.name for k in kpis}
+    found = scorecard.window_actuals(None, "orders", kpis, spans, daily=daily)
+    span = spans["Sales"]
+    assert span is not None
+    now = between(orders, span.start, span.end)
+    before = None
+    if kind != "all":
+        before = between(orders, span.last_year().start, span.last_year().end)
+    for kpi in kpis:
+        measure = PANDAS_MEASURES[kpi.name]
+
+        def expect(rows: pd.DataFrame, kpi=kpi, measure=measure) -> float:
+            kept = rows[rows["Returned"] == 1] if kpi.filter else rows
+            return measure(rows) if len(kept) else math.nan  # no rows: missing, not 0
+
+        rows = rows_by(found, kpi.name)
+        assert rows[None]["actual"] == pytest.approx(expect(now)), kpi.name
+        if kpi.by:
+            kept = now[now["Returned"] == 1] if kpi.filter else now
+            assert set(rows) - {None} == set(kept["Region"]), kpi.name
+            for region, part in kept.groupby("Region"):
+                assert rows[region]["actual"] == pytest.approx(expect(part)), (kpi.name, region)
+        if before is not None:
+            assert rows[None]["last_year"] == pytest.approx(expect(before), nan_ok=True)
+
+
+def test_a_distinct_count_over_a_new_window_is_a_query(con) -> None:
+    """A distinct count has no per-day parts: it is queried, and the scorecard with the
+    per-day parts equals the scorecard without them."""
+    kpis = kpis_from_yaml(KPIS)
+    daily = scorecard.daily_parts(con, "orders", kpis)
+    assert "Customers" not in daily.recipes
+    choice = scorecard.WindowChoice(kind="qtd")
+    spans = scorecard.spans(con, "orders", kpis, choice)
+    with_parts = scorecard.window_actuals(con, "orders", kpis, spans, daily=daily)
+    queried = scorecard.window_actuals(con, "orders", kpis, spans)
+    assert [(r["kpi"], r["category"]) for r in with_parts] == [
+        (r["kpi"], r["category"]) for r in queried
+    ]
+    for a, b in zip(with_parts, queried, strict=True):
+        assert a["actual"] == pytest.approx(b["actual"], nan_ok=True)
+        assert a["last_year"] == pytest.approx(b["last_year"], nan_ok=True)

@@ -18,6 +18,16 @@ BADGE_COLORS = {
     score.BEHIND: "red",
 }
 CARDS_PER_ROW = 4
+TREND_COLORS = {"better": "green", "worse": "red", "flat": "gray"}  # summary.trend_verdict
+
+
+def _metric_color(kpi: KPI, sparkline: list[float]) -> str:
+    """The colour of a card's delta and sparkline (Streamlit gives both one colour): the
+    KPI's direction over the sparkline's whole window (``summary.trend_verdict``); without
+    a sparkline, the delta's own (better or worse for this KPI)."""
+    if len(sparkline) > 1:
+        return TREND_COLORS[summary.trend_verdict(sparkline, kpi.direction)]
+    return "normal" if kpi.direction == "higher" else "inverse"
 
 
 def badge(status: str) -> str:
@@ -50,11 +60,11 @@ def card(
         previous = "" if last["period"] is None else " vs previous"
         st.metric(
             label,
-            charts.format_value(last["actual"], kpi.unit),
+            charts.format_value(last["actual"], kpi.unit, currency=kpi.currency),
             delta=None
             if score.is_missing(change)
-            else charts.format_value(change, kpi.unit, signed=True),
-            delta_color="normal" if kpi.direction == "higher" else "inverse",
+            else charts.format_value(change, kpi.unit, signed=True, currency=kpi.currency),
+            delta_color=_metric_color(kpi, facts.sparkline if facts.periods > 1 else []),
             delta_description=previous.strip() or None,
             chart_data=facts.sparkline if facts.periods > 1 else None,
             chart_type="line",
@@ -87,18 +97,18 @@ def window_card(index: int, kpi: KPI, rows: list[Record], sparkline: list[float]
         change = total["change_vs_last_year"]
         st.metric(
             label,
-            charts.format_value(total["actual"], kpi.unit),
+            charts.format_value(total["actual"], kpi.unit, currency=kpi.currency),
             delta=None
             if score.is_missing(change)
-            else charts.format_value(change, kpi.unit, signed=True),
-            delta_color="normal" if kpi.direction == "higher" else "inverse",
+            else charts.format_value(change, kpi.unit, signed=True, currency=kpi.currency),
+            delta_color=_metric_color(kpi, sparkline),
             delta_description="vs same days last year",
             chart_data=sparkline if len(sparkline) > 1 else None,
             chart_type="line",
             help=about,
         )
         st.markdown(_status_line(kpi, total))
-        last_year = charts.format_value(total["last_year"], kpi.unit)
+        last_year = charts.format_value(total["last_year"], kpi.unit, currency=kpi.currency)
         st.caption(f"Same days last year: {markdown_text(last_year)}")
         if kpi.by:
             cells = [r for r in rows if r["category"] is not None]
@@ -126,10 +136,12 @@ def _status_line(kpi: KPI, last: Record) -> str:
     elif last["status"] == score.NO_TARGET:
         line += " set a target in the sidebar"
     elif not score.is_missing(target):  # a target of 0: the gap, not a division by zero
-        gap = charts.format_value(last["actual"] - target, kpi.unit, signed=True)
+        gap = charts.format_value(
+            last["actual"] - target, kpi.unit, signed=True, currency=kpi.currency
+        )
         line += f" **{markdown_text(gap)}** against target"
     if not score.is_missing(target):
-        line += f" ({markdown_text(charts.format_value(target, kpi.unit))})"
+        line += f" ({markdown_text(charts.format_value(target, kpi.unit, currency=kpi.currency))})"
     return line
 
 
@@ -140,7 +152,7 @@ def _allocation_note(kpi: KPI, last: Record) -> None:
         return
     by = markdown_text(kpi.by or "")
     parts, whole, rest = (
-        markdown_text(charts.format_value(v, kpi.unit))
+        markdown_text(charts.format_value(v, kpi.unit, currency=kpi.currency))
         for v in (allocated, target, abs(target - allocated))
     )
     gap = f"{rest} unallocated" if target > allocated else f"{rest} over it"

@@ -126,6 +126,7 @@ def section(dataset: Dataset, kpi: KPI, rows: list[Record]) -> None:
             direction=kpi.direction,
             category_title=kpi.by or "Category",
             title=title,
+            currency=kpi.currency,
         ),
         width="stretch",
         key="contribution_chart",

@@ -45,6 +45,7 @@ def draw(
                     good=kpi.bands.good,
                     warning=kpi.bands.warning,
                     category_title=kpi.by,
+                    currency=kpi.currency,
                 ),
                 on_select="rerun",
                 selection_mode="category_pick",
@@ -68,7 +69,7 @@ def draw(
             _outlook(kpi, ahead)
             if pace is not None:
                 expected, projected, target = (
-                    markdown_text(charts.format_value(v, kpi.unit))  # "$" starts math
+                    markdown_text(charts.format_value(v, kpi.unit, currency=kpi.currency))
                     for v in (pace.expected, pace.projected, pace.target)
                 )
                 st.markdown(
@@ -91,6 +92,7 @@ def draw(
                     warning=kpi.bands.warning,
                     grain=kpi.grain,
                     category_title=kpi.by,
+                    currency=kpi.currency,
                 ),
                 width="stretch",
             )
@@ -115,7 +117,9 @@ def _cumulative(dataset: Dataset, kpi: KPI, rows: list[Record]) -> None:
     running = windows.cumulative(kpi, rows, span)
     title = f"{windows.WINDOW_LABELS[choice.kind]}: cumulative"
     st.vega_lite_chart(
-        charts.cumulative_chart(running, unit=kpi.unit, grain=kpi.grain, title=title),
+        charts.cumulative_chart(
+            running, unit=kpi.unit, grain=kpi.grain, title=title, currency=kpi.currency
+        ),
         width="stretch",
         key="cumulative_chart",
     )

@@ -14,7 +14,17 @@ from datetime import date
 import duckdb
 import streamlit as st
 
-from kpi_logic import charts, compute, forecast, projection, score, scorecard, targets, versions
+from kpi_logic import (
+    charts,
+    compute,
+    forecast,
+    projection,
+    score,
+    scorecard,
+    targets,
+    versions,
+    window_parts,
+)
 from kpi_logic.compute import Record
 from kpi_logic.errors import (
     ComputeError,
@@ -269,37 +279,65 @@ def _score(query: tuple, kpi_repr: str, _rows: list[Record], _kpi: KPI) -> list[
     return score.score_records(_rows, [_kpi])
 
 
+@st.cache_resource(max_entries=64, show_spinner="Computing the time windows…")
+def _window_basis(
+    _cur: duckdb.DuckDBPyConnection,
+    table: str,
+    revision: str,
+    definitions: tuple[tuple[str, str, int], ...],
+    categories: tuple[tuple[str, tuple[str, ...]], ...],
+    _kpis: tuple[KPI, ...],
+) -> tuple[dict[str, tuple[date, date] | None], window_parts.DailyParts]:
+    """Each KPI's first and last day, and the per-day parts from which the windows of sums,
+    counts, their ratios, min and max follow without a query; cached by table, content hash,
+    definitions and filters, not by window. Shared: read only."""
+    from ui import live_tables  # a live table's parts are computed by its database
+
+    con, source, engine = live_tables.source(_cur, table)
+    dates = scorecard.date_spans(con, source, _kpis, engine=engine)
+    picked = {column: list(values) for column, values in categories} or None
+    daily = scorecard.daily_parts(con, source, _kpis, categories=picked, engine=engine)
+    return dates, daily
+
+
 @st.cache_resource(max_entries=256, show_spinner="Computing the time window…")
 def _window_actuals(
     _cur: duckdb.DuckDBPyConnection,
     table: str,
     revision: str,
     definitions: tuple[tuple[str, str, int], ...],
-    choice: scorecard.WindowChoice,
     categories: tuple[tuple[str, tuple[str, ...]], ...],
+    choice: scorecard.WindowChoice,
     _kpis: tuple[KPI, ...],
-) -> tuple[dict[str, scorecard.Window | None], list[Record]]:
-    """Each KPI's window and its actuals there and a year earlier; cached by table, content
-    hash, definitions (and fiscal year start), window and filters. Shared: read only."""
-    from ui import live_tables  # a live table's windows are computed by its database
+) -> tuple[dict[str, scorecard.Window | None], list[Record], str | None]:
+    """Each KPI's window and its actuals there and a year earlier: from the per-day parts,
+    a query only for the other measures (distinct counts, medians); cached by table, content
+    hash, definitions (and fiscal year start), filters and window. When that query fails, the
+    KPIs from the per-day parts still come, with the query's problem. Shared: read only."""
+    from ui import live_tables
 
+    dates, daily = _window_basis(_cur, table, revision, definitions, categories, _kpis)
+    spans = scorecard.windows_of(_kpis, choice, dates)
     con, source, engine = live_tables.source(_cur, table)
-    spans = scorecard.spans(con, source, _kpis, choice, engine=engine)
-    found = scorecard.window_actuals(
-        con,
-        source,
-        _kpis,
-        spans,
-        categories={column: list(values) for column, values in categories} or None,
-        engine=engine,
-    )
-    return spans, found
+    picked = {column: list(values) for column, values in categories} or None
+    try:
+        found = scorecard.window_actuals(
+            con, source, _kpis, spans, categories=picked, engine=engine, daily=daily
+        )
+    except (KPIDefinitionError, DataReadError, duckdb.Error) as err:
+        derived = [k for k in _kpis if k.name in daily.recipes]
+        found = scorecard.window_actuals(None, source, derived, spans, daily=daily)
+        failed = ", ".join(f"“{k.name}”" for k in _kpis if k not in derived)
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return spans, found, f"{failed} could not be computed over the window ({reason})"
+    return spans, found, None
 
 
 def windowed(dataset: Dataset, kpis: list[KPI], problems: dict[str, str]) -> list[Record] | None:
     """The scorecard of the view's time window (``scorecard.score_windows`` records) for the
-    KPIs that compute, or None when the view shows the latest period. A target move re-scores
-    the cached actuals without a query."""
+    KPIs that compute, or None when the view shows the latest period. Switching the window
+    queries only distinct counts and medians; a target move re-scores the cached actuals
+    without a query."""
     view = session.view()
     shown = tuple(k for k in kpis if k.name not in problems)
     if view.window is None or not shown:
@@ -313,14 +351,19 @@ def windowed(dataset: Dataset, kpis: list[KPI], problems: dict[str, str]) -> lis
         dataset.table,
         live_tables.revision(dataset),
         tuple((k.name, definition_key(k), k.fiscal_year_start) for k in shown),
-        choice,
         tuple((column, tuple(values)) for column, values in sorted(view.filters.items())),
+        choice,
     )
     try:
-        spans, actuals = _window_actuals(session.cursor(), *query, shown)
+        spans, actuals, problem = _window_actuals(session.cursor(), *query, shown)
     except KPIExplorerError as err:
         st.error(markdown_text(err), icon=":material/error:")
         return None
+    if problem is not None:
+        st.warning(
+            f"{markdown_text(problem)}: shown for the latest period, not the window.",
+            icon=":material/warning:",
+        )
     return scorecard.score_windows(actuals, shown, spans)
 
 
@@ -359,6 +402,7 @@ def trend(
         title=title,
         interval=None if ahead is None else _interval(totals, ahead),
         notes=note_marks(notes),
+        currency=kpi.currency,
     )
     return chart, pace
 

@@ -27,13 +27,15 @@ def overview(rows: list[dict]) -> None:
             f"{score.STATUS_SYMBOLS[s]} {s}" if s in score.STATUS_SYMBOLS else s
             for s in frame["Status"]
         ]
+    if "Attainment" in frame:  # in percent, rounded as on the cards ("86%")
+        frame["Attainment"] = frame["Attainment"].astype("float64") * 100
     st.dataframe(
         frame,
         hide_index=True,
         width="stretch",
         column_config={
             "Attainment": st.column_config.ProgressColumn(
-                "Attainment", format="percent", min_value=0.0, max_value=1.5
+                "Attainment", format="%.0f%%", min_value=0.0, max_value=150.0
             ),
             "Pace": st.column_config.TextColumn("Pace to due date", width="large"),
             "Last note": st.column_config.TextColumn("Last note", width="large"),

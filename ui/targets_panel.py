@@ -1,6 +1,7 @@
-"""The sidebar's targets panel for the selected KPI: sliders with exact fields for the
-headline, every category and each category, per-category and per-period grids, bands, and
-save or reset. Moved targets are what-if targets in the view (and the link) until saved."""
+"""The sidebar's targets panel for the selected KPI: one control per target (a slider
+tied to the target's magnitude, labelled in the KPI's unit, with an exact field) for the
+headline, every category and each category, a per-period grid, bands, and save or reset.
+Moved targets are what-if targets in the view (and the link) until saved."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from kpi_logic import score, targets
+from kpi_logic import formats, score, targets
 from kpi_logic.compute import Record
 from kpi_logic.model import KPI, period_start
 from kpi_logic.store import KPISet
@@ -19,68 +20,65 @@ from ui import kpis, layout, session
 MAX_PERIOD_ROWS = 24
 
 
-def _step(top: float, unit: str) -> float:
-    """A slider step giving about 200-2,000 positions from 0 to ``top``."""
-    if top <= 0:
-        return 1.0 if unit != "percent" else 0.001
-    return float(10 ** math.floor(math.log10(top / 200)))
-
-
 def _slider(
     label: str,
     key: targets.OverrideKey,
     value: float | None,
-    top: float,
-    unit: str,
+    anchor: float | None,
+    kpi: KPI,
     saved: float | None,
 ) -> None:
-    """A target slider with an exact number input beside it, both writing the view."""
-    step = _step(top, unit)
-    top = max(top, value or 0.0, step)
+    """A target's one control: a slider tied to the target's magnitude (``anchor``: the
+    saved target, else the actual; ``formats.slider_scale``), labelled in the KPI's unit,
+    with an exact number field beside it (a percent's in percent), both writing the view."""
+    scale = formats.slider_scale(anchor, value, kpi.unit)
+    shown = 100.0 if kpi.unit == "percent" else 1.0  # the exact field's unit
     slider_key, number_key = f"slider::{key.text}", f"number::{key.text}"
 
-    def moved(source: str) -> None:
+    def moved(source: str, factor: float) -> None:
         picked = st.session_state[source]
+        picked = None if picked is None else float(picked) / factor
         overrides = dict(session.view().targets)
         if picked is None or (saved is not None and math.isclose(picked, saved)):
             overrides.pop(key, None)
         else:
-            overrides[key] = float(picked)
+            overrides[key] = picked
         session.set_view(targets=overrides)
 
-    st.session_state[slider_key] = float(min(value or 0.0, top))
-    st.session_state[number_key] = None if value is None else float(value)
+    st.session_state[slider_key] = float(min(max(value or 0.0, scale.low), scale.high))
+    st.session_state[number_key] = None if value is None else float(value) * shown
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     left.slider(
         label,
-        0.0,
-        float(top),
-        step=step,
+        scale.low,
+        scale.high,
+        step=scale.step,
         key=slider_key,
         on_change=moved,
-        args=(slider_key,),
-        format=_slider_format(unit),
+        args=(slider_key, 1.0),
+        format=formats.printf_format(kpi.unit, scale.step, currency=kpi.currency),
     )
     right.number_input(
-        "Exact",
+        "Exact (%)" if kpi.unit == "percent" else "Exact",
         key=number_key,
         on_change=moved,
-        args=(number_key,),
-        step=step,
-        format="%.4f" if unit == "percent" else "%.2f",
+        args=(number_key, shown),
+        min_value=0.0,
+        step=scale.step * shown,
+        format="%.2f",
         placeholder="none",
     )
 
 
-def _slider_format(unit: str) -> str:
-    """The slider's label in the KPI's unit with thousands separators ($4,000,000, 15%)."""
-    return {"currency": "dollar", "percent": "percent"}.get(unit, "localized")
-
-
-def _top(rows: list[Record]) -> float:
-    """Slider end: twice the best actual seen in ``rows``, so the target can go well beyond it."""
+def _typical(rows: list[Record]) -> float | None:
+    """The largest actual in ``rows``: where a slider without a saved target is centred."""
     best = max((abs(r["actual"]) for r in rows if not score.is_missing(r["actual"])), default=0.0)
-    return 2 * float(best) if best > 0 else 100.0
+    return float(best) if best > 0 else None
+
+
+def _anchor(saved: float | None, rows: list[Record]) -> float | None:
+    """Where a target's slider is centred: the saved target, else the typical actual."""
+    return saved if saved else _typical(rows)
 
 
 def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: list[Record]) -> None:
@@ -104,39 +102,39 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: list[R
         )
     else:
         label = "All categories together" if current.by else f"Target per {current.grain}"
+        headline = targets.headline_target(current)
         _slider(
             label,
             targets.OverrideKey(current.name),
             targets.headline_target(live),
-            _top(totals),
-            current.unit,
-            targets.headline_target(current),
+            _anchor(headline, totals),
+            current,
+            headline,
         )
     if current.by:
         cells = [r for r in rows if r["category"] is not None]
-        top = _top(cells)
         _slider(
             f"Each {by} (default)",
             targets.OverrideKey(current.name, category=targets.ALL_CATEGORIES),
             live.target.default,
-            top,
-            current.unit,
+            _anchor(current.target.default, cells),
+            current,
             current.target.default,
         )
         box = layout.lazy_expander(f"Per {by}", "open_category_targets")
         if box is not None:
             with box:
-                categories = sorted({str(r["category"]) for r in cells})
-                for category in categories:
+                for category in sorted({str(r["category"]) for r in cells}):
+                    own = current.target.by_category.get(category)
+                    mine = [r for r in cells if r["category"] == category]
                     _slider(
                         markdown_text(category),
                         targets.OverrideKey(current.name, category=category),
                         live.target.by_category.get(category, live.target.default),
-                        top,
-                        current.unit,
-                        current.target.by_category.get(category),
+                        _anchor(own if own is not None else current.target.default, mine),
+                        current,
+                        own,
                     )
-                _target_grid(current, live, categories)
     if current.time:
         box = layout.lazy_expander(f"Per {current.grain}", "open_period_targets")
         if box is not None:
@@ -149,12 +147,13 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: list[R
             with box:
                 _allocate(live, rows)
     st.slider(
-        "Bands: at risk from / on target from (attainment)",
+        "Bands: at risk from / on target from (share of target)",
         0.0,
-        1.5,
+        max(1.5, current.bands.good),
         (current.bands.warning, current.bands.good),
         step=0.01,
         key=kpis.bands_key(current.name),
+        format="percent",
     )
     trial = st.session_state[kpis.bands_key(current.name)]
     changed = bool(session.view().targets) or trial != (current.bands.warning, current.bands.good)
@@ -191,7 +190,7 @@ def _allocate(live: KPI, rows: list[Record]) -> None:
             min_value=0.0,
             value=None,
             key="yearly_target",
-            placeholder="e.g. 48000000",
+            placeholder="e.g. 48,000,000",
         )
         how = st.radio("Spread", [False, True], format_func=_HOW.get, key="spread_how",
                        horizontal=True)  # fmt: skip
@@ -212,23 +211,6 @@ def _unsaved(saved: list[KPI]) -> None:
         tried = targets.with_overrides(saved, overrides)
         changes = targets.describe_changes(saved, tried)
         st.warning(f"Unsaved targets: {markdown_text(changes)}", icon=":material/edit_note:")
-
-
-def _target_grid(current: KPI, live: KPI, categories: list[str]) -> None:
-    """Per-category targets (and per-period ones when there is a date) in an editable grid."""
-    grid = pd.DataFrame({current.by: categories})
-    grid["target"] = [live.target.by_category.get(c, live.target.default) for c in categories]
-    edited = st.data_editor(
-        grid,
-        key=f"grid::{current.name}",
-        hide_index=True,
-        disabled=[current.by],
-        width="stretch",
-        column_config={"target": st.column_config.NumberColumn("Target")},
-    )
-    if st.button("Use these targets", key="apply_grid"):
-        keys = [targets.OverrideKey(current.name, category=c) for c in edited[current.by]]
-        _use_grid(keys, grid["target"], edited["target"])
 
 
 def _period_grid(current: KPI, live: KPI, rows: list[Record]) -> None:
@@ -258,7 +240,7 @@ def _period_grid(current: KPI, live: KPI, rows: list[Record]) -> None:
     grid = pd.DataFrame(
         {
             "period": [pd.Timestamp(p) for p in periods],
-            "target": [saved.get(p) for p in periods],
+            "target": pd.Series([saved.get(p) for p in periods], dtype="float64"),  # empty: NaN
         }
     )
     edited = st.data_editor(
@@ -269,12 +251,21 @@ def _period_grid(current: KPI, live: KPI, rows: list[Record]) -> None:
         width="stretch",
         column_config={
             "period": st.column_config.DateColumn("Period", format="YYYY-MM-DD"),
-            "target": st.column_config.NumberColumn("Target"),
+            "target": st.column_config.NumberColumn(
+                "Target", format=_grid_format(current), min_value=0.0
+            ),
         },
     )
     if st.button("Use these period targets", key="apply_periods"):
         keys = [targets.OverrideKey(current.name, category=whose, period=p) for p in periods]
         _use_grid(keys, grid["target"], edited["target"])
+
+
+def _grid_format(kpi: KPI) -> str:
+    """A target grid's number format: the unit, thousands separated (``€%,.0f``, ``15%``)."""
+    values = [v for v in kpi.target.by_period.values() if v]
+    step = formats.nice_step(max(values, default=100.0))
+    return formats.printf_format(kpi.unit, step, currency=kpi.currency)
 
 
 def _use_grid(keys: list[targets.OverrideKey], before: pd.Series, after: pd.Series) -> None:

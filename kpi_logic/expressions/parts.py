@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from kpi_logic.errors import KPIExplorerError
 from kpi_logic.expressions.compiler import aggregate_of
-from kpi_logic.expressions.parse import _parse
+from kpi_logic.expressions.parse import _parse, resolve_column
 
 _LINEAR_FUNCTIONS = ("sum", "count", "count_star")
 
@@ -101,3 +101,38 @@ def _closing(text: str, start: int) -> int:
             if depth == 0:
                 return i
     return -1
+
+
+def linear_terms(measure: str, columns: Sequence[str]) -> list[tuple[int, str]] | None:
+    """The signed terms of a measure made of sums and counts joined by ``+`` and ``-`` (a
+    leading minus too), each a one-aggregate measure text; None for any other measure.
+
+    >>> linear_terms('sum("a") - count(*)', ["a"])
+    [(1, 'sum("a")'), (-1, 'count(*)')]
+    """
+    try:
+        return _terms(_parse(measure, "measure"), 1, columns)
+    except KPIExplorerError:
+        return None
+
+
+def _terms(node: Mapping, sign: int, columns: Sequence[str]) -> list[tuple[int, str]] | None:
+    if node["class"] != "FUNCTION" or node.get("distinct"):
+        return None
+    name = str(node["function_name"]).lower()
+    args = [a["expression"] for a in node["arguments"]]
+    if node.get("is_operator"):
+        if name == "-" and len(args) == 1:
+            return _terms(args[0], -sign, columns)
+        if name not in ("+", "-") or len(args) != 2:
+            return None
+        left = _terms(args[0], sign, columns)
+        right = _terms(args[1], sign if name == "+" else -sign, columns)
+        return None if left is None or right is None else left + right
+    star = not args or (len(args) == 1 and args[0]["class"] == "STAR")
+    if name in ("count", "count_star") and star:
+        return [(sign, "count(*)")]
+    if name in ("sum", "count") and len(args) == 1 and args[0]["class"] == "COLUMN_REF":
+        column = resolve_column(args[0]["column_names"][0], columns)
+        return [(sign, f'{name}("{column.replace(chr(34), chr(34) * 2)}")')]
+    return None
