@@ -7,10 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from kpi_logic import ingest, tables, versions, workspace
-from kpi_logic.errors import KPIExplorerError
 from kpi_logic.store import Dataset
 from kpi_logic.text import markdown_text
-from ui import kpis, layout, live_tables, session, shell, suggestions, uploads
+from ui import deletion, kpis, live_tables, session, shell, suggestions, uploads
 from ui import versions as version_ui
 
 PREVIEW_ROWS = 200
@@ -53,32 +52,6 @@ def tabs(dataset: Dataset) -> None:
             st.caption("Rejected values are empty in the table; whole rejected rows are left out.")
 
 
-def delete_section(dataset: Dataset) -> None:
-    """Delete the dataset shown, by the id the button was drawn for."""
-    with st.expander("Delete this dataset", icon=":material/delete:"):
-        st.write("This deletes the table, its KPI sets, notes and history for everyone.")
-        layout.action_button(
-            f"Delete {markdown_text(dataset.name)}",
-            "delete_dataset",
-            _delete,
-            dataset.id,
-            type="primary",
-        )
-
-
-def _delete(dataset_id: str) -> str | None:
-    """The delete button: delete the dataset it was drawn for, never the one shown now (another
-    tab may have deleted it, and the picker fallen back to another); say why it could not."""
-    try:
-        workspace.delete_dataset(
-            session.store(), session.cursor(), dataset_id, session.upload_dir()
-        )
-    except KPIExplorerError as err:
-        return str(err)
-    session.set_view(dataset=None, kpi_set=None, kpi=None, targets={}, filters={})
-    return None
-
-
 shell.page("data", "Data")
 st.caption(
     "Upload CSV, TSV or TXT exports, Excel workbooks (.xlsx, .xls) or Parquet files. Each file "
@@ -98,4 +71,4 @@ if not live_tables.details(dataset):  # a live table: its database profiles it
     suggestions.offer(dataset)
     tabs(dataset)
     version_ui.section(dataset)
-delete_section(dataset)
+deletion.section(dataset)

@@ -340,6 +340,8 @@ def test_empty_store_after_deleting_the_only_dataset(store_path: Path) -> None:
     at = start(store_path)
     at.switch_page("pages/data.py")
     rerun(at)
+    at.text_input(key="delete_confirm").input("Sample sales (bundled)")
+    rerun(at)
     at.button(key="delete_dataset").click()
     rerun(at)
     assert any("No dataset yet" in i.body for i in at.info)

@@ -250,3 +250,41 @@ def test_reads_go_on_after_the_server_closed_idle_connections(
             ).fetchone()
         assert closed[0] >= 1
         assert [v.id for v in store.list_views(cur)] == [view]
+
+
+def test_deletion_impact_on_the_team_store_counts_its_tables(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    store = open_store(tmp_path, postgres_url)
+    uploads = upload_dir_for(store.path)
+    cur = store.cursor()
+    path = workspace.save_upload(uploads, "orders.csv", io.BytesIO(CSV.encode()))
+    dataset, _ = workspace.add_dataset(store, cur, path, "Orders", uploads, author="ann")
+    first = store.save_kpi_set(cur, dataset.id, "Sales", "kpis: []\n", "ann")
+    store.save_kpi_set(cur, dataset.id, "Ops", "kpis: []\n", "ann")
+    store.update_kpi_set(cur, first, "kpis: []\n# v1\n", "bob", "raise target")
+    for text in ("one", "two"):
+        store.add_note(cur, first, "Revenue", "ann", text)
+    store.save_view(cur, "West", {"ds": dataset.id})
+    store.save_view(cur, "Other", {"ds": "x" * 22})
+    with psycopg.connect(postgres_url) as con:  # counted straight from the database
+        sets = "SELECT id FROM kpi_sets WHERE dataset_id = %s"
+        notes = con.execute(
+            f"SELECT count(*) FROM notes WHERE kpi_set_id IN ({sets})", [dataset.id]
+        ).fetchone()[0]
+        history = con.execute(
+            f"SELECT count(*) FROM history WHERE kpi_set_id IN ({sets})", [dataset.id]
+        ).fetchone()[0]
+        names = sorted(
+            r[0]
+            for r in con.execute("SELECT name FROM kpi_sets WHERE dataset_id = %s", [dataset.id])
+        )
+        versions_count = con.execute(
+            "SELECT count(*) FROM dataset_versions WHERE dataset_id = %s", [dataset.id]
+        ).fetchone()[0]
+    impact = store.deletion_impact(cur, dataset.id)
+    assert sorted(impact.kpi_sets) == names == ["Ops", "Sales"]
+    assert (impact.notes, impact.history, impact.versions) == (notes, history, versions_count)
+    assert (notes, history, versions_count) == (2, 1, 1)
+    assert impact.views == ("West",)
+    store.close()

@@ -14,7 +14,7 @@ import threading
 
 import streamlit as st
 
-from ui import access, session, sharing
+from ui import access, identity, session, sharing
 
 _state = threading.local()  # each session's script runs in its own thread
 # the server's locale (LANG, LC_MONETARY) gives the default currency symbol; a locale the
@@ -66,13 +66,7 @@ def run() -> None:
         if link is not None and navigation is not pages[link.page]:
             st.switch_page(pages[link.page])
         share_slot = st.sidebar.container()
-        st.sidebar.text_input(
-            "Your name (for notes and history)",
-            key="author_name",
-            placeholder="anonymous",
-            max_chars=200,
-            disabled=bool(st.user.get("is_logged_in")),
-        )
+        identity.name_field()
         try:
             navigation.run()
         except _PageEnd:

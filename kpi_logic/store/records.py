@@ -64,6 +64,18 @@ class DatasetVersion:
 
 
 @dataclass(frozen=True)
+class DeletionImpact:
+    """What deleting a dataset takes with it: its KPI sets (names), their notes and history
+    lines, its versions, and the saved views that open it (they then say it is gone)."""
+
+    kpi_sets: tuple[str, ...]
+    notes: int
+    history: int
+    versions: int
+    views: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DatasetEvent:
     """One line of a dataset's history: a version taken or restored, a type changed."""
 

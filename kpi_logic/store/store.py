@@ -15,6 +15,7 @@ from kpi_logic.store.records import (
     MAX_NOTE_CHARS,
     MAX_SUMMARY_CHARS,
     MAX_YAML_CHARS,
+    DeletionImpact,
     HistoryEntry,
     KPISet,
     LiveTable,
@@ -227,6 +228,28 @@ class Store(DatasetRecords):
         with self._write(cur) as db:
             self.get_view(cur, view_id)
             db.execute("DELETE FROM views WHERE id = ?", [view_id])
+
+    def deletion_impact(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> DeletionImpact:
+        """What :meth:`delete_dataset` would take with the dataset ``dataset_id``: its KPI sets
+        by name (newest first), the notes and history lines of those sets, its versions, and
+        the saved views that open it by name. StoreError if it does not exist."""
+        self.get_dataset(cur, dataset_id)
+        db = self._db(cur)
+        sets = "SELECT id FROM kpi_sets WHERE dataset_id = ?"
+        counts = []
+        for query in (
+            f"SELECT count(*) FROM notes WHERE kpi_set_id IN ({sets})",
+            f"SELECT count(*) FROM history WHERE kpi_set_id IN ({sets})",
+            "SELECT count(*) FROM dataset_versions WHERE dataset_id = ?",
+        ):
+            counts.append(int(db.execute(query, [dataset_id]).fetchone()[0]))
+        return DeletionImpact(
+            kpi_sets=tuple(s.name for s in self.list_kpi_sets(cur, dataset_id)),
+            notes=counts[0],
+            history=counts[1],
+            versions=counts[2],
+            views=tuple(v.name for v in self.list_views(cur) if v.state.get("ds") == dataset_id),
+        )
 
     # Notes ------------------------------------------------------------------------------
 
