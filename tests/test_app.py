@@ -339,7 +339,7 @@ def test_review_page_notes_history_and_exports(store_path: Path) -> None:
 def test_empty_store_after_deleting_the_only_dataset(store_path: Path) -> None:
     at = start(store_path)
     at.switch_page("pages/data.py")
-    rerun(at)
+    open_sections(at, "open_delete_dataset")
     at.text_input(key="delete_confirm").input("Sample sales (bundled)")
     rerun(at)
     at.button(key="delete_dataset").click()

@@ -178,6 +178,7 @@ def test_a_target_typed_in_the_period_grid_reaches_the_heatmap(app_url: str, bro
     sidebar.locator('[data-testid="stSelectbox"]', has_text="Targets of").click()
     page.get_by_role("option", name="West").click()
     sidebar.get_by_text("Targets of single periods of West only").wait_for(timeout=TIMEOUT_MS)
+    wait_for_app(page)  # the run has also replaced the total's grid by West's
     type_in_grid(page, sidebar.locator('[data-testid="stDataFrame"]').first, "555555")
     sidebar.get_by_role("button", name="Use these period targets").click()
     page.wait_for_url(re.compile(r"[?&]t="), timeout=TIMEOUT_MS)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import running_app
 from tests.test_browser import TIMEOUT_MS, wait_for_app
@@ -249,7 +250,12 @@ def test_append_by_key_restore_a_pinned_link_and_a_view_of_a_deleted_dataset(
     page.get_by_text("orders.csv · version 1 · 5 rows").first.wait_for(timeout=TIMEOUT_MS)
 
     page.get_by_text("Delete this dataset").click()
-    page.get_by_role("button", name="Delete orders.csv").click()
+    confirm = page.get_by_role("textbox", name="Type the dataset's name to confirm")
+    confirm.fill("orders.csv")
+    confirm.press("Enter")
+    delete = page.get_by_role("button", name="Delete orders.csv")
+    expect(delete).to_be_enabled(timeout=TIMEOUT_MS)
+    delete.click()
     page.get_by_text("Sample sales (bundled) · version 1").first.wait_for(timeout=TIMEOUT_MS)
     wait_for_app(page)
     sidebar.locator(".st-key-open_view button").click()

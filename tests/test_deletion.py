@@ -49,7 +49,11 @@ def independent_counts(cur, dataset_id: str) -> dict[str, object]:
 
 
 def shown_text(at: AppTest) -> str:
-    return next(m.body for m in at.markdown if m.body.startswith("Deleting "))
+    """The section's words: its first line and the list of what goes, one element each."""
+    bodies = [m.body for m in at.markdown]
+    first = next(i for i, body in enumerate(bodies) if body.startswith("Deleting "))
+    lines = [body for body in bodies[first + 1 :] if body.startswith("- ")]
+    return "\n".join([bodies[first], *lines])
 
 
 def number_before(text: str, words: str) -> int:
@@ -80,6 +84,7 @@ def test_deleting_a_dataset_lists_what_goes_and_needs_its_name(store_path: Path)
     store.save_view(cur, "Orders all", {"page": "dashboard", "ds": orders, "ks": first})
     store.save_view(cur, "Sample view", {"page": "dashboard", "ds": sample.id})
     store.save_view(cur, "Gone elsewhere", {"page": "dashboard", "ds": new_id()})
+    at.session_state["open_delete_dataset"] = True  # open the section, as a click would
     rerun(at)
 
     expected = independent_counts(cur, orders)

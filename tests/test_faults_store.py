@@ -388,6 +388,8 @@ def test_a_stale_delete_button_never_deletes_another_dataset(store_path: Path) -
     first.get("file_uploader")[0].set_value(("orders.csv", b"Region,Amount\nEast,3\n", "text/csv"))
     rerun(first)
     orders = first.selectbox(key="data_pick").value
+    first.session_state["open_delete_dataset"] = True
+    rerun(first)
     first.text_input(key="delete_confirm").input("orders.csv")
     rerun(first)
     from ui import session
@@ -400,6 +402,7 @@ def test_a_stale_delete_button_never_deletes_another_dataset(store_path: Path) -
 
     second = start({"ds": orders})
     second.switch_page("pages/data.py")
+    second.session_state["open_delete_dataset"] = True
     rerun(second)
     assert second.selectbox(key="data_pick").value == orders
     second.text_input(key="delete_confirm").input("orders.csv")
@@ -437,6 +440,7 @@ def test_a_stale_change_type_button_never_changes_another_dataset(store_path: Pa
 
     second = start({"ds": orders})
     second.switch_page("pages/data.py")
+    second.session_state["open_delete_dataset"] = True
     rerun(second)
     second.text_input(key="delete_confirm").input("orders.csv")
     rerun(second)

@@ -12,6 +12,7 @@ from kpi_logic.text import markdown_text
 from ui import layout, session
 
 CONFIRM_KEY = "delete_confirm"
+OPEN_KEY = "open_delete_dataset"  # the section stays open while the name is typed
 
 
 def _count(number: int, word: str) -> str:
@@ -37,17 +38,20 @@ def impact_lines(impact: DeletionImpact) -> list[str]:
 def section(dataset: Dataset) -> None:
     """Say what deleting the dataset shown takes with it; the Delete button stays disabled
     until the dataset's name is typed, and acts on the id it was drawn for."""
-    with st.expander("Delete this dataset", icon=":material/delete:"):
+    box = layout.lazy_expander("Delete this dataset", OPEN_KEY, icon=":material/delete:")
+    if box is None:
+        return
+    with box:
         try:
             impact = session.store().deletion_impact(session.cursor(), dataset.id)
         except KPIExplorerError as err:
             st.error(markdown_text(err))
             return
-        lines = "\n".join(f"- {line}" for line in impact_lines(impact))
         st.markdown(
             f"Deleting **{markdown_text(dataset.name)}** deletes, for everyone, its table and:"
-            f"\n{lines}"
         )
+        for line in impact_lines(impact):  # one element each: no line breaks in user text
+            st.markdown(f"- {line}")
         typed = st.text_input(
             "Type the dataset's name to confirm",
             key=CONFIRM_KEY,
