@@ -214,6 +214,7 @@ def test_a_saved_view_of_a_deleted_dataset_says_so(store_path: Path) -> None:
 
     deleter = start(store_path, {"v": view_id})
     deleter.switch_page("pages/data.py")
+    deleter.session_state["open_delete_dataset"] = True  # open the section, as a click would
     rerun(deleter)
     deleter.text_input(key="delete_confirm").input("orders.csv")
     rerun(deleter)
