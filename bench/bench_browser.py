@@ -78,7 +78,9 @@ SOCKET_JS = """(() => {
   };
 })();"""
 
-IDLE_JS = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+# the app root's script state, which Streamlit's own browser tests wait on (its status widget
+# only appears after half a second of a run)
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
 # ---------------------------------------------------------------- data and stores
@@ -184,7 +186,7 @@ def server(store_file: Path, log_dir: Path) -> Iterator[tuple[str, float]]:
 
 
 def wait_idle(page) -> None:
-    page.wait_for_function(IDLE_JS, timeout=TIMEOUT_MS)
+    page.wait_for_selector(IDLE, timeout=TIMEOUT_MS)
 
 
 def open_dashboard(page, url: str) -> dict[str, float]:

@@ -30,9 +30,8 @@ def no_dataset() -> None:
     st.stop()
 
 
-def filter_bar(dataset: Dataset, items: list[KPI]) -> None:
-    """The date and category filters, and which KPIs they compare with a whole target."""
-    filters.render(dataset, items)
+def judged_on_a_part(items: list[KPI]) -> None:
+    """Which KPIs the category filters compare with a whole target."""
     filtered = [c for c, values in session.view().filters.items() if values]
     if partial := targets.judged_on_a_part(items, filtered):
         st.caption(
@@ -50,7 +49,35 @@ def nothing_matches() -> None:
     )
     if st.button("Clear filters", key="clear_filters"):
         filters.clear()
-    shell.end_page()
+
+
+@st.fragment(key=session.VIEW_FRAGMENT)
+def kpi_view(dataset: Dataset, kpi_set: KPISet) -> None:
+    """The cards, the dashboard download and the selected KPI explored, scored against the
+    view's targets. A fragment: a moved target redraws it (with the targets panel and the
+    link, ``session.rerun_view``), not the page around it."""
+    _, items = kpis.live_kpis(dataset, kpi_set)
+    judged_on_a_part(items)
+    results, problems = kpis.scored(dataset, items)
+    if all(score.is_missing(r["actual"]) for r in results) and not problems:
+        nothing_matches()
+        return
+    window = kpis.windowed(dataset, items, problems)
+    if window is not None:
+        st.caption(
+            f"Cards: {windows.WINDOW_LABELS[session.view().window or 'period'].lower()}, "
+            "against the window's target and the same days last year."
+        )
+    ahead = kpis.outlooks(items, results, problems)
+    cards.grid(items, results, problems, window, ahead)
+    exports.dashboard_download(dataset, kpi_set, items, results, problems, window)
+    explore_section(dataset, kpi_set, items, results, problems, ahead)
+
+
+def pick_kpi() -> None:
+    """The KPI picked to explore: the whole page follows (the sidebar shows its targets)."""
+    session.set_view(kpi=st.session_state["kpi_pick"])
+    st.rerun()
 
 
 def explore_section(
@@ -69,7 +96,7 @@ def explore_section(
         [k.name for k in items],
         format_func=plain_text,
         key="kpi_pick",
-        on_change=lambda: session.set_view(kpi=st.session_state["kpi_pick"]),
+        on_change=pick_kpi,
     )
     if picked in problems:
         st.error(
@@ -91,25 +118,13 @@ saved, items = kpis.live_kpis(dataset, kpi_set)
 st.caption(f"{markdown_text(versions.caption(dataset))} · KPI set “{markdown_text(kpi_set.name)}”")
 kpi_editor.draw(dataset, kpi_set, saved)
 if not items:
-    sidebar.draw(dataset, kpi_set, saved, items, None)
+    sidebar.draw(dataset, kpi_set, saved, targets=False)
     suggestions.offer(dataset)
     st.info(
         "This dataset has no KPI yet. Add one with **Add a KPI** above (or start from a "
         "template there), or import a KPI file in the sidebar."
     )
     shell.end_page()
-filter_bar(dataset, items)
-results, problems = kpis.scored(dataset, items)
-sidebar.draw(dataset, kpi_set, saved, items, results)
-if all(score.is_missing(r["actual"]) for r in results) and not problems:
-    nothing_matches()
-window = kpis.windowed(dataset, items, problems)
-if window is not None:
-    st.caption(
-        f"Cards: {windows.WINDOW_LABELS[session.view().window or 'period'].lower()}, against "
-        "the window's target and the same days last year."
-    )
-ahead = kpis.outlooks(items, results, problems)
-cards.grid(items, results, problems, window, ahead)
-exports.dashboard_download(dataset, kpi_set, items, results, problems, window)
-explore_section(dataset, kpi_set, items, results, problems, ahead)
+filters.render(dataset, items)
+kpi_view(dataset, kpi_set)
+sidebar.draw(dataset, kpi_set, saved, targets=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 import pyarrow as pa
@@ -194,6 +195,28 @@ def test_moving_a_target_slider_rescores_cards_and_charts(
     assert history.iloc[0]["Who"] == "Dana"
     assert "Revenue" in history.iloc[0]["Change"]
     assert "123,456" in history.iloc[0]["Change"]
+
+
+def test_a_target_move_redraws_the_link_the_slider_and_the_bands_verdict(
+    store_path: Path, sample: pd.DataFrame
+) -> None:
+    """A target move redraws only the cards, charts, targets panel and link (fragments):
+    the open share panel's link, the address and the slider all carry the typed target, and
+    the bands slider re-judges the card."""
+    at = open_sections(start(store_path), "open_share")
+    last_month = sample[sample["month"] == sample["month"].max()]["Revenue"].sum()
+    target = round(last_month / 0.8, 2)  # attainment 80%: below the sample's bands
+    at.number_input(key="number::Revenue").set_value(target)
+    rerun(at)
+    (link,) = [c.value for c in at.code if "t=" in c.value]
+    shared = json.loads(parse_qs(urlparse(link).query)["t"][0])
+    assert shared["Revenue"] == pytest.approx(target)
+    assert json.loads(at.query_params["t"])["Revenue"] == pytest.approx(target)
+    assert at.slider(key="slider::Revenue").value == pytest.approx(target, rel=0.01)
+    assert card_status(at, 0) == "Off target"
+    at.slider(key="bands::Revenue").set_value((0.7, 0.75))
+    rerun(at)
+    assert card_status(at, 0) == "On target"
 
 
 def test_a_link_reopens_the_same_view(store_path: Path) -> None:

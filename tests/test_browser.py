@@ -175,6 +175,39 @@ def test_a_target_typed_for_a_category_reaches_the_chart(app_url: str, browser) 
     page.close()
 
 
+def test_a_target_move_redraws_the_slider_the_card_and_the_open_share_link(
+    app_url: str, browser
+) -> None:
+    """A target move reruns only the cards, charts, targets panel and link (fragments): the
+    slider follows the exact field, the card is re-judged, and the share link already open in
+    the sidebar carries the new target, as the address bar does."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(app_url)
+    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Share this view").click()
+    link = sidebar.locator('[data-testid="stCode"]')
+    link.wait_for(timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    exact = sidebar.locator('[data-testid="stNumberInput"]').filter(has_text="Exact").first
+    slider = sidebar.get_by_role("slider").first
+    for typed, shown in (("3000000", "3000000"), ("1000", None)):
+        exact.locator("input").fill(typed)
+        exact.locator("input").press("Enter")
+        expect(link).to_contain_text(re.compile(rf"Revenue%22%3A{typed}\.0"), timeout=TIMEOUT_MS)
+        wait_for_app(page)
+        assert json.loads(parse_qs(urlparse(page.url).query)["t"][0]) == {"Revenue": float(typed)}
+        if shown is not None:  # within the slider's reach: the thumb moved to it
+            expect(slider).to_have_value(shown, timeout=TIMEOUT_MS)
+    page.wait_for_function(  # a target of 1,000 is met by any month of the sample
+        f"() => ({CARD_STATUSES_JS})()['Revenue'] === 'On target'", timeout=TIMEOUT_MS
+    )
+    expect(sidebar.get_by_text("Unsaved targets")).to_be_visible()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
+
+
 def test_a_target_typed_in_the_period_grid_reaches_the_heatmap(app_url: str, browser) -> None:
     """A single month's target of one region (typed in the "Per month" grid, labelled with
     whose targets it holds) applies to that region in that month only; the others keep theirs.

@@ -191,6 +191,18 @@ def _exists(getter: object, record_id: str) -> bool:
     return True
 
 
+# The parts of a page a moved target changes, as ``st.fragment`` keys, in the order they are
+# redrawn: the cards and the selected KPI's charts, the targets panel, the address bar and
+# share link. A target move redraws only these (:func:`rerun_view`), not the page around them.
+VIEW_FRAGMENT, TARGETS_FRAGMENT, LINK_FRAGMENT = "kpi_view", "kpi_targets", "view_link"
+
+
+def rerun_view() -> None:
+    """From a target control's callback: redraw the cards, the charts, the targets panel and
+    the link only (their fragments), as a full rerun would have drawn them."""
+    st.rerun([VIEW_FRAGMENT, TARGETS_FRAGMENT, LINK_FRAGMENT])
+
+
 def view() -> share.ViewState:
     """The current view state."""
     return st.session_state["view"]

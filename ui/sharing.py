@@ -14,9 +14,10 @@ from ui import kpis, layout, session
 
 
 def panel() -> None:
-    """Draw the share link and the saved views."""
+    """Write the view into the address bar; draw the share link and the saved views."""
     box = layout.lazy_expander("Share this view", "open_share", icon=":material/share:")
     if box is None:
+        _link(shown=False)
         return
     with box:
         st.caption(
@@ -24,8 +25,17 @@ def panel() -> None:
             "Copy it with the icon on the right."
         )
         _pin_version()
-        st.code(session.share_link(), language=None, wrap_lines=True)
+        _link(shown=True)
         _saved_views()
+
+
+@st.fragment(key=session.LINK_FRAGMENT)
+def _link(shown: bool) -> None:
+    """The address bar, and the share link when the panel is open (``shown``): a fragment, so
+    a target move (``session.rerun_view``) updates both without redrawing the page."""
+    session.write_url()
+    if shown:
+        st.code(session.share_link(), language=None, wrap_lines=True)
 
 
 def _pin_version() -> None:

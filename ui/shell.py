@@ -34,7 +34,7 @@ def end_page() -> None:
 
 
 def run() -> None:
-    """Draw the app: gate, navigation, the current page, then the share panel."""
+    """Draw the app: gate, navigation, the current page, then the address bar and share panel."""
     st.set_page_config(page_title="KPI Explorer", page_icon=":material/monitoring:", layout="wide")
     _state.active = True
     try:
@@ -72,7 +72,6 @@ def run() -> None:
         except _PageEnd:
             pass
         finally:  # also after st.stop() in a page, so the URL and share link are current
-            session.write_url()
             with share_slot:
                 sharing.panel()
     finally:

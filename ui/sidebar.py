@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kpi_logic.compute import Record
 from kpi_logic.model import KPI
 from kpi_logic.store import Dataset, KPISet
 from ui import kpi_editor, kpis, session, targets_panel
 
 
-def draw(
-    dataset: Dataset,
-    kpi_set: KPISet,
-    saved: list[KPI],
-    shown: list[KPI],
-    results: list[Record] | None,
-) -> None:
-    """Draw the sidebar (``shown``: the KPIs as the dashboard shows them, ``kpis.live_kpis``;
-    no targets panel before there are results)."""
+def draw(dataset: Dataset, kpi_set: KPISet, saved: list[KPI], *, targets: bool) -> None:
+    """Draw the sidebar; with ``targets``, the selected KPI's targets panel too (once the
+    dashboard has KPIs to score)."""
     with st.sidebar:
         kpis.dataset_picker(dataset, "dataset_pick")
         columns = kpis.dataset_columns(session.cursor(), dataset.table, dataset.content_hash)
         st.subheader("KPIs")
         kpi_editor.file_section(kpi_set, saved, columns)
-        if saved and results is not None:
-            targets_panel.section(kpi_set, saved, shown, results)
+        if saved and targets:
+            targets_panel.section(dataset, kpi_set)

@@ -13,7 +13,7 @@ import streamlit as st
 from kpi_logic import formats, score, targets
 from kpi_logic.compute import Record
 from kpi_logic.model import KPI, period_start
-from kpi_logic.store import KPISet
+from kpi_logic.store import Dataset, KPISet
 from kpi_logic.text import markdown_text
 from ui import kpis, layout, session
 
@@ -44,6 +44,7 @@ def _slider(
         else:
             overrides[key] = picked
         session.set_view(targets=overrides)
+        session.rerun_view()
 
     st.session_state[slider_key] = float(min(max(value or 0.0, scale.low), scale.high))
     st.session_state[number_key] = None if value is None else float(value) * shown
@@ -81,8 +82,12 @@ def _anchor(saved: float | None, rows: list[Record]) -> float | None:
     return saved if saved else _typical(rows)
 
 
-def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: list[Record]) -> None:
-    """Draw the targets of the selected KPI (``shown``: as the dashboard shows them)."""
+@st.fragment(key=session.TARGETS_FRAGMENT)
+def section(dataset: Dataset, kpi_set: KPISet) -> None:
+    """Draw the targets of the selected KPI. A fragment: a moved target redraws it with the
+    cards and charts only (``session.rerun_view``), so it reads the view's targets itself."""
+    saved, shown = kpis.live_kpis(dataset, kpi_set)
+    results, _ = kpis.scored(dataset, shown)
     name = kpis.selected_name(saved)
     current = next(k for k in saved if k.name == name)
     live = next(k for k in shown if k.name == name)
@@ -154,6 +159,7 @@ def section(kpi_set: KPISet, saved: list[KPI], shown: list[KPI], results: list[R
         step=0.01,
         key=kpis.bands_key(current.name),
         format="percent",
+        on_change=session.rerun_view,
     )
     trial = st.session_state[kpis.bands_key(current.name)]
     changed = bool(session.view().targets) or trial != (current.bands.warning, current.bands.good)
