@@ -204,6 +204,12 @@ def test_a_target_move_redraws_the_slider_the_card_and_the_open_share_link(
         f"() => ({CARD_STATUSES_JS})()['Revenue'] === 'On target'", timeout=TIMEOUT_MS
     )
     expect(sidebar.get_by_text("Unsaved targets")).to_be_visible()
+    # a KPI picked below the cards (inside their fragment) brings its targets to the sidebar
+    wait_for_app(page)  # the list would close when a run redraws the box
+    page.get_by_role("combobox", name="KPI to explore").click()
+    page.keyboard.type("Profit Margin")  # the box filters its list as one types
+    page.get_by_role("option", name="Profit Margin", exact=True).click()
+    expect(sidebar.get_by_text("Targets · Profit Margin")).to_be_visible(timeout=TIMEOUT_MS)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
 
