@@ -112,37 +112,27 @@ def test_clicking_a_bar_drills_down_to_that_category(app_url: str, browser) -> N
     page.close()
 
 
-def type_in_grid(page, grid, text: str, attempts: int = 2) -> None:
+def type_in_grid(page, grid, text: str) -> None:
     """Type ``text`` into the first row's target (the second column) of an editable grid, as
     a keyboard user would: the grid draws on a canvas, so it is focused through its accessible
     table (its editor opens on the first cell), then the arrow key moves to the target; each
-    step waits on what the page shows. In full CI runs the period grid has lost a committed
-    edit (the cell stayed empty; never in runs of this file alone), so a lost edit is typed
-    once more, as a user would; see the closing note of issue 17."""
+    step waits on what the page shows, and the typed value must show in the cell."""
     cell = grid.locator('[id="glide-cell-1-0"]')
-    shown = re.compile(text[:3] + ",?" + text[3:])
-    for attempt in range(attempts):
-        cell.wait_for(state="attached", timeout=TIMEOUT_MS)
-        editor = page.locator(".gdg-input").first
-        cell.focus()
-        page.keyboard.press("Enter")
-        editor.wait_for(timeout=TIMEOUT_MS)  # on the first column (the category, read-only)
-        page.keyboard.press("Escape")
-        editor.wait_for(state="detached", timeout=TIMEOUT_MS)
-        page.keyboard.press("ArrowRight")
-        page.keyboard.press("Enter")
-        expect(editor).to_have_value(cell.inner_text().strip(), timeout=TIMEOUT_MS)
-        page.keyboard.press("Control+A")
-        page.keyboard.type(text)
-        expect(editor).to_have_value(text)
-        page.keyboard.press("Enter")
-        try:
-            expect(cell).to_have_text(shown, timeout=TIMEOUT_MS // 4)
-            break
-        except AssertionError:
-            if attempt == attempts - 1:
-                raise
-            wait_for_app(page)
+    cell.wait_for(state="attached", timeout=TIMEOUT_MS)
+    editor = page.locator(".gdg-input").first
+    cell.focus()
+    page.keyboard.press("Enter")
+    editor.wait_for(timeout=TIMEOUT_MS)  # on the first column (the category, read-only)
+    page.keyboard.press("Escape")
+    editor.wait_for(state="detached", timeout=TIMEOUT_MS)
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    expect(editor).to_have_value(cell.inner_text().strip(), timeout=TIMEOUT_MS)
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+    expect(editor).to_have_value(text)
+    page.keyboard.press("Enter")
+    expect(cell).to_have_text(re.compile(text[:3] + ",?" + text[3:]), timeout=TIMEOUT_MS)
     wait_for_app(page)
 
 
