@@ -207,7 +207,9 @@ def make_spec(
 
 @functools.lru_cache(maxsize=256)
 def template_of(build: Callable[..., alt.TopLevelMixin], *options) -> str:
-    """The JSON spec of ``build(*options)``, made and validated by Altair once per shape."""
-    spec = build(*options).to_dict()
+    """The JSON spec of ``build(*options)``, made by Altair once per shape. Not validated
+    here (Altair's check against the Vega-Lite schema took 0.5-0.8 s of a fresh server's first
+    dashboard): ``tests/test_charts.py`` validates every template shape instead."""
+    spec = build(*options).to_dict(validate=False)
     spec.pop("config", None)  # Altair's default theme (a 300 px view): the charts size themselves
     return json.dumps(spec)

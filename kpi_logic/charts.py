@@ -10,7 +10,7 @@ in ``STATUS_COLORS`` everywhere, and every selection parameter has a fixed name.
 A chart is a Vega-Lite spec whose ``datasets`` are DataFrames made from the records by
 ``chart_parts`` (the one place the charts' records become tables), as
 ``st.vega_lite_chart`` takes them (``to_json`` gives plain Vega-Lite, e.g. for a PNG).
-Altair writes and validates each chart's template once per shape (unit, titles, bands...)
+Altair writes each chart's template once per shape (unit, titles, bands...)
 over named data slots; a call fills the slots with its data, so redrawing a chart after a
 target move costs no Altair work.
 

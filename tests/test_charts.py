@@ -7,12 +7,14 @@ import json
 import re
 from datetime import date
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
 import vl_convert
+from altair.vegalite.v6.schema import core as vl_schema
 
-from kpi_logic import charts, score, summary
+from kpi_logic import chart_parts, charts, contribution_chart, score, summary
 
 DEC = date(2024, 12, 1)
 MONTHS = [date(2024, m, 1) for m in (9, 10, 11, 12)]
@@ -445,3 +447,37 @@ def test_tooltips_never_say_null(totals: pd.DataFrame) -> None:
 )
 def test_sparkline_colour_follows_the_whole_window(values, direction, verdict) -> None:
     assert summary.trend_verdict(values, direction) == verdict
+
+
+def _template_shapes() -> list[tuple]:
+    """Every shape of chart template the app can draw: each builder over its structural
+    options (layers, units, statuses drawn, grains), with titles that need escaping."""
+    title = 'Revenue "net" & <b>Cost</b>'
+    statuses = [(), tuple(score.STATUSES), (score.ON_TARGET, score.NO_DATA)]
+    shapes: list[tuple] = []
+    for unit, drawn in zip(("currency", "percent", "number"), statuses, strict=True):
+        shapes.append((charts._bullet, None, unit, "€", drawn, "category_pick", "Region", title))
+    shapes.append((charts._bullet, "Dec 2024", "number", "", statuses[1], "pick", "R", title))
+    for on in [(), *[(i,) for i in range(5)], tuple(range(5))]:  # each layer alone, all
+        layers = [i in on for i in range(5)]
+        shapes.append((charts._trend, *layers, "currency", "$", statuses[1], "month", title))
+    for grain in ("day", "quarter", "year"):
+        shapes.append((charts._trend, *[True] * 5, "number", "", statuses[2], grain, title))
+    for grain in ("week", "month", "quarter"):
+        shapes.append((charts._heatmap, 1.0, 0.9, grain, "Region", title))
+        shapes.append((charts._cumulative, "percent", "", grain, title))
+    for ratio in (False, True):
+        shapes.append((contribution_chart._contributions, "currency", "£", ratio, "Region", title))
+    return shapes
+
+
+def test_every_chart_template_is_valid_vega_lite() -> None:
+    """The app builds templates without Altair's validation (``chart_parts.template_of``):
+    each shape must pass Vega-Lite's JSON schema here, and an invalid spec must fail it."""
+    for build, *options in _template_shapes():
+        spec = json.loads(chart_parts.template_of(build, *options))
+        vl_schema.Root.validate(spec)  # raises jsonschema's ValidationError when invalid
+    broken = json.loads(chart_parts.template_of(charts._heatmap, 1.0, 0.9, "month", "R", "T"))
+    broken["layer"][0]["mark"] = {"type": "bars"}
+    with pytest.raises(jsonschema.ValidationError):
+        vl_schema.Root.validate(broken)
