@@ -35,11 +35,17 @@ def _free_port() -> int:
 
 @contextmanager
 def running_app(
-    store: Path, log_dir: Path, *, env: dict[str, str] | None = None, args: Sequence[str] = ()
+    store: Path,
+    log_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
+    entry: str = "app.py",
 ) -> Iterator[str]:
     """Run the real app with `streamlit run` on a free local port over the store file ``store``;
     yield its URL once `/_stcore/health` answers, stop it afterwards. ``env`` adds environment
-    variables, ``args`` extra `streamlit run` options (e.g. ``--secrets.files=...``)."""
+    variables, ``args`` extra `streamlit run` options (e.g. ``--secrets.files=...``), ``entry``
+    the file run (``serve.py``: the README's warm start)."""
     port = _free_port()
     log = (log_dir / f"streamlit-{port}.log").open("w")
     process = subprocess.Popen(
@@ -48,7 +54,7 @@ def running_app(
             "-m",
             "streamlit",
             "run",
-            "app.py",
+            entry,
             "--server.headless",
             "true",
             "--server.address",

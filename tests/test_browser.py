@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
+from tests.conftest import running_app
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,9 +48,22 @@ def card_statuses(page) -> dict[str, str]:
     return page.evaluate(CARD_STATUSES_JS)
 
 
-def test_sample_dashboard_shows_cards_and_drawn_charts(app_url: str, browser) -> None:
-    page = browser.new_page(viewport={"width": 1400, "height": 1800})
-    page.goto(app_url)
+def test_serve_py_starts_warm_and_shows_the_sample_dashboard(tmp_path: Path, browser) -> None:
+    """The README's start command (``streamlit run serve.py``) on an empty store: the app has
+    run once before the server answers its health check (the sample is already in the store),
+    and the first visitor sees the cards and drawn charts."""
+    store = tmp_path / "store" / "kpi_store.duckdb"
+    with running_app(store, tmp_path, entry="serve.py") as url:
+        assert store.exists(), "serve.py answered before running the app once"
+        sources = [json.loads(f.read_text()) for f in (store.parent / "uploads").glob("*.json")]
+        assert [Path(s["path"]).name for s in sources] == ["sample_sales.csv"]
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(url)
+        shows_cards_and_drawn_charts(page)
+
+
+def shows_cards_and_drawn_charts(page) -> None:
+    """The sample dashboard's cards, with statuses, and a drawn chart; no error."""
     page.wait_for_selector('[data-testid="stMetricValue"]', timeout=TIMEOUT_MS)
     wait_for_app(page)
     assert page.locator('[data-testid="stMetricValue"]').count() >= 8
