@@ -346,6 +346,7 @@ def moves_on(browser, work: Path, rows: int | None, moves: int) -> dict[str, obj
 
 
 def main(argv: list[str] | None = None) -> None:
+    global APP_DIR, ENTRY  # noqa: PLW0603 (one setting for the whole run)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="sample,1000000,5000000")
     parser.add_argument("--moves", type=int, default=20)
@@ -354,7 +355,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--app-dir", type=Path, default=ROOT, help="the app checkout to serve")
     parser.add_argument("--entry", default=ENTRY, help="serve.py (warm start) or app.py")
     args = parser.parse_args(argv)
-    global APP_DIR, ENTRY  # noqa: PLW0603 (one setting for the whole run)
     APP_DIR, ENTRY = args.app_dir.resolve(), args.entry
     from playwright.sync_api import sync_playwright
 
