@@ -8,6 +8,7 @@ moving a target slider never re-scans the data. Results are the engine's records
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Sequence
 from datetime import date
 
@@ -267,15 +268,20 @@ def scored(dataset: Dataset, kpis: list[KPI]) -> tuple[list[Record], dict[str, s
     except ComputeError as err:  # out of memory or disk: not cached, the next run tries again
         st.error(markdown_text(err), icon=":material/error:")
         st.stop()
-    results = [r for k in kpis if k.name in parts for r in _score(query, repr(k), parts[k.name], k)]
+    # one short key for the aggregate: Streamlit hashes a nested tuple element by element,
+    # once per KPI, which took 20-30 ms of every target move
+    aggregate = hashlib.sha256(repr(query).encode()).hexdigest()
+    results = [
+        r for k in kpis if k.name in parts for r in _score(aggregate, repr(k), parts[k.name], k)
+    ]
     return results, problems
 
 
 @st.cache_resource(max_entries=1024, show_spinner=False)
-def _score(query: tuple, kpi_repr: str, _rows: list[Record], _kpi: KPI) -> list[Record]:
-    """One KPI's records of the aggregate of ``query`` scored, cached by that and by
-    everything the KPI says (its ``repr``): a target move re-scores the moved KPI only.
-    Shared, not copied: read only."""
+def _score(aggregate: str, kpi_repr: str, _rows: list[Record], _kpi: KPI) -> list[Record]:
+    """One KPI's records of the aggregate (``aggregate``: a digest of its query) scored, cached
+    by that and by everything the KPI says (its ``repr``): a target move re-scores the moved
+    KPI only. Shared, not copied: read only."""
     return score.score_records(_rows, [_kpi])
 
 
