@@ -311,7 +311,7 @@ def test_note_at_the_limit_is_accepted(store: Store, kpi_set_id: str) -> None:
 BAD_IDS = ["../../etc/passwd", "", "x' OR '1'='1' --", "A" * 21, "A" * 23, "A" * 21 + "\n", 123]
 
 
-@pytest.mark.parametrize("bad_id", [*BAD_IDS, new_id()])
+@pytest.mark.parametrize("bad_id", [*BAD_IDS, pytest.param(new_id(), id="unknown-id")])
 @pytest.mark.parametrize(
     ("call", "message"),
     [
