@@ -29,7 +29,8 @@ APP_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 def wait_for_app(page) -> None:
     """Wait until Streamlit has finished the current run: the app root's script state (which
     Streamlit's own browser tests wait on) reads "notRunning". Its status widget is no signal:
-    it only appears after a run has lasted half a second."""
+    it only appears after a run has lasted half a second. Under load the state can change
+    before the run's last elements are drawn: wait on an element itself when it matters."""
     page.wait_for_selector(APP_IDLE, timeout=TIMEOUT_MS)
 
 
@@ -236,8 +237,11 @@ def test_a_target_typed_in_the_period_grid_reaches_the_heatmap(app_url: str, bro
     sidebar.locator('[data-testid="stSelectbox"]', has_text="Targets of").click()
     page.get_by_role("option", name="West").click()
     sidebar.get_by_text("Targets of single periods of West only").wait_for(timeout=TIMEOUT_MS)
-    wait_for_app(page)  # the run has also replaced the total's grid by West's
-    type_in_grid(page, sidebar.locator('[data-testid="stDataFrame"]').first, "555555")
+    wait_for_app(page)
+    # West's own grid (its key's class): the total's may still be on the page for a moment,
+    # as the end of a run can show before its last elements are drawn
+    west_grid = sidebar.locator('.st-key-periods--Revenue--West [data-testid="stDataFrame"]')
+    type_in_grid(page, west_grid, "555555")
     sidebar.get_by_role("button", name="Use these period targets").click()
     page.wait_for_url(re.compile(r"[?&]t="), timeout=TIMEOUT_MS)
     wait_for_app(page)
