@@ -12,11 +12,15 @@ Measures, each on a ``streamlit run`` server of its own over a store folder of i
 3. First dashboard of a fresh server started as the README says (``streamlit run serve.py``,
    which runs the app once before answering its health check; ``--entry app.py`` for a cold
    start): from opening the address to the first card, to every card, and to the page at
-   rest with its charts drawn, in a new browser context (nothing cached); median of
-   ``--fresh`` servers.
+   rest with its charts drawn, for a new visitor (a new browser context: nothing cached) and
+   a returning one (a context that opened the app at the same address before, as a team does
+   when a hosted app restarts); median of ``--fresh`` servers each.
+4. With ``--floor``, 1 and 3 on the least a KPI dashboard can be in Streamlit (``FLOOR_APP``:
+   ten metric cards and a target field, no data): what Streamlit and the machine cost alone.
 
     python bench/bench_browser.py                          # sample, 1M, 5M, upload, fresh
     python bench/bench_browser.py --sizes sample,1000000 --moves 20 --fresh 3
+    python bench/bench_browser.py --sizes sample --upload-rows 0 --floor   # against the floor
 
 Prints markdown tables (copied into bench/RESULTS.md) and a JSON line of every figure.
 Never a test: figures on a shared machine vary, so they are recorded, not asserted.
@@ -86,6 +90,32 @@ SOCKET_JS = """(() => {
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
+# The least a KPI dashboard can be in Streamlit: ten cards (a metric with a sparkline and a
+# status line) and a target field in the sidebar, no data. The same measurements on it give
+# what Streamlit's server and frontend cost by themselves on this machine.
+FLOOR_APP = """import streamlit as st
+
+target = st.sidebar.number_input("Exact", value=1_000_000.0, step=1000.0, format="%.2f")
+for start in range(0, 10, 4):
+    for offset, column in enumerate(st.columns(4)[: 10 - start]):
+        with column, st.container(border=True, key=f"card_{start + offset}"):
+            st.metric(f"KPI {start + offset}", "$4.4M", delta="+3%", chart_type="line",
+                      chart_data=[3, 5, 4, 6, 5 + offset])
+            st.markdown(f"{4.4e6 / target:.1%} of target" if start + offset == 0 else "On target")
+"""
+
+
+def floor(browser, work: Path, moves: int, runs: int) -> dict[str, object]:
+    """Target moves and a fresh server's first dashboard on ``FLOOR_APP``."""
+    app = work / "floor" / "floor.py"
+    app.parent.mkdir()
+    app.write_text(FLOOR_APP)
+    return {
+        "moves": moves_on(browser, work, None, moves, app),
+        "fresh": fresh(browser, work, runs, app),
+    }
+
+
 # ---------------------------------------------------------------- data and stores
 
 
@@ -143,9 +173,13 @@ def _healthy(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def server(store_file: Path, log_dir: Path) -> Iterator[tuple[str, float]]:
-    """``streamlit run app.py`` on a free port over ``store_file``: (URL, seconds to health)."""
-    port = _free_port()
+def server(
+    store_file: Path, log_dir: Path, port: int | None = None, app: Path | None = None
+) -> Iterator[tuple[str, float]]:
+    """``streamlit run`` of ``app`` (default: ``ENTRY`` of ``APP_DIR``) over ``store_file`` on
+    ``port`` (a free one when None): (URL, seconds to health)."""
+    port = port or _free_port()
+    app = app or APP_DIR / ENTRY
     log = (log_dir / f"streamlit-{port}.log").open("w")
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -154,7 +188,7 @@ def server(store_file: Path, log_dir: Path) -> Iterator[tuple[str, float]]:
             "-m",
             "streamlit",
             "run",
-            ENTRY,
+            app.name,
             "--server.headless",
             "true",
             "--server.address",
@@ -164,7 +198,7 @@ def server(store_file: Path, log_dir: Path) -> Iterator[tuple[str, float]]:
             "--browser.gatherUsageStats",
             "false",
         ],
-        cwd=APP_DIR,
+        cwd=app.parent,
         env={**os.environ, "KPI_STORE": str(store_file)},
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -203,8 +237,9 @@ def open_dashboard(page, url: str) -> dict[str, float]:
         timeout=TIMEOUT_MS,
     )
     cards = time.perf_counter()
-    page.locator(
-        '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
+    page.locator(  # a chart drawn (the floor's only charts are the cards' sparklines)
+        '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg, '
+        '[data-testid="stMetricChart"] svg'
     ).first.wait_for(timeout=TIMEOUT_MS)
     wait_idle(page)
     rest = time.perf_counter()
@@ -291,36 +326,54 @@ def upload(browser, work: Path, rows: int) -> dict[str, float]:
     }
 
 
-def fresh(browser, work: Path, runs: int) -> dict[str, float]:
-    """Median over ``runs`` fresh servers (sample store) of the first dashboard's timings."""
-    store_file = make_store(work / "fresh", None)
-    pristine = work / "fresh_copy"
+def fresh(browser, work: Path, runs: int, app: Path | None = None) -> dict[str, float]:
+    """Median over ``runs`` fresh servers (sample store) of the first dashboard's timings, for
+    a new visitor (a new browser context: nothing cached) and for a returning one (a context
+    that opened the app before, at the same address, so Streamlit's scripts, served as
+    immutable, come from its cache) as when a hosted app restarts and the team comes back."""
+    store_file = make_store(work / f"fresh_{app.stem if app else 'app'}", None)
+    pristine = store_file.parent.parent / "copy"
     shutil.copytree(store_file.parent, pristine)
+    port = _free_port()  # one address, as a hosted app keeps
+    returning = browser.new_context(viewport={"width": 1400, "height": 1200})
     figures: dict[str, list[float]] = {}
-    for _ in range(runs):
+    for visitor in ["returning"] + ["new", "returning"] * runs:  # the first visit fills a cache
         shutil.rmtree(store_file.parent)
         shutil.copytree(pristine, store_file.parent)
-        with server(store_file, work) as (url, boot):
-            context = browser.new_context(viewport={"width": 1400, "height": 1200})
+        with server(store_file, work, port, app) as (url, boot):
+            context = (
+                returning
+                if visitor == "returning"
+                else browser.new_context(viewport={"width": 1400, "height": 1200})
+            )
             page = context.new_page()
             page.add_init_script(SOCKET_JS)
             opened = open_dashboard(page, url)
             messages = page.evaluate("() => window.__wsIn")  # ms since the page was opened
             opened |= {"first_message_ms": messages[0], "last_message_ms": messages[-1]}
-            for key, value in {"server_start_ms": boot * 1000, **opened}.items():
-                figures.setdefault(key, []).append(value)
-            context.close()
+            page.close()
+            if context is not returning:
+                context.close()
+            if visitor == "returning" and "new_first_card_ms" not in figures:
+                continue  # the visit that fills the cache: not counted
+            figures.setdefault("server_start_ms", []).append(boot * 1000)
+            for key, value in opened.items():
+                figures.setdefault(f"{visitor}_{key}", []).append(value)
+    returning.close()
     medians = {key: statistics.median(values) for key, values in figures.items()}
     return {**medians, "runs": runs, "load_average": round(os.getloadavg()[0], 1)}
 
 
-def moves_on(browser, work: Path, rows: int | None, moves: int) -> dict[str, object]:
-    """Target-move latency on a store of the sample (``rows`` None) or ``rows`` rows."""
-    label = "sample" if rows is None else str(rows)
+def moves_on(
+    browser, work: Path, rows: int | None, moves: int, app: Path | None = None
+) -> dict[str, object]:
+    """Target-move latency on a store of the sample (``rows`` None) or ``rows`` rows; ``app``:
+    another app to serve (the floor)."""
+    label = app.stem if app else "sample" if rows is None else str(rows)
     made = time.perf_counter()
     store_file = make_store(work / f"moves_{label}", rows)
     made = time.perf_counter() - made
-    with server(store_file, work) as (url, _):
+    with server(store_file, work, app=app) as (url, _):
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
         page.add_init_script(SOCKET_JS)
         opened = open_dashboard(page, url)
@@ -328,7 +381,11 @@ def moves_on(browser, work: Path, rows: int | None, moves: int) -> dict[str, obj
         page.close()
     times = [m["card"] for m in moved]
     return {
-        "dataset": "sample (52,632 rows)" if rows is None else f"{rows:,} rows",
+        "dataset": "floor (no data)"
+        if app
+        else "sample (52,632 rows)"
+        if rows is None
+        else f"{rows:,} rows",
         "load_average": round(os.getloadavg()[0], 1),
         "moves": len(times),
         "median_ms": statistics.median(times),
@@ -352,6 +409,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--moves", type=int, default=20)
     parser.add_argument("--upload-rows", type=int, default=1_000_000, help="0 to skip")
     parser.add_argument("--fresh", type=int, default=3, help="fresh servers; 0 to skip")
+    parser.add_argument(
+        "--floor", action="store_true", help="also measure the floor: the least dashboard"
+    )
     parser.add_argument("--app-dir", type=Path, default=ROOT, help="the app checkout to serve")
     parser.add_argument("--entry", default=ENTRY, help="serve.py (warm start) or app.py")
     args = parser.parse_args(argv)
@@ -377,6 +437,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.fresh:
             results["fresh"] = fresh(browser, work, args.fresh)
             print(json.dumps(results["fresh"]), flush=True)
+        if args.floor:
+            results["floor"] = floor(browser, work, args.moves, max(args.fresh, 1))
+            print(json.dumps(results["floor"]), flush=True)
         browser.close()
     print_tables(results)
     print(json.dumps(results))
@@ -388,7 +451,8 @@ def print_tables(results: dict) -> None:
         "| run's last message, median ms | load average |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for m in results.get("moves", []):
+    floor_fresh = results.get("floor", {}).get("fresh")
+    for m in results.get("moves", []) + [results["floor"]["moves"]] * ("floor" in results):
         print(
             f"| {m['dataset']} | {m['moves']} | {m['median_ms']:,.0f} | {m['p95_ms']:,.0f} "
             f"| {m['max_ms']:,.0f} | {m['first_reply_median_ms']:,.0f} "
@@ -401,13 +465,18 @@ def print_tables(results: dict) -> None:
             f"{up['upload_to_card_s']:.2f} s; DuckDB read_csv {up['duckdb_read_csv_s']:.2f} s "
             f"({ratio:.1f}x)"
         )
-    if fr := results.get("fresh"):
-        print(
-            f"\nFresh server: start to health {fr['server_start_ms']:,.0f} ms; first card "
-            f"{fr['first_card_ms']:,.0f} ms, every card {fr['all_cards_ms']:,.0f} ms, at "
-            f"rest with charts {fr['at_rest_ms']:,.0f} ms; the server's first message "
-            f"{fr['first_message_ms']:,.0f} ms, its last {fr['last_message_ms']:,.0f} ms"
-        )
+    for label, fr in [("", results.get("fresh")), (" (floor)", floor_fresh)]:
+        if not fr:
+            continue
+        print(f"\nFresh server{label}: start to health {fr['server_start_ms']:,.0f} ms")
+        for visitor in ["new", "returning"]:
+            print(
+                f"- {visitor} visitor: first card {fr[f'{visitor}_first_card_ms']:,.0f} ms, "
+                f"every card {fr[f'{visitor}_all_cards_ms']:,.0f} ms, at rest with charts "
+                f"{fr[f'{visitor}_at_rest_ms']:,.0f} ms; the server's first message "
+                f"{fr[f'{visitor}_first_message_ms']:,.0f} ms, its last "
+                f"{fr[f'{visitor}_last_message_ms']:,.0f} ms"
+            )
 
 
 if __name__ == "__main__":
