@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the tests need (virtual environment, Python packages; Debian's chromium
 # for the browser tests, postgresql for the team store and table tests, a Java runtime for
-# local Spark), lint and type-check, then run every test. Extra arguments go to pytest.
+# local Spark), lint and type-check, then run every test in two processes (a test file per
+# process; `-n 0` runs them in one). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV="${VENV:-.venv}"
@@ -20,4 +21,4 @@ fi
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 "$VENV/bin/mypy"
-exec "$VENV/bin/python" -m pytest "$@"
+exec "$VENV/bin/python" -m pytest -n 2 --dist loadfile "$@"

@@ -192,3 +192,9 @@ def browser() -> Iterator[object]:
         )
         yield launched
         launched.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests first: they are the slowest, so in two processes (``./test.sh``) the short
+    tests fill in at the end and both processes finish together."""
+    items.sort(key=lambda item: "browser" not in getattr(item, "fixturenames", ()))

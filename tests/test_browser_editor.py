@@ -73,7 +73,8 @@ def north_revenue_last_month() -> float:
 def open_dashboard(browser, url: str, viewport: dict) -> object:
     page = browser.new_page(viewport=viewport)
     page.goto(url)
-    page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=TIMEOUT_MS)
+    # every card (the sample's ten) itself: the run's end can show before they are all drawn
+    expect(page.locator('[data-testid="stMetricValue"]')).to_have_count(10, timeout=TIMEOUT_MS)
     wait_for_app(page)
     page.locator('[data-testid="stVegaLiteChart"]').last.locator("svg, canvas").first.wait_for(
         timeout=TIMEOUT_MS

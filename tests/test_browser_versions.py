@@ -54,8 +54,10 @@ def test_a_same_name_upload_becomes_a_version_and_links_follow_or_pin_it(
     broken = page.get_by_text("These KPIs would break")
     broken.wait_for(timeout=TIMEOUT_MS)
     alert = page.locator('[data-testid="stAlert"]').filter(has_text="These KPIs would break")
-    assert "Revenue (Sample KPIs)" in alert.inner_text()
-    assert "Removed: Revenue" in page.locator(".st-key-version_check").inner_text()
+    expect(alert).to_contain_text("Revenue (Sample KPIs)", timeout=TIMEOUT_MS)
+    expect(page.locator(".st-key-version_check")).to_contain_text(
+        "Removed: Revenue", timeout=TIMEOUT_MS
+    )
     page.get_by_role("button", name="Cancel").click()
     page.get_by_text("These KPIs would break").wait_for(state="detached", timeout=TIMEOUT_MS)
 
