@@ -16,7 +16,9 @@ Measures, each on a ``streamlit run`` server of its own over a store folder of i
    a returning one (a context that opened the app at the same address before, as a team does
    when a hosted app restarts); median of ``--fresh`` servers each.
 4. With ``--floor``, 1 and 3 on the least a KPI dashboard can be in Streamlit (``FLOOR_APP``:
-   ten metric cards and a target field, no data): what Streamlit and the machine cost alone.
+   ten metric cards and a target field, no data), and 2 on the least an upload can be
+   (``FLOOR_UPLOAD_APP``: DuckDB's ``read_csv`` into a table, the row count as a card): what
+   Streamlit and the machine cost alone.
 
     python bench/bench_browser.py                          # sample, 1M, 5M, upload, fresh
     python bench/bench_browser.py --sizes sample,1000000 --moves 20 --fresh 3
@@ -105,15 +107,41 @@ for start in range(0, 10, 4):
 """
 
 
-def floor(browser, work: Path, moves: int, runs: int) -> dict[str, object]:
-    """Target moves and a fresh server's first dashboard on ``FLOOR_APP``."""
-    app = work / "floor" / "floor.py"
-    app.parent.mkdir()
+# The least an upload can be: the file saved, read into a DuckDB table by ``read_csv`` with
+# nothing else (no typing, rejects, store or suggestions), and its row count shown as a card.
+FLOOR_UPLOAD_APP = """import tempfile
+
+import duckdb
+import streamlit as st
+
+chosen = st.file_uploader("CSV", type="csv")
+if chosen is not None:
+    with tempfile.NamedTemporaryFile(suffix=".csv") as copy:
+        copy.write(chosen.getbuffer())
+        copy.flush()
+        con = duckdb.connect()
+        con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{copy.name}')")
+        rows = con.execute("SELECT count(*) FROM t").fetchone()[0]
+    with st.container(key="suggestions"):
+        st.metric("Rows", f"{rows:,}")
+"""
+
+
+def floor(browser, work: Path, moves: int, runs: int, upload_rows: int) -> dict[str, object]:
+    """Target moves and a fresh server's first dashboard on ``FLOOR_APP``, and the upload of
+    ``upload_rows`` rows (0: none) on ``FLOOR_UPLOAD_APP``."""
+    folder = work / "floor"
+    folder.mkdir()
+    app, uploader = folder / "floor.py", folder / "floor_upload.py"
     app.write_text(FLOOR_APP)
-    return {
+    uploader.write_text(FLOOR_UPLOAD_APP)
+    figures = {
         "moves": moves_on(browser, work, None, moves, app),
         "fresh": fresh(browser, work, runs, app),
     }
+    if upload_rows:
+        figures["upload"] = upload(browser, work, upload_rows, uploader)
+    return figures
 
 
 # ---------------------------------------------------------------- data and stores
@@ -299,13 +327,16 @@ def duckdb_read_csv(path: Path) -> float:
     return best
 
 
-def upload(browser, work: Path, rows: int) -> dict[str, float]:
-    """Seconds from choosing a ``rows``-row CSV in the uploader to the first drawn card."""
-    data = sample_shaped_csv(work / f"orders_{rows}.csv", rows)
-    store_file = make_store(work / "upload", None)
-    with server(store_file, work) as (url, _):
+def upload(browser, work: Path, rows: int, app: Path | None = None) -> dict[str, float]:
+    """Seconds from choosing a ``rows``-row CSV in the uploader (of the Data page, or of
+    ``app``'s page) to the first drawn card."""
+    data = work / f"orders_{rows}.csv"
+    if not data.exists():
+        sample_shaped_csv(data, rows)
+    store_file = make_store(work / f"upload_{app.stem if app else 'app'}", None)
+    with server(store_file, work, app=app) as (url, _):
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
-        page.goto(url + "/data")
+        page.goto(url if app else url + "/data")
         page.wait_for_selector('[data-testid="stFileUploader"]', timeout=TIMEOUT_MS)
         wait_idle(page)
         start = time.perf_counter()
@@ -438,7 +469,9 @@ def main(argv: list[str] | None = None) -> None:
             results["fresh"] = fresh(browser, work, args.fresh)
             print(json.dumps(results["fresh"]), flush=True)
         if args.floor:
-            results["floor"] = floor(browser, work, args.moves, max(args.fresh, 1))
+            results["floor"] = floor(
+                browser, work, args.moves, max(args.fresh, 1), args.upload_rows
+            )
             print(json.dumps(results["floor"]), flush=True)
         browser.close()
     print_tables(results)
@@ -452,16 +485,20 @@ def print_tables(results: dict) -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     floor_fresh = results.get("floor", {}).get("fresh")
-    for m in results.get("moves", []) + [results["floor"]["moves"]] * ("floor" in results):
+    floor_upload = results.get("floor", {}).get("upload")
+    floor_moves = [results["floor"]["moves"]] if "floor" in results else []
+    for m in results.get("moves", []) + floor_moves:
         print(
             f"| {m['dataset']} | {m['moves']} | {m['median_ms']:,.0f} | {m['p95_ms']:,.0f} "
             f"| {m['max_ms']:,.0f} | {m['first_reply_median_ms']:,.0f} "
             f"| {m['run_end_median_ms']:,.0f} | {m['load_average']} |"
         )
-    if up := results.get("upload"):
+    for label, up in [("", results.get("upload")), (" (floor)", floor_upload)]:
+        if not up:
+            continue
         ratio = up["upload_to_card_s"] / up["duckdb_read_csv_s"]
         print(
-            f"\nUpload of {up['rows']:,} rows ({up['mb']:,.0f} MB CSV) to the first card: "
+            f"\nUpload{label} of {up['rows']:,} rows ({up['mb']:,.0f} MB CSV) to the first card: "
             f"{up['upload_to_card_s']:.2f} s; DuckDB read_csv {up['duckdb_read_csv_s']:.2f} s "
             f"({ratio:.1f}x)"
         )

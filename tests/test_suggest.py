@@ -391,7 +391,7 @@ def test_the_app_offers_the_suggestions_after_an_upload_and_saves_the_kept_ones(
 def test_a_new_user_gets_kpis_with_targets_in_one_click(
     app_url: str, browser: Any, tmp_path: Path
 ) -> None:
-    from tests.test_browser import TIMEOUT_MS, card_statuses, wait_for_app
+    from tests.test_browser import CARD_STATUSES_JS, TIMEOUT_MS, card_statuses, wait_for_app
 
     path = tmp_path / "Superstore orders.csv"
     formatted(orders_export()).to_csv(path, index=False)
@@ -403,14 +403,66 @@ def test_a_new_user_gets_kpis_with_targets_in_one_click(
     wait_for_app(page)
     save = page.get_by_role("button", name=re.compile(r"Save \d+ KPIs to the dashboard"))
     save.click()  # the one click
-    page.wait_for_function(
-        "() => document.querySelectorAll('[data-testid=\"stMetricValue\"]').length >= 5",
+    page.wait_for_url(lambda url: "/data" not in url, timeout=TIMEOUT_MS)  # the dashboard
+    page.wait_for_function(  # every card drawn (the run's end can show before)
+        f"() => Object.keys(({CARD_STATUSES_JS})()).length === {len(EXPECTED['formatted'])}",
         timeout=TIMEOUT_MS,
     )
-    wait_for_app(page)
-    assert "/data" not in page.url  # the dashboard (the app's default page)
     statuses = card_statuses(page)
     assert set(statuses) == set(EXPECTED["formatted"])
     assert all(s in ("On target", "At risk", "Off target") for s in statuses.values()), statuses
     assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
+
+
+@pytest.mark.browser
+def test_a_suggestion_is_renamed_and_retargeted_in_its_popover(
+    app_url: str, browser: Any, tmp_path: Path
+) -> None:
+    """A suggestion's name and target are edited in its card's popover (drawn only when it
+    opens): the card takes the new name and target at once, and the dashboard shows the KPI
+    under that name, judged against the typed target."""
+    from playwright.sync_api import expect
+
+    from tests.test_browser import CARD_STATUSES_JS, TIMEOUT_MS, card_statuses, wait_for_app
+
+    frame = formatted(orders_export())
+    path = tmp_path / "orders.csv"
+    frame.to_csv(path, index=False)
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+    page.goto(f"{app_url}/data")
+    wait_for_app(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(path))
+    panel = page.locator(".st-key-suggestions")
+    orders = page.locator('[data-testid="stMetricLabel"]', has_text=re.compile(r"^Orders$"))
+    card = panel.locator('[class*="st-key-suggested_"][class*="_card"]').filter(has=orders)
+    card.wait_for(timeout=TIMEOUT_MS)
+    wait_for_app(page)
+    assert page.get_by_label("Name", exact=True).count() == 0  # no field until a popover opens
+    card.get_by_role("button", name="Rename or retarget").click()
+    name = page.get_by_label("Name", exact=True)
+    name.fill("Order count")
+    name.press("Enter")
+    renamed = page.locator('[data-testid="stMetricLabel"]', has_text="Order count")
+    renamed_card = panel.locator('[class*="st-key-suggested_"][class*="_card"]').filter(has=renamed)
+    expect(renamed_card).to_be_visible(timeout=TIMEOUT_MS)  # the card follows at once
+    wait_for_app(page)
+    target = page.get_by_label("Target", exact=True)  # the popover stays open
+    target.fill("1")  # any month has more orders than that: on target
+    target.press("Enter")
+    expect(renamed_card).to_contain_text(
+        "Target 1, typed (proposed: same month last year", timeout=TIMEOUT_MS
+    )
+    page.keyboard.press("Escape")  # closes the popover
+    wait_for_app(page)
+    page.get_by_role("button", name=re.compile(r"Save \d+ KPIs to the dashboard")).click()
+    expected = set(EXPECTED["formatted"]) - {"Orders"} | {"Order count"}
+    page.wait_for_function(  # every card drawn, the renamed one judged on its typed target
+        f"() => {{ const s = ({CARD_STATUSES_JS})(); return Object.keys(s).length === "
+        f"{len(expected)} && s['Order count'] === 'On target'; }}",
+        timeout=TIMEOUT_MS,
+    )
+    assert set(card_statuses(page)) == expected
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(tmp_path / "dashboard.png"))
     page.close()
