@@ -5,7 +5,6 @@ retargets any, and saves them as the dataset's KPI set with one click."""
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import duckdb
 import streamlit as st
@@ -51,47 +50,36 @@ def offer(dataset: Dataset) -> None:
         for start in range(0, len(found), CARDS_PER_ROW):
             columns = st.columns(CARDS_PER_ROW)
             for i, item in enumerate(found[start : start + CARDS_PER_ROW]):
-                key = f"suggested_{dataset.id}_{start + i}"
-                with columns[i], st.container(border=True, key=f"{key}_card"):
-                    kpi = _card(key, item)
+                with columns[i], st.container(border=True):
+                    kpi = _card(f"suggested_{dataset.id}_{start + i}", item)
                 if kpi is not None:
                     chosen.append(kpi)
         _save_button(dataset, chosen)
 
 
 def _card(key: str, item: suggest.Suggestion) -> KPI | None:
-    """One suggestion: keep it?, its name, latest value, target and rule, with its name and
-    target editable in a popover (its fields are drawn only when it opens, so the panel stays
-    light right after an upload); the KPI as edited, or None when not kept."""
+    """One suggestion: keep it?, its name, latest value, target (editable) and rule; the KPI
+    as edited, or None when not kept."""
     kpi = item.kpi
-    percent = kpi.unit == "percent"
-    proposed = kpi.target.total if kpi.by else kpi.target.default
     keep = st.checkbox("Keep", value=True, key=f"{key}_keep")
-    shown = st.container()  # above the popover, drawn once its fields are read
-    with st.popover("Rename or retarget", icon=":material/edit:", key=f"{key}_edit"):
-        name = st.text_input("Name", value=kpi.name, key=f"{key}_name", max_chars=200).strip()
-        typed = st.number_input(
-            "Target (%)" if percent else "Target",
-            min_value=0.0,
-            value=None if proposed is None else proposed * (100 if percent else 1),
-            format="%.2f",
-            key=f"{key}_target",
-        )
-        st.code(kpi.measure, language=None, wrap_lines=True)
-    target = None if typed is None else typed / (100 if percent else 1)
+    name = st.text_input("Name", value=kpi.name, key=f"{key}_name", max_chars=200).strip()
     when = label(item.period, kpi.grain) if item.period else "all rows"
-    better = "Lower" if kpi.direction == "lower" else "Higher"
-    if target is None:
-        aim = "No target"
-    elif proposed is not None and math.isclose(target, proposed):
-        aim = f"Target {charts.format_value(target, kpi.unit)}: {item.rule}"
-    else:
-        aim = f"Target {charts.format_value(target, kpi.unit)}, typed (proposed: {item.rule})"
-    with shown:
-        st.metric(markdown_text(name or kpi.name), charts.format_value(item.current, kpi.unit))
-        st.caption(markdown_text(f"Latest: {when}. {better} is better. {aim}."))
+    st.metric(f"Latest ({when})", charts.format_value(item.current, kpi.unit))
+    proposed = kpi.target.total if kpi.by else kpi.target.default
+    percent = kpi.unit == "percent"
+    typed = st.number_input(
+        "Target (%)" if percent else "Target",
+        min_value=0.0,
+        value=None if proposed is None else proposed * (100 if percent else 1),
+        format="%.2f",
+        key=f"{key}_target",
+    )
+    better = "lower" if kpi.direction == "lower" else "higher"
+    st.caption(markdown_text(f"{better.capitalize()} is better. Target: {item.rule}."))
+    st.code(kpi.measure, language=None, wrap_lines=True)
     if not keep:
         return None
+    target = None if typed is None else typed / (100 if percent else 1)
     kpi = kpi.with_total_target(target) if kpi.by else kpi.with_target(target)
     return dataclasses.replace(kpi, name=name or kpi.name)
 
