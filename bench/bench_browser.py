@@ -411,12 +411,14 @@ def moves_on(
         moved = target_moves(page, moves)
         page.close()
     times = [m["card"] for m in moved]
+    if app:
+        dataset = "floor (no data)"
+    elif rows is None:
+        dataset = "sample (52,632 rows)"
+    else:
+        dataset = f"{rows:,} rows"
     return {
-        "dataset": "floor (no data)"
-        if app
-        else "sample (52,632 rows)"
-        if rows is None
-        else f"{rows:,} rows",
+        "dataset": dataset,
         "load_average": round(os.getloadavg()[0], 1),
         "moves": len(times),
         "median_ms": statistics.median(times),
