@@ -130,7 +130,7 @@ def _item(
     section = ON_TARGET if status == score.ON_TARGET and not unlikely else ATTENTION
     top = top_category = None
     if isinstance(why, explain.Explanation):
-        top = explain.reading(why, kpi.unit)
+        top = explain.reading(why, kpi.unit, kpi.currency)
         if why.top is not None and why.top.kind == explain.CATEGORY:
             top_category = why.top.category
         if why.top is not None and why.top.kind == explain.ALL:
@@ -184,7 +184,7 @@ def sentences(item: Item, escape: Callable[[object], str]) -> list[str]:
     unit = kpi.unit
 
     def value(number: float, signed: bool = False) -> str:
-        return escape(format_value(number, unit, signed=signed))
+        return escape(format_value(number, unit, signed=signed, currency=kpi.currency))
 
     lines = [f"Owner: {escape(kpi.owner or 'nobody yet')}"]
     when = "" if item.period is None else f"{escape(period_label(item.period, kpi.grain))}: "
@@ -228,8 +228,8 @@ def one_line(item: Item, escape: Callable[[object], str]) -> str:
     if item.section == NOT_JUDGED:
         return f"{name}: {escape(item.status)}"
     when = "" if item.period is None else f" in {escape(period_label(item.period, kpi.grain))}"
-    actual = escape(format_value(item.actual, kpi.unit))
-    target = escape(format_value(item.target, kpi.unit))
+    actual = escape(format_value(item.actual, kpi.unit, currency=kpi.currency))
+    target = escape(format_value(item.target, kpi.unit, currency=kpi.currency))
     owner = escape(kpi.owner or "nobody yet")
     return f"{name}: {actual} against {target}{when} ({item.attainment:.0%}), owner {owner}"
 

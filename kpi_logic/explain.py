@@ -406,13 +406,13 @@ def explain(
     return explain_records(kpi, records, period=period, against=against, helpers=bool(helpers))
 
 
-def reading(explanation: Explanation, unit: str) -> str:
+def reading(explanation: Explanation, unit: str, currency: str = "") -> str:
     """One plain sentence on the largest contributor, e.g. ``West accounts for -$12.4K of the
-    -$15.0K gap to target.``"""
+    -$15.0K gap to target.``; ``currency``: the KPI set's symbol (``formats.symbol``)."""
     from kpi_logic.charts import format_value  # the one number format (loads Altair)
 
     top = explanation.top
-    whole = format_value(explanation.gap, unit, signed=True)
+    whole = format_value(explanation.gap, unit, signed=True, currency=currency)
     what = (
         "gap to target"
         if explanation.against == TARGET
@@ -426,6 +426,6 @@ def reading(explanation: Explanation, unit: str) -> str:
         return f"No {what}: the KPI is exactly at {whole}."
     if top.kind == ALL:
         return f"The whole {whole} {what} is the KPI's own: it has no categories to split it by."
-    part = format_value(top.contribution, unit, signed=True)
+    part = format_value(top.contribution, unit, signed=True, currency=currency)
     name = "The unallocated rest of the total target" if top.kind == UNALLOCATED else top.category
     return f"{name} accounts for {part} of the {whole} {what}."

@@ -4,6 +4,7 @@ contributor (worked out with pandas), escaping of user text, determinism, and th
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -136,6 +137,24 @@ def test_markdown_and_html_escape_user_text_and_are_deterministic(frame: pd.Data
     assert html.escape("Sales <b>&</b>") in page_html
     assert "Ann *bold* $5" in page_html
     assert "<title>Ops &lt;review&gt; as of 30 Jun 2024</title>" in page_html
+
+
+def test_every_amount_is_in_the_kpi_files_currency(frame: pd.DataFrame) -> None:
+    """With ``currency: €`` in the KPI file, the digest's amounts are in euros: the actual,
+    target and gap, the largest contributor's sentence and the on-target line. The only
+    dollar sign left is the owner's own text."""
+    con = duckdb.connect()
+    con.register("frame", frame)
+    con.execute("CREATE TABLE t AS SELECT * FROM frame")
+    page = digest.digest_for(con, "t", kpis_from_yaml("currency: €\n" + KPIS), [], title="Ops")
+    markdown = digest.to_markdown(page)
+    assert "against a target of €" in markdown
+    assert "a gap of -€" in markdown  # West sells far below its target: a negative gap
+    assert re.search(r"Largest contributor: West accounts for -€[\d.,]+K? of the -€", markdown)
+    with_dollars = [line for line in markdown.splitlines() if "$" in line]
+    assert with_dollars == ["- Owner: Ann \\*bold\\* \\$5"], with_dollars
+    assert "€" in digest.to_html(page)
+    assert "$" not in digest.to_html(page).replace("Ann *bold* $5", "")
 
 
 def test_cli_digest_markdown_html_and_notes(files: dict[str, Path], tmp_path: Path) -> None:

@@ -116,7 +116,7 @@ def section(dataset: Dataset, kpi: KPI, rows: list[Record]) -> None:
     except KPIExplorerError as err:
         st.info(markdown_text(err), icon=":material/info:")
         return
-    st.markdown(markdown_text(explain.reading(result, kpi.unit)))
+    st.markdown(markdown_text(explain.reading(result, kpi.unit, kpi.currency)))
     shown = lines(result)
     title = "Contribution to the gap" if against == explain.TARGET else "What drove the change"
     st.vega_lite_chart(

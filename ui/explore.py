@@ -148,7 +148,7 @@ def _outlook(kpi: KPI, ahead: projection.Projection | None) -> None:
     if ahead is None:
         return
     low, value, high = (
-        markdown_text(charts.format_value(v, kpi.unit))
+        markdown_text(charts.format_value(v, kpi.unit, currency=kpi.currency))
         for v in (ahead.low, ahead.value, ahead.high)
     )
     if ahead.method == "known":

@@ -64,7 +64,9 @@ def _card(key: str, item: suggest.Suggestion) -> KPI | None:
     keep = st.checkbox("Keep", value=True, key=f"{key}_keep")
     name = st.text_input("Name", value=kpi.name, key=f"{key}_name", max_chars=200).strip()
     when = label(item.period, kpi.grain) if item.period else "all rows"
-    st.metric(f"Latest ({when})", charts.format_value(item.current, kpi.unit))
+    st.metric(
+        f"Latest ({when})", charts.format_value(item.current, kpi.unit, currency=kpi.currency)
+    )
     proposed = kpi.target.total if kpi.by else kpi.target.default
     percent = kpi.unit == "percent"
     typed = st.number_input(
