@@ -110,7 +110,8 @@ def test_cards_charts_and_sliders_speak_the_kpi_files_currency(euro_store) -> No
     assert not trend["target_text"].str.contains("null|None|nan").any()
     # what drives the gap, in one sentence: in euros too
     [reading] = [m.value for m in at.markdown if " accounts for " in m.value]
-    assert "€" in reading and "$" not in reading, reading
+    assert "€" in reading, reading
+    assert "$" not in reading, reading
 
 
 def test_percent_kpis_slide_in_percent_and_bands_read_as_percentages(euro_store) -> None:
