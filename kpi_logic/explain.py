@@ -406,9 +406,10 @@ def explain(
     return explain_records(kpi, records, period=period, against=against, helpers=bool(helpers))
 
 
-def reading(explanation: Explanation, unit: str, currency: str = "") -> str:
+def reading(explanation: Explanation, unit: str, currency: str) -> str:
     """One plain sentence on the largest contributor, e.g. ``West accounts for -$12.4K of the
-    -$15.0K gap to target.``; ``currency``: the KPI set's symbol (``formats.symbol``)."""
+    -$15.0K gap to target.``; ``currency``: the KPI set's symbol (``formats.symbol``; empty:
+    the locale's)."""
     from kpi_logic.charts import format_value  # the one number format (loads Altair)
 
     top = explanation.top

@@ -74,11 +74,13 @@ def files(frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> dict
     return {"csv": folder / "data.csv", "kpis": folder / "kpis.yaml", "notes": folder / "notes.csv"}
 
 
-def build(frame: pd.DataFrame, notes: list[Note]) -> digest.Digest:
+def build(
+    frame: pd.DataFrame, notes: list[Note], kpi_file: str = KPIS, title: str = "Ops <review>"
+) -> digest.Digest:
     con = duckdb.connect()
     con.register("frame", frame)
     con.execute("CREATE TABLE t AS SELECT * FROM frame")
-    return digest.digest_for(con, "t", kpis_from_yaml(KPIS), notes, title="Ops <review>")
+    return digest.digest_for(con, "t", kpis_from_yaml(kpi_file), notes, title=title)
 
 
 NOTE = Note("1", "s", "Margin", "bo", "South [discounts](http://x) *now*", "at risk",
@@ -143,10 +145,7 @@ def test_every_amount_is_in_the_kpi_files_currency(frame: pd.DataFrame) -> None:
     """With ``currency: €`` in the KPI file, the digest's amounts are in euros: the actual,
     target and gap, the largest contributor's sentence and the on-target line. The only
     dollar sign left is the owner's own text."""
-    con = duckdb.connect()
-    con.register("frame", frame)
-    con.execute("CREATE TABLE t AS SELECT * FROM frame")
-    page = digest.digest_for(con, "t", kpis_from_yaml("currency: €\n" + KPIS), [], title="Ops")
+    page = build(frame, [], "currency: €\n" + KPIS, title="Ops")
     markdown = digest.to_markdown(page)
     assert "against a target of €" in markdown
     assert "a gap of -€" in markdown  # West sells far below its target: a negative gap

@@ -130,7 +130,7 @@ def test_ratio_rate_and_mix_by_hand_on_three_categories() -> None:
     assert result.gap == pytest.approx(90 / 400 - 0.30)
     assert math.fsum(line.contribution for line in result.lines) == pytest.approx(result.gap)
     assert [line.category for line in result.lines][:2] == ["West", "North"]
-    assert explain.reading(result, "percent") == (
+    assert explain.reading(result, "percent", "") == (
         "West accounts for -5.0 pp of the -7.5 pp gap to target."
     )
 
